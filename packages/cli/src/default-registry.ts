@@ -1,0 +1,13 @@
+/**
+ * The one place where the CLI chooses its plugins. Nothing registers itself:
+ * adding a sink or codec to the CLI is one line here.
+ */
+import { codecNone, createRegistry, type Registry } from '@shmsnap/core';
+import { localSinkProvider } from '@shmsnap/sink-local';
+
+export function createDefaultRegistry(): Registry {
+  const registry = createRegistry();
+  registry.registerSink(localSinkProvider);
+  registry.registerCodec(codecNone);
+  return registry;
+}

@@ -1,0 +1,51 @@
+/**
+ * Exit statuses, decided by error code. A Record over every code, so a new
+ * code cannot ship without a status.
+ */
+import type { ErrorCode } from '@shmsnap/core';
+
+export const EXIT_OK = 0;
+/** Something failed on this host or remotely: I/O, space, a store, a bug. */
+export const EXIT_FAILURE = 1;
+/** The command line itself is wrong. */
+export const EXIT_USAGE = 2;
+/** Refused: a safety check said no (exists, attached, not clean, stale...). */
+export const EXIT_REFUSED = 3;
+/** Data failed an integrity check: checksum, size, corrupt or foreign file, bad manifest. */
+export const EXIT_INTEGRITY = 4;
+/** Interrupted (Ctrl-C / SIGTERM), after cleaning up. */
+export const EXIT_INTERRUPTED = 130;
+
+export const EXIT_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  ABORTED: EXIT_INTERRUPTED,
+  BACKUP_EXISTS: EXIT_REFUSED,
+  BACKUP_INCOMPLETE: EXIT_REFUSED,
+  BACKUP_NOT_FOUND: EXIT_REFUSED,
+  BACKUP_STALE: EXIT_REFUSED,
+  CHECKSUM_MISMATCH: EXIT_INTEGRITY,
+  CODEC_UNKNOWN: EXIT_USAGE,
+  CONFIG_INVALID: EXIT_USAGE,
+  CORRUPT_OBJECT: EXIT_INTEGRITY,
+  INTERNAL: EXIT_FAILURE,
+  IO_FAILED: EXIT_FAILURE,
+  MANIFEST_INVALID: EXIT_INTEGRITY,
+  NAME_INVALID: EXIT_INTEGRITY,
+  NAMESPACE_NOT_FOUND: EXIT_REFUSED,
+  NO_SPACE: EXIT_FAILURE,
+  NOTHING_SELECTED: EXIT_REFUSED,
+  OBJECT_EXISTS: EXIT_REFUSED,
+  OBJECT_NOT_FOUND: EXIT_REFUSED,
+  PERMISSION_DENIED: EXIT_FAILURE,
+  PLUGIN_FAILED: EXIT_FAILURE,
+  REGISTRY_DUPLICATE: EXIT_FAILURE,
+  REMOTE_FAILED: EXIT_FAILURE,
+  SCHEME_UNKNOWN: EXIT_USAGE,
+  SEGMENT_ATTACHED: EXIT_REFUSED,
+  SEGMENT_EXISTS: EXIT_REFUSED,
+  SEGMENT_INVALID: EXIT_REFUSED,
+  SEGMENT_NOT_CLEAN: EXIT_REFUSED,
+  SEGMENT_SET_INVALID: EXIT_REFUSED,
+  SEGMENT_VERSION: EXIT_REFUSED,
+  SHM_FAILED: EXIT_FAILURE,
+  SIZE_MISMATCH: EXIT_INTEGRITY,
+};

@@ -1,0 +1,77 @@
+/**
+ * Everything the CLI prints goes through here: results on stdout, progress
+ * and errors on stderr; with `--json`, exactly one JSON document on stdout
+ * (the result or the error) and nothing else on stdout.
+ */
+import { isShmsnapError, errInternal, type ProgressEvent, type ShmsnapError } from '@shmsnap/core';
+import { EXIT_STATUS_BY_CODE } from './exit-codes.js';
+import { formatBytes, formatDuration, formatRate } from './format.js';
+
+export interface OutputStreams {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+export class Output {
+  constructor(
+    readonly json: boolean,
+    private readonly streams: OutputStreams = process,
+    private readonly program = 'shmsnap',
+  ) {}
+
+  /** A line of the human result (suppressed under --json). */
+  line(text = ''): void {
+    if (!this.json) this.streams.stdout.write(`${text}\n`);
+  }
+
+  /** A side remark for people (stderr, also under --json: it never pollutes the JSON). */
+  note(text: string): void {
+    this.streams.stderr.write(`${text}\n`);
+  }
+
+  result(value: Record<string, unknown>): void {
+    if (this.json) this.streams.stdout.write(`${JSON.stringify({ ok: true, ...value }, null, 2)}\n`);
+  }
+
+  /** Prints the error and returns the exit status for it. */
+  error(error: unknown): number {
+    const coded: ShmsnapError = isShmsnapError(error) ? error : errInternal(error instanceof Error ? error.message : String(error), error);
+    if (this.json) {
+      this.streams.stdout.write(`${JSON.stringify({ ok: false, error: coded.toJSON() }, null, 2)}\n`);
+    } else {
+      this.streams.stderr.write(`${this.program}: ${coded.code}: ${coded.message}\n`);
+      if (!isShmsnapError(error) && process.env.SHMSNAP_DEBUG && error instanceof Error) this.streams.stderr.write(`${error.stack}\n`);
+    }
+    return EXIT_STATUS_BY_CODE[coded.code];
+  }
+
+  /** A progress renderer: a live bar on a terminal, a line per 10% otherwise, nothing under --json. */
+  progress(): (event: ProgressEvent) => void {
+    if (this.json) return () => undefined;
+    const stderr = this.streams.stderr;
+    if (stderr.isTTY) {
+      let last = 0;
+      return (event) => {
+        const now = Date.now();
+        if (!event.done && now - last < 100) return;
+        last = now;
+        const fraction = event.bytesTotal > 0 ? event.bytesDone / event.bytesTotal : 1;
+        const width = 24;
+        const filled = Math.round(fraction * width);
+        const eta = event.etaMs === null ? '--' : formatDuration(event.etaMs);
+        const text = `${event.phase.padEnd(7)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatBytes(event.bytesDone)} / ${formatBytes(event.bytesTotal)}  ${formatRate(event.bytesPerSecond)}  ETA ${eta}`;
+        stderr.write(`\r${text.slice(0, (stderr.columns ?? 120) - 1)}\x1b[K${event.done ? '\n' : ''}`);
+      };
+    }
+    let lastTenth = 0;
+    return (event) => {
+      const tenth = event.bytesTotal > 0 ? Math.floor((event.bytesDone * 10) / event.bytesTotal) : 10;
+      if (tenth <= lastTenth && !(event.done && lastTenth < 10)) return;
+      lastTenth = event.done ? 10 : tenth;
+      const eta = event.done ? '' : event.etaMs === null ? ', ETA --' : `, ETA ${formatDuration(event.etaMs)}`;
+      stderr.write(
+        `${event.phase}: ${lastTenth * 10}% (${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)}, ${event.segmentsDone}/${event.segmentsTotal} segments, ${formatRate(event.bytesPerSecond)}${eta})\n`,
+      );
+    };
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Backup: source → CRC-32 (raw) → codec → CRC-32 (stored) → sink, per
+ * segment, a bounded number of segments at a time.
+ *
+ * Commit protocol (what makes "no partial backup" true):
+ * 1. Refuse a location that already holds a manifest, a pending marker, or
+ *    any object a planned one would collide with.
+ * 2. Write the pending marker: from here on, the location is recognisably
+ *    "a shmsnap backup that was started", even after SIGKILL.
+ * 3. Write every segment object, base segments last (so that even ASMT sees
+ *    no namespace in an interrupted backup).
+ * 4. Write the manifest: the commit point.
+ * 5. Remove the marker.
+ * Any failure or abort before 4 completes removes every object this run
+ * committed (marker included) before the error is reported.
+ */
+import { Writable } from 'node:stream';
+import type { Codec } from './codec.js';
+import { codecNone } from './codec-none.js';
+import { createCrc32Meter } from './checksum.js';
+import {
+  errBackupExists,
+  errConfigInvalid,
+  errNothingSelected,
+  errSizeMismatch,
+  isShmsnapError,
+  withPluginContext,
+} from './errors.js';
+import {
+  MANIFEST_FORMAT_VERSION,
+  MANIFEST_NAME,
+  PENDING_NAME,
+  serializeManifest,
+  type HostIdentity,
+  type Manifest,
+  type ManifestSegment,
+} from './manifest.js';
+import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
+import { isUncompressedKind, keyFileStem, type SegmentDescriptor } from './segment.js';
+import { abortReason, pipelineSettled, runBounded } from './settle.js';
+import type { ObjectInfo, Sink } from './sink.js';
+import type { SegmentSource } from './source.js';
+import { writeObject } from './sink-io.js';
+
+export interface BackupPlanEntry {
+  readonly segment: SegmentDescriptor;
+  readonly codec: Codec;
+  readonly object: string;
+}
+
+/** Which codec and object name each segment gets (bases and metas are never compressed, as ASMT). */
+export function planBackup(segments: readonly SegmentDescriptor[], codec: Codec): BackupPlanEntry[] {
+  return segments.map((segment) => {
+    const chosen = isUncompressedKind(segment.kind) ? codecNone : codec;
+    return { segment, codec: chosen, object: `${keyFileStem(segment.key)}${chosen.extension}` };
+  });
+}
+
+export interface BackupOptions {
+  readonly source: SegmentSource;
+  readonly sink: Sink;
+  readonly codec: Codec;
+  /** Codec level; the codec's default when omitted. */
+  readonly level?: number;
+  /** Segments transferred at once. @default 2 */
+  readonly threads?: number;
+  /** Parallel work inside one segment, for codecs that can split a segment. @default threads */
+  readonly codecThreads?: number;
+  /** Segments already listed (and checked) by the caller; listed from the source otherwise. */
+  readonly segments?: readonly SegmentDescriptor[];
+  /**
+   * Objects already at the location that would make this backup ambiguous
+   * (ASMT refuses files of the same instance and namespace id): returns a
+   * reason per offending object.
+   */
+  readonly conflicts?: (existing: readonly ObjectInfo[], plan: readonly BackupPlanEntry[]) => readonly string[];
+  readonly host: HostIdentity;
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+  readonly now?: () => Date;
+}
+
+export interface BackupResult {
+  readonly manifest: Manifest;
+  readonly elapsedMs: number;
+}
+
+function checkLevel(codec: Codec, level: number | undefined): number | null {
+  if (!codec.levels) {
+    if (level !== undefined) throw errConfigInvalid('--level', `codec '${codec.name}' has no levels`);
+    return null;
+  }
+  const chosen = level ?? codec.levels.default;
+  if (!Number.isInteger(chosen) || chosen < codec.levels.min || chosen > codec.levels.max) {
+    throw errConfigInvalid('--level', `codec '${codec.name}' takes levels ${codec.levels.min}..${codec.levels.max}, got ${chosen}`);
+  }
+  return chosen;
+}
+
+async function ensureLocationFree(
+  sink: Sink,
+  plan: readonly BackupPlanEntry[],
+  conflicts: BackupOptions['conflicts'],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  let existing: readonly ObjectInfo[];
+  try {
+    existing = await sink.list('', signal ? { signal } : {});
+  } catch (error) {
+    throw withPluginContext(error, sink.name, 'list');
+  }
+  const names = new Set(existing.map((info) => info.name));
+  if (names.has(MANIFEST_NAME)) throw errBackupExists(sink.location, 'the location already holds a shmsnap backup');
+  if (names.has(PENDING_NAME)) {
+    throw errBackupExists(sink.location, 'the location holds an interrupted shmsnap backup (remove it first)');
+  }
+  const stems = new Map(plan.map((entry) => [keyFileStem(entry.segment.key), entry.object]));
+  for (const info of existing) {
+    const stem = info.name.slice(0, 8).toLowerCase();
+    if (stems.has(stem) && /^[0-9a-fA-F]{8}\.dat/.test(info.name)) {
+      throw errBackupExists(sink.location, `it already holds ${info.name}, a backup of segment 0x${stem}`);
+    }
+  }
+  const reasons = conflicts?.(existing, plan) ?? [];
+  if (reasons.length > 0) throw errBackupExists(sink.location, reasons.join('; '));
+}
+
+async function checksumSegment(source: SegmentSource, segment: SegmentDescriptor, object: string, signal: AbortSignal): Promise<number> {
+  const reader = await source.open(segment, { signal });
+  const meter = createCrc32Meter({ object, what: 'raw bytes', expectedBytes: segment.size });
+  const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  try {
+    await pipelineSettled([reader.stream, meter, discard], signal);
+  } finally {
+    await reader.close();
+  }
+  return meter.result.crc32;
+}
+
+interface SegmentRun {
+  readonly options: BackupOptions;
+  readonly level: number | null;
+  readonly progress: ProgressTracker;
+  /** Objects committed so far by this run, for cleanup. */
+  readonly committed: string[];
+}
+
+async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: AbortSignal): Promise<ManifestSegment> {
+  const { source, sink } = run.options;
+  const { segment, codec, object } = entry;
+  const threads = run.options.codecThreads ?? run.options.threads ?? 2;
+  const rawCrc32 = codec.needsRawCrc32 ? await checksumSegment(source, segment, object, signal) : undefined;
+
+  run.progress.started(object);
+  const reader = await source.open(segment, { signal });
+  try {
+    let writer;
+    try {
+      writer = await sink.openWriter(object, {
+        ...(codec.identity ? { expectedBytes: segment.size } : {}),
+        sizeHint: segment.size + Math.ceil(segment.size / 1000) + 4096,
+        attributes: { uid: segment.uid, gid: segment.gid, mode: segment.mode },
+        signal,
+      });
+    } catch (error) {
+      throw withPluginContext(error, sink.name, `openWriter ${object}`);
+    }
+    const raw = createCrc32Meter({
+      object,
+      what: 'raw bytes',
+      expectedBytes: segment.size,
+      ...(rawCrc32 === undefined ? {} : { expectedCrc32: rawCrc32 }),
+      onBytes: (bytes) => run.progress.advance(bytes),
+    });
+    const stored = codec.identity ? raw : createCrc32Meter({ object, what: 'stored bytes' });
+    try {
+      if (codec.identity) {
+        await pipelineSettled([reader.stream, raw, writer.stream], signal);
+      } else {
+        const encoder = codec.createEncoder({
+          rawSize: segment.size,
+          ...(rawCrc32 === undefined ? {} : { rawCrc32 }),
+          ...(run.level === null ? {} : { level: run.level }),
+          threads,
+          objectName: object,
+          signal,
+        });
+        await pipelineSettled([reader.stream, raw, encoder, stored, writer.stream], signal);
+      }
+      const info = await writer.commit();
+      run.committed.push(object);
+      if (info.size !== stored.result.bytes) throw errSizeMismatch(object, stored.result.bytes, info.size, 'bytes stored by the sink');
+    } catch (error) {
+      await writer.abort(error).catch(() => undefined);
+      if (signal.aborted && !isShmsnapError(error)) throw abortReason(signal, 'backup');
+      throw withPluginContext(error, sink.name, `write ${object}`);
+    }
+    run.progress.finished(object);
+    return {
+      ...segment,
+      object,
+      codec: codec.name,
+      rawBytes: raw.result.bytes,
+      rawCrc32: raw.result.crc32,
+      storedBytes: stored.result.bytes,
+      storedCrc32: stored.result.crc32,
+    };
+  } finally {
+    await reader.close();
+  }
+}
+
+async function removeQuietly(sink: Sink, names: readonly string[]): Promise<string[]> {
+  const left: string[] = [];
+  for (const name of names) {
+    try {
+      await sink.remove(name);
+    } catch {
+      left.push(name);
+    }
+  }
+  return left;
+}
+
+export async function runBackup(options: BackupOptions): Promise<BackupResult> {
+  const { sink, signal } = options;
+  const threads = options.threads ?? 2;
+  if (!Number.isInteger(threads) || threads < 1) throw errConfigInvalid('--threads', `expected a positive integer, got ${threads}`);
+  const level = checkLevel(options.codec, options.level);
+  const segments = options.segments ?? (await options.source.list(signal ? { signal } : {}));
+  if (segments.length === 0) throw errNothingSelected(options.source.name, 'no segments to back up');
+  const instances = new Set(segments.map((s) => s.instance));
+  if (instances.size !== 1) throw errConfigInvalid('--instance', `one backup holds one instance; found ${[...instances].join(', ')}`);
+  const plan = planBackup(segments, options.codec);
+  const started = performance.now();
+
+  await ensureLocationFree(sink, plan, options.conflicts, signal);
+  const now = options.now ?? (() => new Date());
+  const committed: string[] = [];
+  const progress = createProgressTracker(
+    'backup',
+    { bytes: segments.reduce((sum, s) => sum + s.size, 0), segments: segments.length },
+    options.onProgress,
+  );
+  const outerSignal = signal ?? new AbortController().signal;
+
+  try {
+    const pending = Buffer.from(`${JSON.stringify({ startedAt: now().toISOString(), host: options.host, tool: options.tool, pid: process.pid })}\n`);
+    await writeObject(sink, PENDING_NAME, pending, outerSignal);
+    committed.push(PENDING_NAME);
+
+    const run: SegmentRun = { options, level, progress, committed };
+    const isBase = (entry: BackupPlanEntry): boolean => entry.segment.kind === 'primary-base';
+    const first = await runBounded(plan.filter((e) => !isBase(e)), threads, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
+    const last = await runBounded(plan.filter(isBase), threads, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
+    const bySegmentKey = new Map([...first, ...last].map((s) => [s.key, s]));
+
+    const namespaces = new Map<number, string>();
+    for (const s of segments) if (s.kind === 'primary-base' || !namespaces.has(s.nsid)) namespaces.set(s.nsid, s.namespace);
+    const manifest: Manifest = {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      tool: options.tool,
+      createdAt: now().toISOString(),
+      host: options.host,
+      instance: segments[0]!.instance,
+      namespaces: [...namespaces].sort(([a], [b]) => a - b).map(([nsid, name]) => ({ name, nsid })),
+      codec: { name: options.codec.name, level },
+      segments: plan.map((entry) => bySegmentKey.get(entry.segment.key)!),
+    };
+    if (outerSignal.aborted) throw abortReason(outerSignal, 'backup');
+    await writeObject(sink, MANIFEST_NAME, serializeManifest(manifest), outerSignal);
+    committed.length = 0; // committed: from here on nothing is removed on failure
+    await removeQuietly(sink, [PENDING_NAME]);
+    progress.end();
+    return { manifest, elapsedMs: performance.now() - started };
+  } catch (error) {
+    const left = await removeQuietly(sink, [...committed].reverse());
+    const reported = outerSignal.aborted ? abortReason(outerSignal, 'backup') : error;
+    throw left.length > 0 && isShmsnapError(reported) ? reported.withDetails({ leftBehind: left }) : reported;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The codec contract: how a segment's raw bytes become a stored object and
+ * back.
+ *
+ * Guarantees a codec MUST give:
+ * - `name` is unique in a registry; `extension` is the object-name suffix
+ *   (`.dat`, `.dat.gz`, `.dat.zst`) and tells codecs apart when reading a
+ *   location that has no manifest.
+ * - The encoder turns exactly `rawSize` bytes into one stored object. When
+ *   `needsRawCrc32` is set, the caller passes the CRC-32 of the raw bytes in
+ *   advance (ASMT's header carries it before the data).
+ * - The decoder is strict and bounded: it emits exactly `rawSize` bytes or
+ *   fails with CORRUPT_OBJECT / SIZE_MISMATCH / CHECKSUM_MISMATCH naming the
+ *   object. It never emits more than `rawSize` bytes, and rejects trailing
+ *   data, truncation and every check value it can verify. Memory stays
+ *   bounded whatever the object's size.
+ * - Destroying an encoder or decoder stream waits until no work still reads
+ *   its input (chunks may be views of shared memory about to be detached)
+ *   before it emits 'close'.
+ */
+import type { Duplex } from 'node:stream';
+
+export interface EncodeOptions {
+  readonly rawSize: number;
+  /** Present when the codec declares `needsRawCrc32`. */
+  readonly rawCrc32?: number;
+  readonly level?: number;
+  /** Upper bound on parallel work for one object. */
+  readonly threads?: number;
+  readonly objectName: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface DecodeOptions {
+  readonly rawSize: number;
+  /** Size of the stored object when known (manifest or stat). */
+  readonly storedSize?: number;
+  readonly rawCrc32?: number;
+  readonly threads?: number;
+  readonly objectName: string;
+  readonly signal?: AbortSignal;
+}
+
+/** What a codec can learn from the first bytes of a stored object. */
+export interface CodecHeader {
+  readonly rawSize: number;
+  readonly rawCrc32?: number;
+}
+
+export interface Codec {
+  readonly name: string;
+  readonly extension: string;
+  readonly levels: { readonly min: number; readonly max: number; readonly default: number } | null;
+  /** Stored bytes are exactly the raw bytes: the pipeline skips encoding and the second checksum. */
+  readonly identity?: boolean;
+  readonly needsRawCrc32: boolean;
+  /** Bytes `readHeader` needs; 0 when the object has no header. */
+  readonly headerBytes: number;
+  /** Parses the object's header; throws CORRUPT_OBJECT if it is not this codec's. */
+  readHeader?(head: Buffer, objectName: string): CodecHeader;
+  createEncoder(options: EncodeOptions): Duplex;
+  createDecoder(options: DecodeOptions): Duplex;
+}

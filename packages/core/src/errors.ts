@@ -1,0 +1,382 @@
+/**
+ * Every error shmsnap raises on purpose has a stable `code` from this file.
+ *
+ * - Codes are sorted and never renamed: scripts and the CLI's `--json` output
+ *   depend on them.
+ * - One factory per code (`errX`), so the message, `retryable` and `fault` of a
+ *   code are decided in one place.
+ * - `fault` says whose move it is: `user` (bad input, a refusal, a conflict),
+ *   `system` (this host: disk, memory, permissions, a bug), `remote` (a store
+ *   across the network).
+ * - Messages are one line and name what and where.
+ */
+
+export type Fault = 'user' | 'system' | 'remote';
+
+export const ERROR_CODES = [
+  'ABORTED',
+  'BACKUP_EXISTS',
+  'BACKUP_INCOMPLETE',
+  'BACKUP_NOT_FOUND',
+  'BACKUP_STALE',
+  'CHECKSUM_MISMATCH',
+  'CODEC_UNKNOWN',
+  'CONFIG_INVALID',
+  'CORRUPT_OBJECT',
+  'INTERNAL',
+  'IO_FAILED',
+  'MANIFEST_INVALID',
+  'NAME_INVALID',
+  'NAMESPACE_NOT_FOUND',
+  'NO_SPACE',
+  'NOTHING_SELECTED',
+  'OBJECT_EXISTS',
+  'OBJECT_NOT_FOUND',
+  'PERMISSION_DENIED',
+  'PLUGIN_FAILED',
+  'REGISTRY_DUPLICATE',
+  'REMOTE_FAILED',
+  'SCHEME_UNKNOWN',
+  'SEGMENT_ATTACHED',
+  'SEGMENT_EXISTS',
+  'SEGMENT_INVALID',
+  'SEGMENT_NOT_CLEAN',
+  'SEGMENT_SET_INVALID',
+  'SEGMENT_VERSION',
+  'SHM_FAILED',
+  'SIZE_MISMATCH',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+const BRAND = Symbol.for('shmsnap.error');
+
+export interface ShmsnapErrorInit {
+  readonly retryable?: boolean;
+  readonly fault: Fault;
+  readonly details?: ErrorDetails;
+  readonly cause?: unknown;
+}
+
+export class ShmsnapError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly fault: Fault;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, init: ShmsnapErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'ShmsnapError';
+    this.code = code;
+    this.retryable = init.retryable ?? false;
+    this.fault = init.fault;
+    this.details = init.details ?? {};
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** The same error with more details (the message, code and cause are kept). */
+  withDetails(extra: ErrorDetails): ShmsnapError {
+    const copy = new ShmsnapError(this.code, this.message, {
+      retryable: this.retryable,
+      fault: this.fault,
+      details: { ...this.details, ...extra },
+      cause: this.cause,
+    });
+    copy.stack = this.stack;
+    return copy;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean; fault: Fault; details: ErrorDetails } {
+    return { code: this.code, message: this.message, retryable: this.retryable, fault: this.fault, details: this.details };
+  }
+}
+
+/**
+ * True for errors made by any copy of this module (a plugin may bundle its own
+ * `@shmsnap/core`), so this checks a registered symbol rather than `instanceof`.
+ */
+export function isShmsnapError(error: unknown, code?: ErrorCode): error is ShmsnapError {
+  if (typeof error !== 'object' || error === null) return false;
+  if ((error as Record<symbol, unknown>)[BRAND] !== true) return false;
+  return code === undefined || (error as ShmsnapError).code === code;
+}
+
+interface SystemErrorLike {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  message?: string;
+}
+
+function systemCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as SystemErrorLike).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function describeCause(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+// ---- factories, one per code, in code order ------------------------------
+
+export function errAborted(what: string, cause?: unknown): ShmsnapError {
+  return new ShmsnapError('ABORTED', `${what} was interrupted; everything it had written was removed`, {
+    fault: 'user',
+    details: { what },
+    cause,
+  });
+}
+
+export function errBackupExists(location: string, reason: string): ShmsnapError {
+  return new ShmsnapError('BACKUP_EXISTS', `${location}: ${reason}; refusing to overwrite (choose a new location)`, {
+    fault: 'user',
+    details: { location, reason },
+  });
+}
+
+export function errBackupIncomplete(location: string, reason: string): ShmsnapError {
+  return new ShmsnapError('BACKUP_INCOMPLETE', `${location}: incomplete backup (${reason}); it cannot be restored`, {
+    fault: 'user',
+    details: { location, reason },
+  });
+}
+
+export function errBackupNotFound(location: string, reason: string): ShmsnapError {
+  return new ShmsnapError('BACKUP_NOT_FOUND', `${location}: no backup found (${reason})`, {
+    fault: 'user',
+    details: { location, reason },
+  });
+}
+
+export function errBackupStale(location: string, reason: string): ShmsnapError {
+  return new ShmsnapError('BACKUP_STALE', `${location}: ${reason}; pass --force to restore it anyway`, {
+    fault: 'user',
+    details: { location, reason },
+  });
+}
+
+export function errChecksumMismatch(object: string, what: string, expected: number, actual: number): ShmsnapError {
+  const hex = (value: number): string => `0x${(value >>> 0).toString(16).padStart(8, '0')}`;
+  return new ShmsnapError(
+    'CHECKSUM_MISMATCH',
+    `${object}: CRC-32 of the ${what} is ${hex(actual)}, expected ${hex(expected)}`,
+    { fault: 'user', details: { object, what, expected: hex(expected), actual: hex(actual) } },
+  );
+}
+
+export function errCodecUnknown(name: string, known: readonly string[]): ShmsnapError {
+  return new ShmsnapError('CODEC_UNKNOWN', `unknown codec '${name}' (known: ${known.join(', ') || 'none'})`, {
+    fault: 'user',
+    details: { name, known },
+  });
+}
+
+export function errConfigInvalid(option: string, reason: string): ShmsnapError {
+  return new ShmsnapError('CONFIG_INVALID', `${option}: ${reason}`, { fault: 'user', details: { option, reason } });
+}
+
+export function errCorruptObject(object: string, reason: string, cause?: unknown): ShmsnapError {
+  return new ShmsnapError('CORRUPT_OBJECT', `${object}: ${reason}`, { fault: 'user', details: { object, reason }, cause });
+}
+
+export function errInternal(reason: string, cause?: unknown): ShmsnapError {
+  return new ShmsnapError('INTERNAL', `internal error: ${reason}`, { fault: 'system', details: { reason }, cause });
+}
+
+export function errIoFailed(what: string, where: string, cause?: unknown): ShmsnapError {
+  const suffix = cause === undefined ? '' : `: ${describeCause(cause)}`;
+  return new ShmsnapError('IO_FAILED', `${what} failed for ${where}${suffix}`, {
+    fault: 'system',
+    retryable: false,
+    details: { what, where, errno: systemCode(cause) },
+    cause,
+  });
+}
+
+export function errManifestInvalid(where: string, reason: string, cause?: unknown): ShmsnapError {
+  return new ShmsnapError('MANIFEST_INVALID', `${where}: invalid manifest: ${reason}`, {
+    fault: 'user',
+    details: { where, reason },
+    cause,
+  });
+}
+
+export function errNameInvalid(name: string, reason: string): ShmsnapError {
+  return new ShmsnapError('NAME_INVALID', `invalid object name ${JSON.stringify(name)}: ${reason}`, {
+    fault: 'user',
+    details: { name, reason },
+  });
+}
+
+export function errNamespaceNotFound(namespace: string, instance: number, where: string): ShmsnapError {
+  return new ShmsnapError('NAMESPACE_NOT_FOUND', `namespace '${namespace}' of instance ${instance} not found in ${where}`, {
+    fault: 'user',
+    details: { namespace, instance, where },
+  });
+}
+
+export function errNoSpace(where: string, cause?: unknown): ShmsnapError {
+  return new ShmsnapError('NO_SPACE', `no space left on device while writing ${where}`, {
+    fault: 'system',
+    details: { where },
+    cause,
+  });
+}
+
+export function errNothingSelected(where: string, reason: string): ShmsnapError {
+  return new ShmsnapError('NOTHING_SELECTED', `${where}: ${reason}`, { fault: 'user', details: { where, reason } });
+}
+
+export function errObjectExists(object: string, where: string): ShmsnapError {
+  return new ShmsnapError('OBJECT_EXISTS', `${object} already exists in ${where}; refusing to overwrite it`, {
+    fault: 'user',
+    details: { object, where },
+  });
+}
+
+export function errObjectNotFound(object: string, where: string): ShmsnapError {
+  return new ShmsnapError('OBJECT_NOT_FOUND', `${object} not found in ${where}`, {
+    fault: 'user',
+    details: { object, where },
+  });
+}
+
+export function errPermissionDenied(what: string, where: string, cause?: unknown): ShmsnapError {
+  return new ShmsnapError('PERMISSION_DENIED', `permission denied: ${what} ${where}`, {
+    fault: 'user',
+    details: { what, where },
+    cause,
+  });
+}
+
+/**
+ * A plugin (sink or codec) failed with an error that is not ours: keep who and
+ * where, so the message says which plugin broke during which step.
+ */
+export function errPluginFailed(plugin: string, stage: string, cause: unknown, retryable = false): ShmsnapError {
+  return new ShmsnapError('PLUGIN_FAILED', `${plugin} failed during ${stage}: ${describeCause(cause)}`, {
+    fault: 'system',
+    retryable,
+    details: { plugin, stage },
+    cause,
+  });
+}
+
+export function errRegistryDuplicate(kind: string, name: string): ShmsnapError {
+  return new ShmsnapError('REGISTRY_DUPLICATE', `a ${kind} named '${name}' is already registered`, {
+    fault: 'system',
+    details: { kind, name },
+  });
+}
+
+export function errRemoteFailed(what: string, where: string, retryable: boolean, cause?: unknown): ShmsnapError {
+  const suffix = cause === undefined ? '' : `: ${describeCause(cause)}`;
+  return new ShmsnapError('REMOTE_FAILED', `${what} failed for ${where}${suffix}`, {
+    fault: 'remote',
+    retryable,
+    details: { what, where },
+    cause,
+  });
+}
+
+export function errSchemeUnknown(location: string, known: readonly string[]): ShmsnapError {
+  return new ShmsnapError(
+    'SCHEME_UNKNOWN',
+    `no sink handles location '${location}' (known schemes: ${known.join(', ') || 'none'})`,
+    { fault: 'user', details: { location, known } },
+  );
+}
+
+export function errSegmentAttached(key: string, nattch: number): ShmsnapError {
+  return new ShmsnapError(
+    'SEGMENT_ATTACHED',
+    `segment ${key} is attached by ${nattch} process(es): stop the Aerospike server first`,
+    { fault: 'user', details: { key, nattch } },
+  );
+}
+
+export function errSegmentExists(key: string, reason: string): ShmsnapError {
+  return new ShmsnapError('SEGMENT_EXISTS', `segment ${key} already exists: ${reason}`, {
+    fault: 'user',
+    details: { key, reason },
+  });
+}
+
+export function errSegmentInvalid(key: string, reason: string): ShmsnapError {
+  return new ShmsnapError('SEGMENT_INVALID', `segment ${key}: ${reason}`, { fault: 'user', details: { key, reason } });
+}
+
+export function errSegmentNotClean(key: string, status: number): ShmsnapError {
+  return new ShmsnapError(
+    'SEGMENT_NOT_CLEAN',
+    `base segment ${key} was not cleanly shut down (shutdown status ${status}, expected 1): the index cannot be trusted`,
+    { fault: 'user', details: { key, status } },
+  );
+}
+
+export function errSegmentSetInvalid(where: string, reason: string): ShmsnapError {
+  return new ShmsnapError('SEGMENT_SET_INVALID', `${where}: ${reason}`, { fault: 'user', details: { where, reason } });
+}
+
+export function errSegmentVersion(key: string, version: number, supported: string): ShmsnapError {
+  return new ShmsnapError(
+    'SEGMENT_VERSION',
+    `base segment ${key} has version ${version}; supported versions are ${supported}`,
+    { fault: 'user', details: { key, version, supported } },
+  );
+}
+
+export function errShmFailed(syscall: string, what: string, cause?: unknown): ShmsnapError {
+  const suffix = cause === undefined ? '' : `: ${describeCause(cause)}`;
+  return new ShmsnapError('SHM_FAILED', `${syscall} failed for ${what}${suffix}`, {
+    fault: 'system',
+    details: { syscall, what, errno: systemCode(cause) },
+    cause,
+  });
+}
+
+export function errSizeMismatch(object: string, expected: number, actual: number, what = 'bytes'): ShmsnapError {
+  return new ShmsnapError('SIZE_MISMATCH', `${object}: got ${actual} ${what}, expected ${expected}`, {
+    fault: 'user',
+    details: { object, expected, actual, what },
+  });
+}
+
+// ---- mapping foreign errors ----------------------------------------------
+
+/**
+ * Turns an error from the file system or a library into one of ours, naming
+ * what was being done and where. Our own errors pass through unchanged.
+ */
+export function toShmsnapError(error: unknown, what: string, where: string): ShmsnapError {
+  if (isShmsnapError(error)) return error;
+  switch (systemCode(error)) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return errNoSpace(where, error);
+    case 'EEXIST':
+      return errObjectExists(where, what);
+    case 'ENOENT':
+      return errObjectNotFound(where, what);
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return errPermissionDenied(what, where, error);
+    case 'ABORT_ERR':
+      return errAborted(what, error);
+    default:
+      return errIoFailed(what, where, error);
+  }
+}
+
+/** Wraps a plugin's foreign error with the plugin's name and the step; keeps ours as they are. */
+export function withPluginContext(error: unknown, plugin: string, stage: string): ShmsnapError {
+  if (isShmsnapError(error)) return error;
+  const code = systemCode(error);
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'ABORT_ERR') return toShmsnapError(error, stage, plugin);
+  return errPluginFailed(plugin, stage, error);
+}

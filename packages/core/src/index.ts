@@ -1,0 +1,18 @@
+export * from './errors.js';
+export * from './segment.js';
+export type * from './source.js';
+export type * from './target.js';
+export type * from './codec.js';
+export type * from './sink.js';
+export * from './object-name.js';
+export * from './checksum.js';
+export * from './manifest.js';
+export * from './host-identity.js';
+export * from './registry.js';
+export * from './codec-none.js';
+export * from './progress.js';
+export * from './settle.js';
+export * from './sink-io.js';
+export * from './location.js';
+export * from './backup.js';
+export * from './restore.js';

@@ -1,0 +1,245 @@
+/**
+ * The manifest: a JSON object written last, as the commit point of a backup.
+ * A location without one holds no complete shmsnap backup.
+ *
+ * Its name (`shmsnap-manifest.json`) does not match ASMT's `XXXXXXXX.dat[.gz]`
+ * pattern, so ASMT ignores it and can restore the files beside it.
+ *
+ * Reading is strict: a manifest is untrusted input that names files. Unknown
+ * fields, wrong types, sizes that disagree, duplicate keys or names, and any
+ * object name that could leave the location are rejected with
+ * MANIFEST_INVALID naming the field.
+ */
+import { errManifestInvalid } from './errors.js';
+import { objectNameProblem } from './object-name.js';
+import { isSegmentKind, keyFileStem, type SegmentDescriptor } from './segment.js';
+
+export const MANIFEST_NAME = 'shmsnap-manifest.json';
+/** Written first and removed after the manifest: proof that a backup was started here and not finished. */
+export const PENDING_NAME = 'shmsnap-pending.json';
+export const MANIFEST_FORMAT = 'shmsnap-manifest';
+export const MANIFEST_FORMAT_VERSION = 1;
+/** Far above any real manifest (2,048 stages × a few hundred bytes); bounds what a hostile file can make us parse. */
+export const MANIFEST_MAX_BYTES = 16 * 1024 * 1024;
+
+export interface HostIdentity {
+  readonly hostname: string;
+  /** /etc/machine-id: stable across reboots, unique per installation. */
+  readonly machineId: string | null;
+  /** /proc/sys/kernel/random/boot_id: changes at every boot. */
+  readonly bootId: string | null;
+}
+
+export interface ManifestSegment extends SegmentDescriptor {
+  readonly object: string;
+  readonly codec: string;
+  readonly rawBytes: number;
+  readonly rawCrc32: number;
+  readonly storedBytes: number;
+  readonly storedCrc32: number;
+}
+
+export interface Manifest {
+  readonly formatVersion: number;
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly createdAt: string;
+  readonly host: HostIdentity;
+  readonly instance: number;
+  readonly namespaces: readonly { readonly name: string; readonly nsid: number }[];
+  readonly codec: { readonly name: string; readonly level: number | null };
+  readonly segments: readonly ManifestSegment[];
+}
+
+// ---- writing -----------------------------------------------------------------
+
+const hex32 = (value: number): string => (value >>> 0).toString(16).padStart(8, '0');
+const octal = (value: number): string => `0${value.toString(8).padStart(3, '0')}`;
+
+export function serializeManifest(manifest: Manifest): Buffer {
+  const document = {
+    format: MANIFEST_FORMAT,
+    formatVersion: manifest.formatVersion,
+    tool: manifest.tool,
+    createdAt: manifest.createdAt,
+    host: manifest.host,
+    instance: manifest.instance,
+    namespaces: manifest.namespaces,
+    codec: manifest.codec,
+    segments: manifest.segments.map((s) => ({
+      key: `0x${keyFileStem(s.key)}`,
+      kind: s.kind,
+      instance: s.instance,
+      nsid: s.nsid,
+      namespace: s.namespace,
+      stage: s.stage,
+      size: s.size,
+      uid: s.uid,
+      gid: s.gid,
+      mode: octal(s.mode),
+      object: s.object,
+      codec: s.codec,
+      rawBytes: s.rawBytes,
+      rawCrc32: hex32(s.rawCrc32),
+      storedBytes: s.storedBytes,
+      storedCrc32: hex32(s.storedCrc32),
+    })),
+  };
+  return Buffer.from(`${JSON.stringify(document, null, 2)}\n`, 'utf8');
+}
+
+// ---- reading -----------------------------------------------------------------
+
+type Json = Record<string, unknown>;
+
+class Reader {
+  constructor(readonly where: string) {}
+
+  fail(path: string, reason: string): never {
+    throw errManifestInvalid(this.where, `${path}: ${reason}`);
+  }
+
+  object(value: unknown, path: string, allowed: readonly string[]): Json {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(path, 'expected an object');
+    for (const field of Object.keys(value)) {
+      if (!allowed.includes(field)) this.fail(`${path}.${field}`, 'unknown field');
+    }
+    for (const field of allowed) {
+      if (!(field in value)) this.fail(`${path}.${field}`, 'missing');
+    }
+    return value as Json;
+  }
+
+  string(value: unknown, path: string, maxLength = 1024): string {
+    if (typeof value !== 'string') this.fail(path, 'expected a string');
+    if (value.length > maxLength) this.fail(path, `longer than ${maxLength} characters`);
+    return value;
+  }
+
+  nullableString(value: unknown, path: string): string | null {
+    return value === null ? null : this.string(value, path);
+  }
+
+  integer(value: unknown, path: string, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) this.fail(path, 'expected an integer');
+    if (value < min || value > max) this.fail(path, `${value} is outside ${min}..${max}`);
+    return value;
+  }
+
+  pattern(value: unknown, path: string, regex: RegExp, description: string): string {
+    const text = this.string(value, path);
+    if (!regex.test(text)) this.fail(path, `expected ${description}, got ${JSON.stringify(text).slice(0, 80)}`);
+    return text;
+  }
+}
+
+const UINT32_MAX = 0xffffffff;
+const NAMESPACE_MAX = 31; // Aerospike keeps names in a 32-byte NUL-terminated field.
+
+export interface ParseManifestOptions {
+  /** Names the manifest in errors (its location). */
+  readonly where: string;
+}
+
+export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions): Manifest {
+  const r: Reader = new Reader(options.where);
+  if (bytes.length > MANIFEST_MAX_BYTES) r.fail('(file)', `larger than ${MANIFEST_MAX_BYTES} bytes`);
+  let document: unknown;
+  try {
+    document = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
+  } catch (error) {
+    throw errManifestInvalid(options.where, `not JSON (${(error as Error).message})`, error);
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) r.fail('(root)', 'expected an object');
+  const head = document as Json;
+  if (head.format !== MANIFEST_FORMAT) r.fail('format', `expected '${MANIFEST_FORMAT}'`);
+  if (typeof head.formatVersion === 'number' && head.formatVersion > MANIFEST_FORMAT_VERSION) {
+    r.fail('formatVersion', `version ${head.formatVersion} was written by a newer shmsnap; this one reads version ${MANIFEST_FORMAT_VERSION}`);
+  }
+  const root = r.object(document, '(root)', [
+    'format', 'formatVersion', 'tool', 'createdAt', 'host', 'instance', 'namespaces', 'codec', 'segments',
+  ]);
+  const formatVersion = r.integer(root.formatVersion, 'formatVersion', MANIFEST_FORMAT_VERSION, MANIFEST_FORMAT_VERSION);
+  const toolJson = r.object(root.tool, 'tool', ['name', 'version']);
+  const tool = { name: r.string(toolJson.name, 'tool.name', 64), version: r.string(toolJson.version, 'tool.version', 64) };
+  const createdAt = r.string(root.createdAt, 'createdAt', 64);
+  if (Number.isNaN(Date.parse(createdAt))) r.fail('createdAt', 'not a date');
+  const hostJson = r.object(root.host, 'host', ['hostname', 'machineId', 'bootId']);
+  const host: HostIdentity = {
+    hostname: r.string(hostJson.hostname, 'host.hostname', 255),
+    machineId: r.nullableString(hostJson.machineId, 'host.machineId'),
+    bootId: r.nullableString(hostJson.bootId, 'host.bootId'),
+  };
+  const instance = r.integer(root.instance, 'instance', 0, 15);
+  if (!Array.isArray(root.namespaces) || root.namespaces.length === 0) r.fail('namespaces', 'expected a non-empty array');
+  const namespaces = root.namespaces.map((value, i) => {
+    const ns = r.object(value, `namespaces[${i}]`, ['name', 'nsid']);
+    return { name: r.string(ns.name, `namespaces[${i}].name`, NAMESPACE_MAX), nsid: r.integer(ns.nsid, `namespaces[${i}].nsid`, 1, 32) };
+  });
+  const codecJson = r.object(root.codec, 'codec', ['name', 'level']);
+  const codec = {
+    name: r.pattern(codecJson.name, 'codec.name', /^[a-z0-9-]{1,32}$/, 'a codec name'),
+    level: codecJson.level === null ? null : r.integer(codecJson.level, 'codec.level', -1000, 1000),
+  };
+  if (!Array.isArray(root.segments) || root.segments.length === 0) r.fail('segments', 'expected a non-empty array');
+
+  const keys = new Set<number>();
+  const objects = new Set<string>();
+  const segments = root.segments.map((value, i): ManifestSegment => {
+    const path = `segments[${i}]`;
+    const s = r.object(value, path, [
+      'key', 'kind', 'instance', 'nsid', 'namespace', 'stage', 'size', 'uid', 'gid', 'mode',
+      'object', 'codec', 'rawBytes', 'rawCrc32', 'storedBytes', 'storedCrc32',
+    ]);
+    const key = Number.parseInt(r.pattern(s.key, `${path}.key`, /^0x[0-9a-f]{8}$/, 'a key like 0xae001100'), 16);
+    if (keys.has(key)) r.fail(`${path}.key`, 'duplicate key');
+    keys.add(key);
+    if (!isSegmentKind(s.kind)) r.fail(`${path}.kind`, `unknown kind ${JSON.stringify(s.kind)}`);
+    const segInstance = r.integer(s.instance, `${path}.instance`, 0, 15);
+    const nsid = r.integer(s.nsid, `${path}.nsid`, 1, 32);
+    if (segInstance !== (key >>> 20 & 0xf) || nsid !== (key >>> 12 & 0xff)) r.fail(`${path}`, 'instance or nsid disagrees with the key');
+    const stage = s.stage === null ? null : r.integer(s.stage, `${path}.stage`, 0, 0xfff);
+    const size = r.integer(s.size, `${path}.size`, 0, Number.MAX_SAFE_INTEGER);
+    const object = r.string(s.object, `${path}.object`, 255);
+    const problem = objectNameProblem(object);
+    if (problem !== undefined) r.fail(`${path}.object`, `${JSON.stringify(object)} ${problem}`);
+    if (!object.startsWith(`${keyFileStem(key)}.dat`)) r.fail(`${path}.object`, `${JSON.stringify(object)} does not belong to key 0x${keyFileStem(key)}`);
+    if (objects.has(object)) r.fail(`${path}.object`, 'duplicate object name');
+    objects.add(object);
+    const rawBytes = r.integer(s.rawBytes, `${path}.rawBytes`, 0, Number.MAX_SAFE_INTEGER);
+    if (rawBytes !== size) r.fail(`${path}.rawBytes`, `${rawBytes} differs from size ${size}`);
+    const mode = Number.parseInt(r.pattern(s.mode, `${path}.mode`, /^0[0-7]{3}$/, 'octal permission bits like 0640'), 8);
+    return {
+      key,
+      kind: s.kind,
+      instance: segInstance,
+      nsid,
+      namespace: r.string(s.namespace, `${path}.namespace`, NAMESPACE_MAX),
+      stage,
+      size,
+      uid: r.integer(s.uid, `${path}.uid`, 0, UINT32_MAX),
+      gid: r.integer(s.gid, `${path}.gid`, 0, UINT32_MAX),
+      mode,
+      object,
+      codec: r.pattern(s.codec, `${path}.codec`, /^[a-z0-9-]{1,32}$/, 'a codec name'),
+      rawBytes,
+      rawCrc32: Number.parseInt(r.pattern(s.rawCrc32, `${path}.rawCrc32`, /^[0-9a-f]{8}$/, '8 hex digits'), 16),
+      storedBytes: r.integer(s.storedBytes, `${path}.storedBytes`, 0, Number.MAX_SAFE_INTEGER),
+      storedCrc32: Number.parseInt(r.pattern(s.storedCrc32, `${path}.storedCrc32`, /^[0-9a-f]{8}$/, '8 hex digits'), 16),
+    };
+  });
+  for (const [i, s] of segments.entries()) {
+    if (s.instance !== instance) r.fail(`segments[${i}].instance`, `differs from the manifest's instance ${instance}`);
+  }
+  return { formatVersion, tool, createdAt, host, instance, namespaces, codec, segments };
+}
+
+/** Raw and stored byte totals, for summaries and `ls`. */
+export function manifestTotals(manifest: Manifest): { segments: number; rawBytes: number; storedBytes: number } {
+  let rawBytes = 0;
+  let storedBytes = 0;
+  for (const s of manifest.segments) {
+    rawBytes += s.rawBytes;
+    storedBytes += s.storedBytes;
+  }
+  return { segments: manifest.segments.length, rawBytes, storedBytes };
+}

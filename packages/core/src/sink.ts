@@ -1,0 +1,120 @@
+/**
+ * The sink contract: where stored objects live (a local directory, an S3
+ * prefix, anything a plugin provides). Every sink runs the conformance suite
+ * in `@shmsnap/core/testkit`, which checks each guarantee below.
+ *
+ * Names
+ * - Object names are flat: `[A-Za-z0-9._-]`, not starting with a dot, at most
+ *   255 characters (see `assertObjectName`). A sink MUST reject other names
+ *   with NAME_INVALID before touching storage.
+ *
+ * Writes commit or vanish
+ * - `openWriter()` returns `{ stream, commit, abort }`. Nothing is visible to
+ *   `list`, `stat` or `openReader` until `commit()` resolves.
+ * - `commit()` makes the object visible atomically and durably (after it
+ *   resolves, a crash or power loss does not lose it). It fails with
+ *   SIZE_MISMATCH if `expectedBytes` was given and a different number of
+ *   bytes was written.
+ * - A sink MUST NOT overwrite: committing a name that already exists fails
+ *   with OBJECT_EXISTS and leaves the existing object untouched.
+ * - After `abort()`, after a failed `commit()`, after the stream errors or
+ *   after `signal` aborts, the object MUST NOT be visible, and no leftover
+ *   (temporary file, multipart upload) may be listed as an object. `abort()`
+ *   is idempotent and safe after a failed commit.
+ * - Memory held by a writer is bounded by the sink's design (for S3: part size
+ *   times upload concurrency), never by the object's size.
+ *
+ * Reads
+ * - `openReader()` streams the object's bytes; with `range` (inclusive
+ *   start, exclusive end) only those bytes. A missing object fails with
+ *   OBJECT_NOT_FOUND.
+ * - `stat()` resolves to the object's info, or `undefined` when it does not
+ *   exist.
+ * - `list(prefix)` returns committed objects whose names start with `prefix`,
+ *   sorted by name. With `depth` > 0 it also descends that many levels of
+ *   sub-locations; such names carry `/` separators.
+ *
+ * Errors
+ * - Every failure is a ShmsnapError with a code; foreign errors are wrapped
+ *   with the sink's name and the step (write, commit, list...).
+ */
+import type { Readable, Writable } from 'node:stream';
+
+/** Ownership and permission bits for an object, where the sink can keep them. */
+export interface ObjectAttributes {
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+}
+
+export interface SinkCapabilities {
+  /** commit() publishes the object in one atomic step. */
+  readonly atomicCommit: boolean;
+  /** openReader() honours `range` without reading the bytes before it. */
+  readonly rangedReads: boolean;
+  /** How many writers/readers the sink is comfortable having open at once. */
+  readonly maxConcurrency: number;
+  /** Largest object the sink can hold, in bytes. */
+  readonly maxObjectSize: number;
+  /** The store verifies a checksum of what it received. */
+  readonly serverSideChecksum: boolean;
+  /** Objects carry uid/gid/mode (a POSIX file system): ASMT reads them from there. */
+  readonly posixAttributes: boolean;
+}
+
+export interface WriterOptions {
+  /** When given, commit() fails with SIZE_MISMATCH unless exactly this many bytes were written. */
+  readonly expectedBytes?: number;
+  /** An upper-bound estimate when the exact size is unknown (compressed objects): lets S3 pick part sizes. */
+  readonly sizeHint?: number;
+  readonly attributes?: ObjectAttributes;
+  readonly signal?: AbortSignal;
+}
+
+export interface ObjectInfo {
+  readonly name: string;
+  readonly size: number;
+  readonly modified?: Date;
+  readonly attributes?: ObjectAttributes;
+}
+
+export interface SinkWriter {
+  readonly stream: Writable;
+  commit(): Promise<ObjectInfo>;
+  abort(reason?: unknown): Promise<void>;
+}
+
+export interface ReaderOptions {
+  readonly range?: { readonly start: number; readonly end: number };
+  readonly signal?: AbortSignal;
+}
+
+export interface ListOptions {
+  /** How many levels of sub-locations to descend; 0 (default) lists this location only. */
+  readonly depth?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface Sink {
+  /** Plugin name, used in error messages: `local`, `s3`... */
+  readonly name: string;
+  /** The location, safe to print (secrets redacted). */
+  readonly location: string;
+  readonly capabilities: SinkCapabilities;
+  openWriter(name: string, options?: WriterOptions): Promise<SinkWriter>;
+  openReader(name: string, options?: ReaderOptions): Promise<Readable>;
+  stat(name: string, options?: { readonly signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
+  list(prefix?: string, options?: ListOptions): Promise<readonly ObjectInfo[]>;
+  remove(name: string, options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /** Releases connections and handles; the sink is not used afterwards. */
+  close?(): Promise<void>;
+}
+
+/** How a sink package is plugged into a registry: one per URL scheme. */
+export interface SinkProvider<Options = Record<string, unknown>> {
+  /** URL schemes this provider handles, without the colon: `file`, `s3`. */
+  readonly schemes: readonly string[];
+  create(location: string, options?: Options): Sink | Promise<Sink>;
+  /** Location for logs: credentials, signatures and query strings removed. */
+  redact?(location: string): string;
+}

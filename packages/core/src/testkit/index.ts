@@ -1,0 +1,3 @@
+export * from './sink-conformance.js';
+export * from './memory.js';
+export * from './index-content.js';

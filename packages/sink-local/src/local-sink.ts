@@ -1,0 +1,406 @@
+/**
+ * A sink in a local directory, with ASMT's layout: one file per object,
+ * files 0600 while written, directories 0700.
+ *
+ * Durable, atomic commit (restic's local backend is the model):
+ *   temp file beside the target (O_EXCL, 0600) → write → fchown/fchmod →
+ *   fsync → link to the final name → unlink the temp → fsync the directory.
+ * `link()` fails if the final name exists, so publishing never overwrites,
+ * even against a concurrent writer. Temp files start with a dot and end in
+ * `.shmsnap-tmp`; they are never listed, so a crash leaves nothing that
+ * looks like an object.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import {
+  assertObjectName,
+  assertObjectPath,
+  errAborted,
+  errIoFailed,
+  errObjectExists,
+  errPermissionDenied,
+  errSizeMismatch,
+  isObjectName,
+  isShmsnapError,
+  toShmsnapError,
+  type ListOptions,
+  type ObjectAttributes,
+  type ObjectInfo,
+  type ReaderOptions,
+  type ShmsnapError,
+  type Sink,
+  type SinkProvider,
+  type SinkWriter,
+  type WriterOptions,
+} from '@shmsnap/core';
+
+export interface LocalSinkOptions {
+  /**
+   * fsync each file before it is published and the directory after. Only
+   * turn this off for throwaway data: without it a power cut can leave a
+   * committed object empty.
+   * @default true
+   */
+  readonly fsync?: boolean;
+  /** Bytes per read from a file. @default 4 MiB */
+  readonly readChunkBytes?: number;
+}
+
+const TEMP_SUFFIX = '.shmsnap-tmp';
+const DIRECTORY_MODE = 0o700;
+const FILE_MODE = 0o600;
+
+/** `file:///x`, `/x` or a relative path → an absolute directory path. */
+export function localPathOf(location: string): string {
+  return location.startsWith('file://') ? fileURLToPath(location) : resolve(location);
+}
+
+async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    if (bytesWritten === 0) throw errIoFailed('write', 'file', new Error('write(2) wrote nothing'));
+    offset += bytesWritten;
+  }
+}
+
+async function fsyncDirectory(path: string): Promise<void> {
+  const handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A Writable over a file handle that counts bytes and waits for in-flight writes before closing. */
+class FileSink extends Writable {
+  bytes = 0;
+  #inFlight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly path: string,
+    private readonly expectedBytes: number | undefined,
+  ) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  #tooMany(adding: number): ShmsnapError | undefined {
+    if (this.expectedBytes !== undefined && this.bytes + adding > this.expectedBytes) {
+      return errSizeMismatch(this.path, this.expectedBytes, this.bytes + adding, 'bytes (or more)');
+    }
+    return undefined;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const tooMany = this.#tooMany(chunk.length);
+    if (tooMany) {
+      callback(tooMany);
+      return;
+    }
+    this.#inFlight = writeFully(this.handle, chunk).then(
+      () => {
+        this.bytes += chunk.length;
+        callback();
+      },
+      (error: unknown) => callback(toShmsnapError(error, 'write', this.path)),
+    );
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    const buffers = chunks.map((c) => c.chunk);
+    const total = buffers.reduce((sum, b) => sum + b.length, 0);
+    const tooMany = this.#tooMany(total);
+    if (tooMany) {
+      callback(tooMany);
+      return;
+    }
+    this.#inFlight = (async () => {
+      let { bytesWritten } = await this.handle.writev(buffers);
+      // A short writev: finish the rest one buffer at a time.
+      for (const buffer of buffers) {
+        if (bytesWritten >= buffer.length) {
+          bytesWritten -= buffer.length;
+          continue;
+        }
+        await writeFully(this.handle, buffer.subarray(bytesWritten));
+        bytesWritten = 0;
+      }
+    })().then(
+      () => {
+        this.bytes += total;
+        callback();
+      },
+      (error: unknown) => callback(toShmsnapError(error, 'write', this.path)),
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // 'close' must mean no write still reads a chunk (it may be a view of
+    // shared memory that is about to be detached).
+    void this.#inFlight.finally(() => callback(error));
+  }
+}
+
+type WriterState = 'open' | 'committing' | 'committed' | 'failed' | 'aborted';
+
+class LocalWriter implements SinkWriter {
+  readonly stream: FileSink;
+  #state: WriterState = 'open';
+  #handleClosed = false;
+  #cleanup: Promise<void> | undefined;
+  readonly #removeSignalListener: () => void;
+
+  constructor(
+    private readonly directory: string,
+    private readonly name: string,
+    private readonly tempPath: string,
+    private readonly handle: FileHandle,
+    private readonly options: WriterOptions,
+    private readonly fsync: boolean,
+  ) {
+    this.stream = new FileSink(handle, join(directory, name), options.expectedBytes);
+    const signal = options.signal;
+    const onAbort = (): void => {
+      const reason = errAborted(`write of ${join(directory, name)}`, signal?.reason);
+      this.stream.destroy(reason);
+      void this.abort(reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#removeSignalListener = () => signal?.removeEventListener('abort', onAbort);
+    if (signal?.aborted) onAbort();
+  }
+
+  get #finalPath(): string {
+    return join(this.directory, this.name);
+  }
+
+  async #closeHandle(): Promise<void> {
+    if (this.#handleClosed) return;
+    this.#handleClosed = true;
+    await this.handle.close().catch(() => undefined);
+  }
+
+  async #waitForStreamClose(): Promise<void> {
+    if (this.stream.closed) return;
+    await new Promise<void>((resolveClose) => {
+      this.stream.once('close', resolveClose);
+      if (!this.stream.destroyed) this.stream.destroy();
+    });
+  }
+
+  async commit(): Promise<ObjectInfo> {
+    const where = this.#finalPath;
+    if (this.#state === 'aborted' || this.options.signal?.aborted) throw errAborted(`write of ${where}`);
+    if (this.#state !== 'open') throw errIoFailed('commit', where, new Error(`writer is ${this.#state}`));
+    this.#state = 'committing';
+    let published = false;
+    try {
+      const streamError = this.stream.errored;
+      if (streamError) throw isShmsnapError(streamError) ? streamError : errIoFailed('write', where, streamError);
+      if (!this.stream.writableFinished) throw errIoFailed('commit', where, new Error('the stream was not finished'));
+      const { expectedBytes, attributes } = this.options;
+      if (expectedBytes !== undefined && this.stream.bytes !== expectedBytes) {
+        throw errSizeMismatch(where, expectedBytes, this.stream.bytes);
+      }
+      if (attributes) await this.#applyAttributes(attributes);
+      if (this.fsync) await this.handle.sync();
+      await this.#closeHandle();
+      const how = await this.#publish();
+      published = true;
+      if (how === 'linked') await unlink(this.tempPath);
+      if (this.fsync) await fsyncDirectory(this.directory);
+      this.#state = 'committed';
+      this.#removeSignalListener();
+      const info: ObjectInfo = {
+        name: this.name,
+        size: this.stream.bytes,
+        ...(attributes ? { attributes: { ...attributes, mode: attributes.mode & 0o777 } } : {}),
+      };
+      return info;
+    } catch (error) {
+      this.#state = 'failed';
+      await this.#closeHandle();
+      await unlink(this.tempPath).catch(() => undefined);
+      if (published) await unlink(where).catch(() => undefined);
+      this.#removeSignalListener();
+      throw toShmsnapError(error, 'commit', where);
+    }
+  }
+
+  async #applyAttributes(attributes: ObjectAttributes): Promise<void> {
+    const where = this.#finalPath;
+    // Only the nine permission bits: SHM_LOCKED (02000) must never become setgid (ASMT's bug).
+    const mode = attributes.mode & 0o777;
+    const needsChown = attributes.uid !== process.getuid?.() || attributes.gid !== process.getgid?.();
+    try {
+      if (needsChown) await this.handle.chown(attributes.uid, attributes.gid);
+      await this.handle.chmod(mode);
+    } catch (error) {
+      throw errPermissionDenied(`setting owner ${attributes.uid}:${attributes.gid} and mode 0${mode.toString(8)} on`, where, error);
+    }
+  }
+
+  async #publish(): Promise<'linked' | 'renamed'> {
+    const where = this.#finalPath;
+    try {
+      await link(this.tempPath, where);
+      return 'linked';
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw errObjectExists(this.name, this.directory);
+      // File systems without hard links: fall back to rename after checking.
+      // This leaves a window against a concurrent writer of the same name,
+      // which the backup's own location check already rules out.
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EMLINK') {
+        const exists = await stat(where).then(() => true, () => false);
+        if (exists) throw errObjectExists(this.name, this.directory);
+        await rename(this.tempPath, where);
+        return 'renamed';
+      }
+      throw error;
+    }
+  }
+
+  abort(_reason?: unknown): Promise<void> {
+    if (this.#state === 'committed') return Promise.resolve();
+    if (this.#state !== 'failed') this.#state = 'aborted';
+    this.#cleanup ??= (async () => {
+      await this.#waitForStreamClose();
+      await this.#closeHandle();
+      await unlink(this.tempPath).catch(() => undefined);
+      this.#removeSignalListener();
+    })();
+    return this.#cleanup;
+  }
+}
+
+export function createLocalSink(location: string, options: LocalSinkOptions = {}): Sink {
+  const directory = localPathOf(location);
+  const fsync = options.fsync ?? true;
+  const readChunkBytes = options.readChunkBytes ?? 4 * 1024 * 1024;
+
+  const infoOf = async (name: string): Promise<ObjectInfo | undefined> => {
+    try {
+      const s = await stat(join(directory, name));
+      if (!s.isFile()) return undefined;
+      return { name, size: s.size, modified: s.mtime, attributes: { uid: s.uid, gid: s.gid, mode: s.mode & 0o777 } };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw toShmsnapError(error, 'stat', join(directory, name));
+    }
+  };
+
+  async function listDirectory(relative: string, prefix: string, depth: number, out: ObjectInfo[]): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(join(directory, relative), { withFileTypes: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw toShmsnapError(error, 'list', join(directory, relative));
+    }
+    for (const entry of entries) {
+      if (!isObjectName(entry.name) || entry.name.endsWith(TEMP_SUFFIX)) continue;
+      const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isFile() && path.startsWith(prefix)) {
+        const info = await infoOf(path);
+        if (info) out.push(info);
+      } else if (entry.isDirectory() && depth > 0 && (path.startsWith(prefix) || prefix.startsWith(`${path}/`))) {
+        await listDirectory(path, prefix, depth - 1, out);
+      }
+    }
+  }
+
+  return {
+    name: 'local',
+    location: directory,
+    capabilities: {
+      atomicCommit: true,
+      rangedReads: true,
+      maxConcurrency: 16,
+      maxObjectSize: Number.MAX_SAFE_INTEGER,
+      serverSideChecksum: false,
+      posixAttributes: true,
+    },
+
+    async openWriter(name, writerOptions = {}) {
+      assertObjectName(name);
+      if (writerOptions.signal?.aborted) throw errAborted(`write of ${join(directory, name)}`);
+      try {
+        await mkdir(directory, { recursive: true, mode: DIRECTORY_MODE });
+      } catch (error) {
+        throw toShmsnapError(error, 'create directory', directory);
+      }
+      if (await infoOf(name)) throw errObjectExists(name, directory);
+      const tempPath = join(directory, `.${name}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+      let handle: FileHandle;
+      try {
+        handle = await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, FILE_MODE);
+      } catch (error) {
+        throw toShmsnapError(error, 'create', tempPath);
+      }
+      return new LocalWriter(directory, name, tempPath, handle, writerOptions, fsync);
+    },
+
+    async openReader(name, readerOptions: ReaderOptions = {}) {
+      assertObjectPath(name);
+      const path = join(directory, name);
+      let handle: FileHandle;
+      try {
+        handle = await open(path, fsConstants.O_RDONLY);
+        if (!(await handle.stat()).isFile()) {
+          await handle.close();
+          throw Object.assign(new Error('not a regular file'), { code: 'ENOENT' });
+        }
+      } catch (error) {
+        throw toShmsnapError(error, 'open', path);
+      }
+      const range = readerOptions.range;
+      if (range && range.end <= range.start) {
+        await handle.close();
+        return Readable.from([], { objectMode: false });
+      }
+      const stream = handle.createReadStream({
+        highWaterMark: readChunkBytes,
+        ...(range ? { start: range.start, end: range.end - 1 } : {}),
+        ...(readerOptions.signal ? { signal: readerOptions.signal } : {}),
+      });
+      return stream;
+    },
+
+    async stat(name) {
+      assertObjectPath(name);
+      return infoOf(name);
+    },
+
+    async list(prefix = '', listOptions: ListOptions = {}) {
+      const out: ObjectInfo[] = [];
+      await listDirectory('', prefix, listOptions.depth ?? 0, out);
+      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    async remove(name) {
+      assertObjectName(name);
+      const path = join(directory, name);
+      try {
+        await unlink(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw toShmsnapError(error, 'remove', path);
+      }
+      if (fsync) await fsyncDirectory(dirname(path)).catch(() => undefined);
+    },
+  };
+}
+
+export const localSinkProvider: SinkProvider<LocalSinkOptions> = {
+  schemes: ['file'],
+  create: (location, options) => createLocalSink(location, options),
+};
