@@ -165,6 +165,9 @@ class LocalWriter implements SinkWriter {
     private readonly fsync: boolean,
   ) {
     this.stream = new FileSink(handle, join(directory, name), options.expectedBytes);
+    // The stream's error is reported again by commit() (stream.errored); a
+    // caller writing without pipeline() must not crash on an abort.
+    this.stream.on('error', () => undefined);
     const signal = options.signal;
     const onAbort = (): void => {
       const reason = errAborted(`write of ${join(directory, name)}`, signal?.reason);

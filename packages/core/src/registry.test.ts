@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { codecNone } from './codec-none.js';
+import { isShmsnapError } from './errors.js';
+import { createRegistry, schemeOf } from './registry.js';
+import type { Sink, SinkProvider } from './sink.js';
+
+function provider(schemes: string[], created: string[]): SinkProvider {
+  return {
+    schemes,
+    create: (location) => {
+      created.push(location);
+      return { name: schemes[0] } as unknown as Sink;
+    },
+    redact: (location) => location.replace(/secret/, '***'),
+  };
+}
+
+describe('registry', () => {
+  it('maps plain paths and file:// URLs to the file scheme', () => {
+    assert.equal(schemeOf('/var/backups/x'), 'file');
+    assert.equal(schemeOf('relative/dir'), 'file');
+    assert.equal(schemeOf('file:///var/backups/x'), 'file');
+    assert.equal(schemeOf('S3://bucket/prefix'), 's3');
+  });
+
+  it('opens the sink of the location scheme, and redacts through its provider', async () => {
+    const registry = createRegistry();
+    const files: string[] = [];
+    const s3: string[] = [];
+    registry.registerSink(provider(['file'], files));
+    registry.registerSink(provider(['s3'], s3));
+    await registry.openSink('/tmp/x');
+    await registry.openSink('file:///tmp/y');
+    await registry.openSink('s3://b/p');
+    assert.deepEqual(files, ['/tmp/x', 'file:///tmp/y']);
+    assert.deepEqual(s3, ['s3://b/p']);
+    assert.equal(registry.redact('s3://secret@b'), 's3://***@b');
+  });
+
+  it('throws on duplicate schemes and codecs', () => {
+    const registry = createRegistry();
+    registry.registerSink(provider(['file'], []));
+    assert.throws(() => registry.registerSink(provider(['file'], [])), (e: unknown) => isShmsnapError(e, 'REGISTRY_DUPLICATE'));
+    registry.registerCodec(codecNone);
+    assert.throws(() => registry.registerCodec(codecNone), (e: unknown) => isShmsnapError(e, 'REGISTRY_DUPLICATE'));
+  });
+
+  it('fails with a coded error for unknown schemes and codecs', async () => {
+    const registry = createRegistry();
+    await assert.rejects(registry.openSink('gs://bucket'), (e: unknown) => isShmsnapError(e, 'SCHEME_UNKNOWN'));
+    assert.throws(() => registry.codec('lz4'), (e: unknown) => isShmsnapError(e, 'CODEC_UNKNOWN'));
+  });
+
+  it('finds the codec of an object by its longest matching extension', () => {
+    const registry = createRegistry();
+    registry.registerCodec(codecNone);
+    registry.registerCodec({ ...codecNone, name: 'gzip', extension: '.dat.gz', identity: false });
+    assert.equal(registry.codecForObject('ae001100.dat')?.name, 'none');
+    assert.equal(registry.codecForObject('ae001100.dat.gz')?.name, 'gzip');
+    assert.equal(registry.codecForObject('ae001100.dat.zst'), undefined);
+  });
+});

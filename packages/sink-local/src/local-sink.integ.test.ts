@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { isShmsnapError } from '@shmsnap/core';
+import { describeSinkConformance } from '@shmsnap/core/testkit';
+import { createLocalSink } from './local-sink.js';
+
+async function scratch(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'shmsnap-local-'));
+}
+
+describeSinkConformance({
+  name: 'local',
+  async setup() {
+    const root = await scratch();
+    // A location that does not exist yet: the sink creates it on first write.
+    return { sink: createLocalSink(join(root, 'backup')), cleanup: () => rm(root, { recursive: true, force: true }) };
+  },
+});
+
+describe('local sink specifics', () => {
+  it('creates missing directories 0700 and files 0600 (as ASMT)', async () => {
+    const root = await scratch();
+    try {
+      const sink = createLocalSink(join(root, 'a', 'b'));
+      const writer = await sink.openWriter('ae001000.dat', { expectedBytes: 3 });
+      writer.stream.end(Buffer.from('abc'));
+      await new Promise((resolve) => writer.stream.once('finish', resolve));
+      await writer.commit();
+      assert.equal((await stat(join(root, 'a', 'b'))).mode & 0o7777, 0o700);
+      assert.equal((await stat(join(root, 'a'))).mode & 0o7777, 0o700);
+      assert.equal((await stat(join(root, 'a', 'b', 'ae001000.dat'))).mode & 0o7777, 0o600);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('applies owner and mode from the segment, never turning SHM_LOCKED into setgid', async () => {
+    const root = await scratch();
+    try {
+      const sink = createLocalSink(root);
+      for (const [name, mode] of [['ae001100.dat', 0o640], ['ae001101.dat', 0o2666]] as const) {
+        const writer = await sink.openWriter(name, { expectedBytes: 1, attributes: { uid: 1234, gid: 2345, mode } });
+        writer.stream.end(Buffer.from('x'));
+        await new Promise((resolve) => writer.stream.once('finish', resolve));
+        const info = await writer.commit();
+        assert.equal(info.attributes?.mode, mode & 0o777);
+      }
+      const plain = await stat(join(root, 'ae001100.dat'));
+      assert.deepEqual([plain.uid, plain.gid, plain.mode & 0o7777], [1234, 2345, 0o640]);
+      const locked = await stat(join(root, 'ae001101.dat'));
+      assert.equal(locked.mode & 0o7777, 0o666, 'SHM_LOCKED must not become a setgid bit');
+      assert.deepEqual((await sink.stat('ae001100.dat'))?.attributes, { uid: 1234, gid: 2345, mode: 0o640 });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('never lists temp files a crash left behind, nor directories', async () => {
+    const root = await scratch();
+    try {
+      await writeFile(join(root, '.ae001100.dat.0a1b2c.shmsnap-tmp'), 'partial');
+      await writeFile(join(root, 'ae001100.dat.shmsnap-tmp'), 'partial');
+      await mkdir(join(root, 'ae001101.dat'));
+      await writeFile(join(root, 'ae001102.dat'), 'whole');
+      const sink = createLocalSink(pathToFileURL(root).href);
+      assert.deepEqual((await sink.list('')).map((o) => o.name), ['ae001102.dat']);
+      assert.equal(await sink.stat('ae001101.dat'), undefined);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('lists one level of sub-locations when asked', async () => {
+    const root = await scratch();
+    try {
+      await mkdir(join(root, 'node1', 'deep'), { recursive: true });
+      await writeFile(join(root, 'node1', 'shmsnap-manifest.json'), '{}');
+      await writeFile(join(root, 'node1', 'deep', 'shmsnap-manifest.json'), '{}');
+      const sink = createLocalSink(root);
+      assert.deepEqual((await sink.list('')).map((o) => o.name), []);
+      assert.deepEqual((await sink.list('', { depth: 1 })).map((o) => o.name), ['node1/shmsnap-manifest.json']);
+      assert.equal((await sink.stat('node1/shmsnap-manifest.json'))?.size, 2);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  describe('on a full disk', { skip: process.getuid?.() === 0 ? false : 'mounting a tmpfs needs root' }, () => {
+    let mountPoint = '';
+    before(async () => {
+      mountPoint = await scratch();
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint]);
+    });
+    after(async () => {
+      execFileSync('umount', [mountPoint]);
+      await rm(mountPoint, { recursive: true, force: true });
+    });
+
+    it('fails with NO_SPACE naming the file and leaves nothing behind', async () => {
+      const sink = createLocalSink(join(mountPoint, 'backup'));
+      const writer = await sink.openWriter('ae001100.dat', { expectedBytes: 4 * 1024 * 1024 });
+      const data = randomBytes(4 * 1024 * 1024);
+      const chunks = Array.from({ length: 16 }, (_, i) => data.subarray(i * 262_144, (i + 1) * 262_144));
+      await assert.rejects(pipeline(Readable.from(chunks, { objectMode: false }), writer.stream), (error: unknown) => {
+        assert.ok(isShmsnapError(error, 'NO_SPACE'), `expected NO_SPACE, got ${String(error)}`);
+        assert.match(error.message, /ae001100\.dat/);
+        return true;
+      });
+      await writer.abort();
+      assert.deepEqual(await readdir(join(mountPoint, 'backup')), []);
+    });
+  });
+});
