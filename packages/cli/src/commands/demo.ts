@@ -35,7 +35,7 @@ export interface DemoOptions {
   readonly keep: boolean;
 }
 
-function demoSegments(options: DemoOptions): MemorySegment[] {
+export function demoSegments(options: Pick<DemoOptions, 'sizeMib' | 'stages'>): MemorySegment[] {
   const common = { instance: 0, nsid: 1, namespace: 'demo', uid: 0, gid: 0, mode: 0o666 } as const;
   const stageBytes = Math.floor((options.sizeMib * 1024 * 1024) / options.stages / 64) * 64;
   const make = (descriptor: SegmentDescriptor, seed: number): MemorySegment => {
