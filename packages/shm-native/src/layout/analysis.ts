@@ -1,0 +1,266 @@
+/**
+ * Groups Aerospike segments (live ones, or the files of a backup) into
+ * namespaces and finds every reason a namespace must not be backed up or
+ * restored: each check ASMT makes (asmt-format.md §6, §18), and the ones it
+ * should make (§23, §26).
+ *
+ * The analysis never throws: it returns each namespace with its problems as
+ * coded errors, so `inspect` can show all of them and `requireNamespaces`
+ * can refuse with the first.
+ */
+import {
+  errConfigInvalid,
+  errNamespaceNotFound,
+  errNothingSelected,
+  errSegmentAttached,
+  errSegmentInvalid,
+  errSegmentNotClean,
+  errSegmentSetInvalid,
+  errSegmentVersion,
+  type SegmentKind,
+  type ShmsnapError,
+} from '@shmsnap/core';
+import { BASE_MIN_BYTES, BASE_VERSIONS, META_MIN_BYTES, SHUTDOWN_CLEAN, type BaseInfo } from './fields.js';
+import { decodeKey, type DecodedKey } from './key.js';
+
+/** One segment or file, with the fields read from it. */
+export interface LayoutEntry {
+  readonly key: number;
+  readonly size: number;
+  /** How messages name it: `0xae001100` (segment) or `ae001100.dat.gz` (file). */
+  readonly label: string;
+  readonly nattch?: number;
+  /** Bases: the parsed head, or the error reading it. */
+  readonly base?: BaseInfo | ShmsnapError;
+  /** Secondary metas: the stage count at offset 20 (undefined when too small to hold it). */
+  readonly metaStageCount?: number;
+  /** Data stages: the namespace name at offset 12 (undefined when it could not be read). */
+  readonly dataName?: string;
+}
+
+export interface NamespaceMember {
+  readonly entry: LayoutEntry;
+  readonly kind: SegmentKind;
+  readonly stage: number | null;
+}
+
+export interface NamespaceAnalysis {
+  readonly instance: number;
+  readonly nsid: number;
+  /** From the base; '' when there is no readable base. */
+  readonly namespace: string;
+  readonly base: BaseInfo | undefined;
+  /** In I/O order: base, treex, primary stages, meta, secondary stages, data stages. */
+  readonly members: readonly NamespaceMember[];
+  /** Entries whose key fits no segment kind. */
+  readonly unexpected: readonly LayoutEntry[];
+  readonly problems: readonly ShmsnapError[];
+}
+
+export interface InstanceAnalysis {
+  readonly instance: number;
+  /** Namespaces with a base entry. */
+  readonly namespaces: readonly NamespaceAnalysis[];
+  /** Groups of entries whose namespace has no base entry. */
+  readonly orphans: readonly NamespaceAnalysis[];
+}
+
+export interface AnalyzeOptions {
+  /** Require the clean-shutdown status in bases (backup; also restore, stricter than ASMT). */
+  readonly requireClean: boolean;
+  /** Refuse members attached by any process (live segments). */
+  readonly requireDetached: boolean;
+  /** 'segment' or 'segment file', for messages. */
+  readonly noun: string;
+}
+
+const ORDER: Readonly<Record<SegmentKind, number>> = {
+  'primary-base': 0,
+  'primary-treex': 1,
+  'primary-stage': 2,
+  'secondary-meta': 3,
+  'secondary-stage': 4,
+  'data-stage': 5,
+};
+
+function isBaseInfo(value: BaseInfo | ShmsnapError | undefined): value is BaseInfo {
+  return value !== undefined && typeof (value as BaseInfo).version === 'number';
+}
+
+function describeNamespace(instance: number, nsid: number, name: string): string {
+  return `instance ${instance}, namespace ${name ? `'${name}'` : '(unnamed)'} (nsid ${nsid})`;
+}
+
+/** Stages numbered 0..count-1 with none missing and none extra; returns the problems. */
+function stageProblems(stages: readonly NamespaceMember[], expected: number | undefined, what: string, where: string, noun: string): ShmsnapError[] {
+  const problems: ShmsnapError[] = [];
+  const numbers = new Set(stages.map((m) => m.stage!));
+  const count = stages.length;
+  for (let stage = 0; stage < count; stage++) {
+    if (!numbers.has(stage)) problems.push(errSegmentSetInvalid(where, `missing ${what} ${noun} ${stage} (0x${(0x100 + stage).toString(16)})`));
+  }
+  if (expected !== undefined && expected !== count) {
+    problems.push(errSegmentSetInvalid(where, `wrong number of ${what}s: the header says ${expected}, found ${count}`));
+  }
+  return problems;
+}
+
+function analyzeGroup(instance: number, nsid: number, entries: readonly LayoutEntry[], options: AnalyzeOptions): NamespaceAnalysis {
+  const problems: ShmsnapError[] = [];
+  const members: NamespaceMember[] = [];
+  const unexpected: LayoutEntry[] = [];
+  const seen = new Map<number, LayoutEntry>();
+  for (const entry of entries) {
+    const decoded = decodeKey(entry.key) as DecodedKey;
+    const twin = seen.get(entry.key);
+    if (twin) {
+      problems.push(errSegmentSetInvalid(describeNamespace(instance, nsid, ''), `${twin.label} and ${entry.label} are the same segment; keep one`));
+      continue;
+    }
+    seen.set(entry.key, entry);
+    if (decoded.kind === null) {
+      unexpected.push(entry);
+      continue;
+    }
+    members.push({ entry, kind: decoded.kind, stage: decoded.stage });
+  }
+  members.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || a.entry.key - b.entry.key);
+  const baseMember = members.find((m) => m.kind === 'primary-base');
+  const base = isBaseInfo(baseMember?.entry.base) ? baseMember.entry.base : undefined;
+  const namespace = base?.namespace ?? '';
+  const where = describeNamespace(instance, nsid, namespace);
+  const of = (kind: SegmentKind): NamespaceMember[] => members.filter((m) => m.kind === kind);
+
+  for (const entry of unexpected) {
+    problems.push(errSegmentInvalid(entry.label, `unexpected ${options.noun} in ${where}: its key (low bits 0x${(entry.key & 0xfff).toString(16).padStart(3, '0')}) fits no Aerospike segment kind`));
+  }
+  if (options.requireDetached) {
+    for (const m of members) if ((m.entry.nattch ?? 0) > 0) problems.push(errSegmentAttached(m.entry.label, m.entry.nattch!));
+  }
+
+  if (!baseMember) {
+    const labels = members.map((m) => m.entry.label).join(', ');
+    problems.push(errSegmentSetInvalid(where, `${labels} ${members.length === 1 ? 'has' : 'have'} no primary base ${options.noun} (a treex or stages without their base)`));
+    return { instance, nsid, namespace, base, members, unexpected, problems };
+  }
+
+  const baseLabel = baseMember.entry.label;
+  if (!base) {
+    const reason = baseMember.entry.base;
+    problems.push(reason !== undefined && !isBaseInfo(reason) ? reason : errSegmentInvalid(baseLabel, 'base could not be read'));
+  } else {
+    if (baseMember.entry.size < BASE_MIN_BYTES) problems.push(errSegmentInvalid(baseLabel, `base is too small (${baseMember.entry.size} bytes)`));
+    if (base.version < BASE_VERSIONS.min || base.version > BASE_VERSIONS.max) {
+      problems.push(errSegmentVersion(baseLabel, base.version, `${BASE_VERSIONS.min} to ${BASE_VERSIONS.max}`));
+    }
+    if (options.requireClean && base.shutdownStatus !== SHUTDOWN_CLEAN) problems.push(errSegmentNotClean(baseLabel, base.shutdownStatus));
+    if (base.namespace === '') problems.push(errSegmentInvalid(baseLabel, 'base holds no namespace name'));
+  }
+
+  const treex = of('primary-treex');
+  if (treex.length === 0) problems.push(errSegmentSetInvalid(where, `base ${baseLabel} without its treex ${options.noun}`));
+  const primaryStages = of('primary-stage');
+  if (primaryStages.length === 0) problems.push(errSegmentSetInvalid(where, `no primary stage ${options.noun}s`));
+  problems.push(...stageProblems(primaryStages, base?.primaryStageCount, 'primary stage', where, options.noun));
+
+  const meta = of('secondary-meta')[0];
+  const secondaryStages = of('secondary-stage');
+  if (meta) {
+    if (meta.entry.size < META_MIN_BYTES || meta.entry.metaStageCount === undefined) {
+      problems.push(errSegmentInvalid(meta.entry.label, `secondary meta is too small (${meta.entry.size} bytes, needs ${META_MIN_BYTES})`));
+    }
+    if (secondaryStages.length === 0) problems.push(errSegmentSetInvalid(where, `secondary meta ${meta.entry.label} without secondary stage ${options.noun}s`));
+    problems.push(...stageProblems(secondaryStages, meta.entry.metaStageCount, 'secondary stage', where, options.noun));
+  } else if (secondaryStages.length > 0) {
+    problems.push(errSegmentSetInvalid(where, `secondary stages ${secondaryStages.map((m) => m.entry.label).join(', ')} without their meta ${options.noun}`));
+  }
+
+  for (const m of of('data-stage')) {
+    if (m.entry.dataName === undefined) problems.push(errSegmentInvalid(m.entry.label, 'data segment is too small to hold a namespace name'));
+    else if (m.entry.dataName === '') problems.push(errSegmentInvalid(m.entry.label, 'data segment holds no namespace name'));
+    else if (namespace !== '' && m.entry.dataName !== namespace) {
+      problems.push(errSegmentSetInvalid(where, `data ${options.noun} ${m.entry.label} names namespace '${m.entry.dataName}', not '${namespace}'`));
+    }
+  }
+  return { instance, nsid, namespace, base, members, unexpected, problems };
+}
+
+/** Analyzes every Aerospike entry, grouped by instance then namespace id. */
+export function analyzeLayout(entries: readonly LayoutEntry[], options: AnalyzeOptions): InstanceAnalysis[] {
+  const groups = new Map<number, Map<number, LayoutEntry[]>>();
+  for (const entry of entries) {
+    const decoded = decodeKey(entry.key);
+    if (!decoded) continue;
+    const byNsid = groups.get(decoded.instance) ?? new Map<number, LayoutEntry[]>();
+    groups.set(decoded.instance, byNsid);
+    const list = byNsid.get(decoded.nsid) ?? [];
+    byNsid.set(decoded.nsid, list);
+    list.push(entry);
+  }
+  const out: InstanceAnalysis[] = [];
+  for (const [instance, byNsid] of [...groups].sort(([a], [b]) => a - b)) {
+    const analyses = [...byNsid].sort(([a], [b]) => a - b).map(([nsid, list]) => analyzeGroup(instance, nsid, list, options));
+    const namespaces = analyses.filter((a) => a.members.some((m) => m.kind === 'primary-base'));
+    // The same name on two namespace ids makes "namespace X" ambiguous.
+    const withName = new Map<string, NamespaceAnalysis[]>();
+    for (const a of namespaces) if (a.namespace) withName.set(a.namespace, [...(withName.get(a.namespace) ?? []), a]);
+    const finalNamespaces = namespaces.map((a) => {
+      const twins = withName.get(a.namespace) ?? [];
+      if (twins.length < 2) return a;
+      const problem = errSegmentSetInvalid(describeNamespace(instance, a.nsid, a.namespace), `namespace name '${a.namespace}' is also used by nsid ${twins.filter((t) => t !== a).map((t) => t.nsid).join(', ')}`);
+      return { ...a, problems: [...a.problems, problem] };
+    });
+    out.push({ instance, namespaces: finalNamespaces, orphans: analyses.filter((a) => !namespaces.includes(a)) });
+  }
+  return out;
+}
+
+export interface Selection {
+  readonly instance: number;
+  /** Namespace names; all namespaces of the instance when omitted. */
+  readonly namespaces?: readonly string[];
+}
+
+/**
+ * The selected namespaces, or a coded error: an empty name in the list, a
+ * name that is not there, nothing at all for the instance, or the first
+ * problem of a selected namespace (further ones in `details.more`). With no
+ * explicit names, a group without a base in the instance is a problem too:
+ * "everything" would silently leave it out.
+ */
+export function requireNamespaces(analysis: readonly InstanceAnalysis[], selection: Selection, where: string): NamespaceAnalysis[] {
+  const names = selection.namespaces;
+  if (names !== undefined) {
+    if (names.length === 0 || names.some((n) => n.trim() === '')) {
+      throw errConfigInvalid('--namespace', `empty namespace name in ${JSON.stringify(names.join(','))}`);
+    }
+  }
+  const instance = analysis.find((a) => a.instance === selection.instance);
+  if (!instance || (instance.namespaces.length === 0 && instance.orphans.length === 0)) {
+    throw errNothingSelected(where, `no Aerospike segments of instance ${selection.instance}`);
+  }
+  let selected: NamespaceAnalysis[];
+  const problems: ShmsnapError[] = [];
+  if (names === undefined) {
+    selected = [...instance.namespaces];
+    for (const orphan of instance.orphans) problems.push(...orphan.problems);
+  } else {
+    selected = [];
+    for (const name of new Set(names)) {
+      const found = instance.namespaces.find((n) => n.namespace === name);
+      if (!found) {
+        const known = instance.namespaces.map((n) => n.namespace).filter(Boolean);
+        const error = errNamespaceNotFound(name, selection.instance, where);
+        throw known.length > 0 ? error.withDetails({ available: known }) : error;
+      }
+      selected.push(found);
+    }
+  }
+  if (selected.length === 0 && problems.length === 0) throw errNothingSelected(where, `no namespace with a base of instance ${selection.instance}`);
+  for (const ns of selected) problems.push(...ns.problems);
+  if (problems.length > 0) {
+    const [first, ...rest] = problems;
+    throw rest.length > 0 ? first!.withDetails({ more: rest.map((p) => p.message) }) : first!;
+  }
+  return selected;
+}

@@ -1,0 +1,143 @@
+/**
+ * The shm source (backup): Aerospike segments in System V shared memory.
+ *
+ * `list()` discovers every segment (SHM_INFO + SHM_STAT), reads the few
+ * header fields of bases, metas and data stages through short read-only
+ * attachments, and refuses (coded error naming the key) unless every
+ * selected namespace is complete, detached and cleanly shut down.
+ * `open()` checks again that nobody attached the segment since, then streams
+ * it through read-only windows.
+ */
+import { errSegmentAttached, errSegmentInvalid, errShmFailed, formatKey, type SegmentDescriptor, type SegmentReader, type SegmentSource } from '@shmsnap/core';
+import { analyzeLayout, requireNamespaces, type InstanceAnalysis, type LayoutEntry, type NamespaceAnalysis } from './layout/analysis.js';
+import { BASE_MIN_BYTES, DATA_MIN_BYTES, DATA_NAME_OFFSET, META_MIN_BYTES, parseBase, readMetaStageCount, readName } from './layout/fields.js';
+import { decodeKey } from './layout/key.js';
+import { attachShm, listShmSegments, PERMISSION_BITS, statShm, type ShmStat } from './shm.js';
+import { createWindowReader, DEFAULT_WINDOW_BYTES } from './window-stream.js';
+
+export interface LiveSegment extends LayoutEntry {
+  readonly stat: ShmStat;
+}
+
+/** Reads `length` bytes from the start of a segment (a copy), through a short read-only attachment. */
+async function readHead(stat: ShmStat, length: number): Promise<Buffer> {
+  const attachment = attachShm(stat.shmid, stat.key, true);
+  try {
+    return Buffer.from(attachment.view(0, Math.min(length, stat.size)));
+  } finally {
+    // Awaited, so that our own attachment never shows in a later nattch check.
+    await attachment.detach();
+  }
+}
+
+/** Every live Aerospike segment of `instance` (all instances when undefined), with its header fields. */
+export async function discoverSegments(instance?: number): Promise<LiveSegment[]> {
+  const out: LiveSegment[] = [];
+  for (const stat of listShmSegments()) {
+    const decoded = decodeKey(stat.key);
+    if (!decoded || (instance !== undefined && decoded.instance !== instance)) continue;
+    const base = { key: stat.key, size: stat.size, label: formatKey(stat.key), nattch: stat.nattch, stat };
+    try {
+      switch (decoded.kind) {
+        case 'primary-base':
+          out.push({
+            ...base,
+            base: stat.size < BASE_MIN_BYTES
+              ? errSegmentInvalid(base.label, `base segment is too small (${stat.size} bytes, needs ${BASE_MIN_BYTES})`)
+              : parseBase(await readHead(stat, BASE_MIN_BYTES), base.label),
+          });
+          break;
+        case 'secondary-meta':
+          out.push({ ...base, ...(stat.size >= META_MIN_BYTES ? { metaStageCount: readMetaStageCount(await readHead(stat, META_MIN_BYTES)) } : {}) });
+          break;
+        case 'data-stage':
+          out.push({ ...base, ...(stat.size >= DATA_MIN_BYTES ? { dataName: readName(await readHead(stat, DATA_MIN_BYTES), DATA_NAME_OFFSET) } : {}) });
+          break;
+        default:
+          out.push(base);
+      }
+    } catch (error) {
+      // The segment vanished or cannot be attached: say so for this key.
+      out.push({ ...base, base: errShmFailed('shmat', `segment ${base.label}`, error) });
+    }
+  }
+  return out;
+}
+
+export function analyzeLiveSegments(segments: readonly LiveSegment[]): InstanceAnalysis[] {
+  return analyzeLayout(segments, { requireClean: true, requireDetached: true, noun: 'segment' });
+}
+
+export function descriptorsOf(namespaces: readonly NamespaceAnalysis[]): SegmentDescriptor[] {
+  return namespaces.flatMap((ns) =>
+    ns.members.map((m): SegmentDescriptor => {
+      const stat = (m.entry as LiveSegment).stat;
+      return {
+        key: m.entry.key,
+        kind: m.kind,
+        instance: ns.instance,
+        nsid: ns.nsid,
+        namespace: ns.namespace,
+        stage: m.stage,
+        size: m.entry.size,
+        uid: stat.uid,
+        gid: stat.gid,
+        mode: stat.mode & PERMISSION_BITS,
+      };
+    }),
+  );
+}
+
+export interface ShmSourceOptions {
+  /** @default 0 (as ASMT) */
+  readonly instance?: number;
+  /** Namespace names; all namespaces of the instance when omitted. */
+  readonly namespaces?: readonly string[];
+  /** @default 8 MiB */
+  readonly windowBytes?: number;
+}
+
+export interface ShmSource extends SegmentSource {
+  /** The namespaces `list()` selected, with their analysis. */
+  selected(): Promise<readonly NamespaceAnalysis[]>;
+}
+
+export function createShmSource(options: ShmSourceOptions = {}): ShmSource {
+  const instance = options.instance ?? 0;
+  const windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
+  let selection: { namespaces: NamespaceAnalysis[]; shmids: Map<number, number> } | undefined;
+
+  async function select(): Promise<NonNullable<typeof selection>> {
+    const live = await discoverSegments(instance);
+    const namespaces = requireNamespaces(
+      analyzeLiveSegments(live),
+      { instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) },
+      'shared memory',
+    );
+    selection = { namespaces, shmids: new Map(live.map((s) => [s.key, s.stat.shmid])) };
+    return selection;
+  }
+
+  return {
+    name: 'shm',
+    async list() {
+      return descriptorsOf((await select()).namespaces);
+    },
+    async selected() {
+      return (selection ?? (await select())).namespaces;
+    },
+    async open(segment): Promise<SegmentReader> {
+      const label = formatKey(segment.key);
+      const shmid = (selection ?? (await select())).shmids.get(segment.key);
+      if (shmid === undefined) throw errSegmentInvalid(label, 'not among the listed segments');
+      const stat = statShm(shmid, segment.key);
+      if (stat.key !== segment.key || stat.size !== segment.size) throw errSegmentInvalid(label, 'the segment changed since it was listed');
+      if (stat.nattch > 0) throw errSegmentAttached(label, stat.nattch);
+      const attachment = attachShm(shmid, segment.key, true);
+      return {
+        stream: createWindowReader(attachment, segment.size, windowBytes),
+        close: () => attachment.detach(),
+      };
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The shm target (restore): creates Aerospike segments in System V shared
+ * memory, exclusively, and removes exactly the ones it created when the
+ * restore does not complete.
+ *
+ * Until `complete()`:
+ * - segments are owned by the caller with mode 0600; the recorded owner and
+ *   mode are applied at commit of each segment (IPC_SET);
+ * - every base segment holds 0 where its shutdown status belongs; the real
+ *   status is written by `complete()`. So a restore cut short by SIGKILL
+ *   leaves an index that reads "not cleanly shut down" — Aerospike will not
+ *   warm-start from it, and shmsnap will not back it up.
+ */
+import { errSegmentExists, errSizeMismatch, formatKey, type SegmentDescriptor, type SegmentTarget, type SegmentWriter } from '@shmsnap/core';
+import { BASE_SHUTDOWN_OFFSET } from './layout/fields.js';
+import { decodeKey } from './layout/key.js';
+import type { NativeAttachment } from './binding.js';
+import { attachShm, createShm, listShmSegments, removeShm, setShmOwner } from './shm.js';
+import { DEFAULT_WINDOW_BYTES, WindowWriter } from './window-stream.js';
+
+export interface ShmTargetOptions {
+  /** @default 8 MiB */
+  readonly windowBytes?: number;
+}
+
+interface Created {
+  readonly key: number;
+  readonly shmid: number;
+  attachment: NativeAttachment | undefined;
+}
+
+export interface ShmTarget extends SegmentTarget {
+  /** Keys created by this restore and not yet completed. */
+  created(): readonly number[];
+}
+
+/** Live segments that a restore of `segments` would collide with: same key, or same instance and namespace id (as ASMT). */
+export function conflictingSegments(segments: readonly SegmentDescriptor[]): { key: number; nattch: number }[] {
+  const wanted = new Set(segments.map((s) => s.key));
+  const namespaces = new Set(segments.map((s) => `${s.instance}/${s.nsid}`));
+  return listShmSegments()
+    .filter((stat) => {
+      const decoded = decodeKey(stat.key);
+      return wanted.has(stat.key) || (decoded !== undefined && namespaces.has(`${decoded.instance}/${decoded.nsid}`));
+    })
+    .map((stat) => ({ key: stat.key, nattch: stat.nattch }));
+}
+
+export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
+  const windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
+  let created: Created[] = [];
+  let heldStatus: { key: number; shmid: number; bytes: Buffer }[] = [];
+
+  async function release(entry: Created): Promise<void> {
+    const attachment = entry.attachment;
+    entry.attachment = undefined;
+    await attachment?.detach();
+  }
+
+  return {
+    name: 'shm',
+    created: () => created.map((c) => c.key),
+
+    async check(segments) {
+      const conflicts = conflictingSegments(segments);
+      if (conflicts.length === 0) return;
+      const keys = conflicts.map((c) => formatKey(c.key) + (c.nattch > 0 ? ` (attached ${c.nattch})` : ''));
+      const first = segments.find((s) => decodeKey(conflicts[0]!.key)?.nsid === s.nsid) ?? segments[0]!;
+      throw errSegmentExists(
+        formatKey(conflicts[0]!.key),
+        `instance ${first.instance}, namespace '${first.namespace}' (nsid ${first.nsid}) already has ${conflicts.length} segment(s) in shared memory: ${keys.join(', ')}. Refusing to restore over them (if they are left from an interrupted restore, remove them with ipcrm -M <key>)`,
+      ).withDetails({ keys: conflicts.map((c) => formatKey(c.key)) });
+    },
+
+    async create(segment): Promise<SegmentWriter> {
+      const label = formatKey(segment.key);
+      const shmid = createShm(segment.key, segment.size, 0o600);
+      const entry: Created = { key: segment.key, shmid, attachment: undefined };
+      created.push(entry);
+      entry.attachment = attachShm(shmid, segment.key, false);
+      const isBase = segment.kind === 'primary-base';
+      const stream = new WindowWriter(entry.attachment, segment.size, {
+        label,
+        windowBytes,
+        ...(isBase ? { hold: { offset: BASE_SHUTDOWN_OFFSET, length: 4 } } : {}),
+      });
+      return {
+        stream,
+        async commit() {
+          if (stream.written !== segment.size) throw errSizeMismatch(label, segment.size, stream.written);
+          setShmOwner(shmid, segment.key, segment.uid, segment.gid, segment.mode);
+          await release(entry);
+          if (isBase) heldStatus.push({ key: segment.key, shmid, bytes: stream.held });
+        },
+      };
+    },
+
+    async rollback() {
+      const toRemove = created;
+      created = [];
+      heldStatus = [];
+      // Remove every one even if some fail; report the first failure after.
+      let failure: unknown;
+      for (const entry of toRemove.reverse()) {
+        await release(entry).catch(() => undefined);
+        await removeShm(entry.shmid, entry.key).catch((error: unknown) => {
+          failure ??= error;
+        });
+      }
+      if (failure !== undefined) throw failure;
+    },
+
+    async complete() {
+      for (const held of heldStatus) {
+        const attachment = attachShm(held.shmid, held.key, false);
+        try {
+          held.bytes.copy(attachment.view(BASE_SHUTDOWN_OFFSET, held.bytes.length));
+        } finally {
+          await attachment.detach();
+        }
+      }
+      heldStatus = [];
+      created = [];
+    },
+  };
+}
