@@ -3,7 +3,9 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Registry } from '@shmsnap/core';
+import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 import { runDemo } from './commands/demo.js';
+import { runInspect } from './commands/inspect.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
 import { Output, type OutputStreams } from './output.js';
@@ -17,6 +19,19 @@ export function parsePositiveInteger(name: string, max = Number.MAX_SAFE_INTEGER
     if (parsed < 1 || parsed > max) throw new InvalidArgumentError(`${name} must be between 1 and ${max}.`);
     return parsed;
   };
+}
+
+export function parseInstance(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 15) throw new InvalidArgumentError('the instance must be an integer from 0 to 15.');
+  return Number(value);
+}
+
+/** `a,b` → ['a', 'b']; an empty name (`a,,b`, a trailing comma) is an error, not skipped (ASMT bug §23). */
+export function parseNamespaces(value: string): string[] {
+  const names = value.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new InvalidArgumentError(`empty namespace name in '${value}'.`);
+  if (names.some((n) => Buffer.byteLength(n, 'latin1') > 31)) throw new InvalidArgumentError('namespace names are at most 31 characters.');
+  return names;
 }
 
 interface JsonOption {
@@ -52,19 +67,46 @@ export function createProgram(context: CliContext, setExit: (status: number) => 
     .exitOverride();
 
   program
-    .command('demo')
-    .description('Run the main job on an embedded default: build an Aerospike-shaped index, back it up to a local directory, restore it and verify every byte.')
-    .option('--dir <path>', 'back up into this directory and keep it (default: a temporary directory, removed afterwards)')
-    .addOption(new Option('--size-mib <n>', 'size of the demo index in MiB').default(256).argParser(parsePositiveInteger('--size-mib', 64 * 1024)))
-    .addOption(new Option('--stages <n>', 'number of primary index stages').default(8).argParser(parsePositiveInteger('--stages', 2048)))
-    .addOption(new Option('--threads <n>', 'segments transferred at once').default(2).argParser(parsePositiveInteger('--threads', 1024)))
-    .option('--keep', 'keep the temporary backup directory', false)
+    .command('inspect')
+    .description('List the Aerospike segments in shared memory by instance and namespace: kind, key, size, owner, mode, attachments, and whether a backup is allowed (if not, why).')
+    .addOption(new Option('--instance <n>', 'only this instance (0..15)').argParser(parseInstance))
+    .addOption(new Option('--namespace <names>', 'only these namespaces, comma-separated').argParser(parseNamespaces))
     .option('--json', 'print the result as JSON')
-    .action(async (options: { dir?: string; sizeMib: number; stages: number; threads: number; keep: boolean; json?: boolean }) => {
+    .action(async (options: { instance?: number; namespace?: string[]; json?: boolean }) => {
+      setExit(
+        await execute(context, options, 'inspect', (output) =>
+          runInspect({ ...(options.instance === undefined ? {} : { instance: options.instance }), ...(options.namespace ? { namespaces: options.namespace } : {}) }, output),
+        ),
+      );
+    });
+
+  program
+    .command('demo')
+    .description(
+      "Run the main job on an embedded default, in a private IPC namespace: create an Aerospike-shaped index in shared memory, back it up to a local directory, remove the segments, restore them and verify every byte. Needs root (unshare --ipc); the host's shared memory is not touched.",
+    )
+    .option('--dir <path>', 'back up into this directory and keep it (default: a temporary directory, removed afterwards)')
+    .addOption(new Option('--size-mib <n>', 'size of the demo index in MiB').default(1024).argParser(parsePositiveInteger('--size-mib', 64 * 1024)))
+    .addOption(new Option('--stages <n>', 'number of primary index stages').default(8).argParser(parsePositiveInteger('--stages', 2048)))
+    .addOption(new Option('--codec <name>', 'codec for the backup').default('none'))
+    .addOption(new Option('--level <n>', 'codec level (default: the codec\'s)').argParser(parsePositiveInteger('--level', 22)))
+    .addOption(new Option('--threads <n>', 'segments transferred at once').default(2).argParser(parsePositiveInteger('--threads', 1024)))
+    .option('--keep', 'keep the backup directory and the restored segments (inside the private namespace they vanish on exit)', false)
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { dir?: string; sizeMib: number; stages: number; codec: string; level?: number; threads: number; keep: boolean; json?: boolean }) => {
+      await enterPrivateIpcNamespace();
       setExit(
         await execute(context, options, 'demo', async (output, signal) => {
           await runDemo(
-            { sizeMib: options.sizeMib, stages: options.stages, threads: options.threads, keep: options.keep, ...(options.dir === undefined ? {} : { dir: options.dir }) },
+            {
+              sizeMib: options.sizeMib,
+              stages: options.stages,
+              codec: options.codec,
+              threads: options.threads,
+              keep: options.keep,
+              ...(options.level === undefined ? {} : { level: options.level }),
+              ...(options.dir === undefined ? {} : { dir: options.dir }),
+            },
             output,
             context.registry,
             signal,

@@ -1,28 +1,26 @@
 /**
- * `shmsnap demo`: the main job on an embedded default. Builds an
- * Aerospike-shaped index, backs it up into a local directory through the
- * real pipeline, restores it, and checks that every restored byte is
- * identical.
+ * `shmsnap demo`: the main job on an embedded default, in a private IPC
+ * namespace (`unshare --ipc`): create an Aerospike-shaped index in real
+ * shared memory, back it up into a local directory, remove the segments (the
+ * reboot), restore them, and check every restored byte, owner and mode.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  codecNone,
+  errBackupIncomplete,
   errChecksumMismatch,
-  formatKey,
   manifestTotals,
   planFromManifest,
   readHostIdentity,
   readLocation,
   runBackup,
   runRestore,
-  errBackupIncomplete,
   type Registry,
-  type SegmentDescriptor,
-  crc32,
 } from '@shmsnap/core';
-import { createMemorySource, createMemoryTarget, fillIndexContent, type MemorySegment } from '@shmsnap/core/testkit';
+import { createShmSource, createShmTarget } from '@shmsnap/shm-native';
+import { createFixture, type FixtureOptions } from '@shmsnap/shm-native/fixture';
+import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
 import { summaryJson, summaryLine } from '../summary.js';
 import { TOOL } from '../version.js';
@@ -31,41 +29,51 @@ export interface DemoOptions {
   readonly dir?: string;
   readonly sizeMib: number;
   readonly stages: number;
+  readonly codec: string;
+  readonly level?: number;
   readonly threads: number;
+  /** Keep the backup directory and the restored segments. */
   readonly keep: boolean;
 }
 
-export function demoSegments(options: Pick<DemoOptions, 'sizeMib' | 'stages'>): MemorySegment[] {
-  const common = { instance: 0, nsid: 1, namespace: 'demo', uid: 0, gid: 0, mode: 0o666 } as const;
-  const stageBytes = Math.floor((options.sizeMib * 1024 * 1024) / options.stages / 64) * 64;
-  const make = (descriptor: SegmentDescriptor, seed: number): MemorySegment => {
-    const data = Buffer.alloc(descriptor.size);
-    fillIndexContent(data, seed);
-    return { descriptor, data };
+/** The demo index: one namespace 'demo' with a primary index, a secondary index and two data stages. */
+export function demoFixtureOptions(options: Pick<DemoOptions, 'sizeMib' | 'stages'>): FixtureOptions {
+  const total = options.sizeMib * 1024 * 1024;
+  const stageBytes = Math.max(4096, Math.floor((total * 0.85) / options.stages / 4096) * 4096);
+  const sideBytes = Math.max(4096, Math.floor((total * 0.05) / 4096) * 4096);
+  return {
+    seed: 2026,
+    namespaces: [
+      {
+        name: 'demo',
+        nsid: 1,
+        stages: options.stages,
+        stageBytes,
+        treexBytes: sideBytes,
+        secondary: { stages: 1, stageBytes: sideBytes },
+        data: { stages: 2, stageBytes: sideBytes },
+      },
+    ],
   };
-  const segments: MemorySegment[] = [
-    make({ ...common, key: 0xae001000, kind: 'primary-base', stage: null, size: 64 * 1024 }, 1),
-    make({ ...common, key: 0xae001001, kind: 'primary-treex', stage: null, size: 1024 * 1024 }, 2),
-  ];
-  for (let stage = 0; stage < options.stages; stage++) {
-    segments.push(make({ ...common, key: 0xae001100 + stage, kind: 'primary-stage', stage, size: stageBytes }, 100 + stage));
-  }
-  return segments;
 }
 
 export async function runDemo(options: DemoOptions, output: Output, registry: Registry, signal: AbortSignal): Promise<void> {
+  const codec = registry.codec(options.codec);
   const scratch = options.dir === undefined ? await mkdtemp(join(tmpdir(), 'shmsnap-demo-')) : undefined;
   const location = options.dir ?? join(scratch!, 'backup');
+  const fixtureOptions = demoFixtureOptions(options);
+  let keepSegments = false;
+  output.line(`demo: creating an Aerospike-shaped index of ${options.sizeMib} MiB in a private IPC namespace (namespace 'demo', ${options.stages} primary stages, a secondary index, 2 data stages)`);
+  const fixture = await createFixture(fixtureOptions);
   try {
-    output.line(`demo: building an Aerospike-shaped index of ${options.sizeMib} MiB in memory (namespace 'demo', ${options.stages} stages)`);
-    const original = demoSegments(options);
+    const totalBytes = fixture.segments.reduce((sum, s) => sum + s.descriptor.size, 0);
+    output.line(`demo: ${fixture.segments.length} segments, ${formatBytes(totalBytes)}; backing up to ${location} (codec ${codec.name})`);
     const sink = await registry.openSink(location);
-
-    output.line(`demo: backing up to ${sink.location}`);
     const backup = await runBackup({
-      source: createMemorySource(original),
+      source: createShmSource({ instance: 0 }),
       sink,
-      codec: codecNone,
+      codec,
+      ...(options.level === undefined ? {} : { level: options.level }),
       threads: options.threads,
       host: await readHostIdentity(),
       tool: TOOL,
@@ -76,13 +84,14 @@ export async function runDemo(options: DemoOptions, output: Output, registry: Re
     const backupSummary = { phase: 'backup', segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes, elapsedMs: backup.elapsedMs };
     output.line(summaryLine(backupSummary));
 
+    output.line('demo: removing the segments (the reboot)');
+    await fixture.remove();
+
     const state = await readLocation(sink, signal);
     if (state.kind !== 'complete') throw errBackupIncomplete(sink.location, 'no manifest after backup');
-    const target = createMemoryTarget();
-    output.line('demo: restoring into an empty target');
     const restore = await runRestore({
       sink,
-      target,
+      target: createShmTarget(),
       entries: planFromManifest(state.manifest, (name) => registry.codec(name), sink.location),
       threads: options.threads,
       signal,
@@ -91,21 +100,22 @@ export async function runDemo(options: DemoOptions, output: Output, registry: Re
     const restoreSummary = { phase: 'restore', segments: restore.segments, rawBytes: restore.rawBytes, elapsedMs: restore.elapsedMs };
     output.line(summaryLine(restoreSummary));
 
-    for (const segment of original) {
-      const restored = target.segments.get(segment.descriptor.key);
-      if (!restored || !restored.data.equals(segment.data)) {
-        throw errChecksumMismatch(formatKey(segment.descriptor.key), 'restored segment', crc32(segment.data), restored ? crc32(restored.data) : 0);
-      }
+    const differences = await fixture.compare();
+    if (differences.length > 0) {
+      throw errChecksumMismatch(differences[0]!.key, `restored segment (${differences[0]!.reason})`, 0, 0).withDetails({ differences });
     }
-    output.line(`demo: verified: all ${original.length} restored segments are byte-identical to the originals`);
+    output.line(`demo: verified: all ${fixture.segments.length} restored segments are byte-identical to the originals, with the same owner and mode`);
+    keepSegments = options.keep;
     output.result({
       location: sink.location,
       kept: options.keep || options.dir !== undefined,
+      codec: codec.name,
       backup: summaryJson(backupSummary),
       restore: summaryJson(restoreSummary),
-      verified: original.length,
+      verified: fixture.segments.length,
     });
   } finally {
+    if (!keepSegments) await fixture.remove();
     if (scratch !== undefined && !options.keep) await rm(scratch, { recursive: true, force: true });
   }
 }

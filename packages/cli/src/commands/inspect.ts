@@ -1,0 +1,93 @@
+/**
+ * `shmsnap inspect`: the Aerospike segments in shared memory, by instance and
+ * namespace, and whether each namespace may be backed up (if not, why).
+ */
+import { errNamespaceNotFound, formatKey } from '@shmsnap/core';
+import { analyzeLiveSegments, discoverSegments, type LiveSegment, type NamespaceAnalysis } from '@shmsnap/shm-native';
+import { formatBytes } from '../format.js';
+import type { Output } from '../output.js';
+import { groupName, userName } from '../owners.js';
+import { formatTable } from '../table.js';
+
+export interface InspectOptions {
+  readonly instance?: number;
+  readonly namespaces?: readonly string[];
+}
+
+const octal = (mode: number): string => `0${(mode & 0o7777).toString(8)}`;
+
+function segmentJson(ns: NamespaceAnalysis) {
+  return ns.members.map((m) => {
+    const stat = (m.entry as LiveSegment).stat;
+    return {
+      key: formatKey(m.entry.key),
+      kind: m.kind,
+      stage: m.stage,
+      size: m.entry.size,
+      shmid: stat.shmid,
+      uid: stat.uid,
+      gid: stat.gid,
+      user: userName(stat.uid),
+      group: groupName(stat.gid),
+      mode: octal(stat.mode & 0o777),
+      locked: (stat.mode & 0o2000) !== 0,
+      nattch: stat.nattch,
+    };
+  });
+}
+
+function namespaceJson(ns: NamespaceAnalysis) {
+  return {
+    namespace: ns.namespace || null,
+    nsid: ns.nsid,
+    version: ns.base?.version ?? null,
+    shutdownStatus: ns.base?.shutdownStatus ?? null,
+    backupAllowed: ns.problems.length === 0,
+    problems: ns.problems.map((p) => ({ code: p.code, message: p.message })),
+    segments: segmentJson(ns),
+    unexpected: ns.unexpected.map((e) => formatKey(e.key)),
+  };
+}
+
+export async function runInspect(options: InspectOptions, output: Output): Promise<void> {
+  const analysis = analyzeLiveSegments(await discoverSegments(options.instance));
+  const wanted = options.namespaces;
+  if (wanted) {
+    for (const name of wanted) {
+      if (!analysis.some((i) => i.namespaces.some((n) => n.namespace === name))) {
+        throw errNamespaceNotFound(name, options.instance ?? 0, 'shared memory');
+      }
+    }
+  }
+  const instances = analysis.map((i) => ({
+    instance: i.instance,
+    namespaces: i.namespaces.filter((n) => !wanted || wanted.includes(n.namespace)),
+    orphans: wanted ? [] : i.orphans,
+  }));
+
+  if (instances.every((i) => i.namespaces.length === 0 && i.orphans.length === 0)) {
+    output.line(`no Aerospike segments in shared memory${options.instance === undefined ? '' : ` for instance ${options.instance}`}`);
+  }
+  for (const instance of instances) {
+    for (const ns of [...instance.namespaces, ...instance.orphans]) {
+      const title = ns.namespace ? `namespace '${ns.namespace}'` : 'segments without a base';
+      const verdict = ns.problems.length === 0 ? 'backup allowed' : 'backup refused';
+      const version = ns.base ? `, version ${ns.base.version}, shutdown status ${ns.base.shutdownStatus}` : '';
+      output.line(`instance ${instance.instance}, ${title} (nsid ${ns.nsid}${version}): ${verdict}`);
+      for (const problem of ns.problems) output.line(`  ${problem.code}: ${problem.message}`);
+      const rows = segmentJson(ns).map((s) => [
+        s.key, s.kind, s.stage === null ? '-' : `0x${s.stage.toString(16).padStart(3, '0')}`, formatBytes(s.size), `${s.user}:${s.group}`,
+        s.mode + (s.locked ? ' locked' : ''), String(s.nattch), String(s.shmid),
+      ]);
+      for (const line of formatTable(['key', 'kind', 'stage', 'size', 'owner', 'mode', 'nattch', 'shmid'], rows, '  ')) output.line(line);
+      output.line();
+    }
+  }
+  output.result({
+    instances: instances.map((i) => ({
+      instance: i.instance,
+      namespaces: i.namespaces.map(namespaceJson),
+      orphans: i.orphans.map(namespaceJson),
+    })),
+  });
+}
