@@ -10,7 +10,7 @@ const { mkdtemp, readFile, readdir, rm, stat } = await import('node:fs/promises'
 const { tmpdir } = await import('node:os');
 const { join } = await import('node:path');
 const { after, before, describe, it } = await import('node:test');
-const { crc32, MANIFEST_NAME, parseManifest } = await import('@shmsnap/core');
+const { crc32, manifestName, parseManifest } = await import('@shmsnap/core');
 const { listShmSegments, removeShm } = await import('@shmsnap/shm-native');
 const { compareSegment, describeFixture, fixtureContent } = await import('@shmsnap/shm-native/fixture');
 const { demoFixtureOptions } = await import('../packages/cli/src/commands/demo.js');
@@ -41,7 +41,7 @@ describe('shmsnap demo', () => {
     // The restored segments, compared byte by byte with the recipe, by this process.
     for (const segment of recipe) assert.equal(await compareSegment(segment), undefined, `restored 0x${segment.descriptor.key.toString(16)}`);
 
-    const manifest = parseManifest(await readFile(join(dir, MANIFEST_NAME)), { where: dir });
+    const manifest = parseManifest(await readFile(join(dir, manifestName(0, [1]))), { where: dir });
     assert.equal(manifest.segments.length, recipe.length);
     for (const segment of recipe) {
       const name = `${segment.descriptor.key.toString(16)}.dat`;

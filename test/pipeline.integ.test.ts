@@ -11,8 +11,8 @@ import {
   codecNone,
   createRegistry,
   isShmsnapError,
-  MANIFEST_NAME,
-  PENDING_NAME,
+  manifestName,
+  pendingName,
   planFromManifest,
   readLocation,
   runBackup,
@@ -71,14 +71,15 @@ describe('pipeline on a local directory', () => {
 
   async function manifestOf(): Promise<Manifest> {
     const state = await readLocation(sink);
-    assert.equal(state.kind, 'complete');
-    return (state as { manifest: Manifest }).manifest;
+    assert.equal(state.backups.length, 1);
+    assert.deepEqual(state.interrupted, []);
+    return state.backups[0]!.manifest;
   }
 
   it('backs up in ASMT layout with a manifest and restores byte-identical', async () => {
     const result = await backup();
     assert.deepEqual((await readdir(dir)).sort(), [
-      'ae001000.dat', 'ae001001.dat', 'ae001100.dat', 'ae001101.dat', 'ae001102.dat', MANIFEST_NAME,
+      'ae001000.dat', 'ae001001.dat', 'ae001100.dat', 'ae001101.dat', 'ae001102.dat', 'shmsnap-manifest-i0-n1.json',
     ]);
     for (const s of original) {
       assert.ok((await readFile(join(dir, `${s.descriptor.key.toString(16)}.dat`))).equals(s.data), 'file is the raw segment');
@@ -99,7 +100,7 @@ describe('pipeline on a local directory', () => {
 
   it('refuses a location that holds a backup, or a file of one of its segments', async () => {
     await backup();
-    await assert.rejects(backup(), (e: unknown) => isShmsnapError(e, 'BACKUP_EXISTS') && /already holds a shmsnap backup/.test(e.message));
+    await assert.rejects(backup(), (e: unknown) => isShmsnapError(e, 'BACKUP_EXISTS') && /already holds a shmsnap backup of instance 0, namespace ids 1/.test(e.message));
 
     const otherDir = join(root, 'asmt');
     await mkdir(otherDir);
@@ -151,9 +152,10 @@ describe('pipeline on a local directory', () => {
 
   it('leaves a recognisably interrupted location when the process dies before the manifest', async () => {
     await backup();
-    await rm(join(dir, MANIFEST_NAME));
-    await writeFile(join(dir, PENDING_NAME), '{}');
-    assert.equal((await readLocation(sink)).kind, 'interrupted');
+    await rm(join(dir, manifestName(0, [1])));
+    await writeFile(join(dir, pendingName(0, [1])), '{}');
+    const state = await readLocation(sink);
+    assert.deepEqual([state.backups.length, state.interrupted.map((i) => i.name)], [0, ['shmsnap-pending-i0-n1.json']]);
     await assert.rejects(backup(), (e: unknown) => isShmsnapError(e, 'BACKUP_EXISTS') && /interrupted/.test(e.message));
   });
 

@@ -28,8 +28,9 @@ export function formatDuration(ms: number): string {
 }
 
 export function formatAge(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 120) return `${seconds} second${seconds === 1 ? '' : 's'}`;
   const minutes = Math.floor(ms / 60_000);
-  if (minutes < 1) return 'less than a minute';
   if (minutes < 120) return `${minutes} minute${minutes === 1 ? '' : 's'}`;
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return `${hours} hours`;

@@ -29,8 +29,9 @@ export class Output {
     this.streams.stderr.write(`${text}\n`);
   }
 
-  result(value: Record<string, unknown>): void {
-    if (this.json) this.streams.stdout.write(`${JSON.stringify({ ok: true, ...value }, null, 2)}\n`);
+  /** The JSON result (under --json); `ok: false` for a command that ran but found problems (verify). */
+  result(value: Record<string, unknown>, ok = true): void {
+    if (this.json) this.streams.stdout.write(`${JSON.stringify({ ok, ...value }, null, 2)}\n`);
   }
 
   /** Prints the error and returns the exit status for it. */

@@ -4,8 +4,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Registry } from '@shmsnap/core';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
+import { availableParallelism } from 'node:os';
+import { runBackupCommand } from './commands/backup.js';
 import { runDemo } from './commands/demo.js';
 import { runInspect } from './commands/inspect.js';
+import { runLsCommand } from './commands/ls.js';
+import { runRestoreCommand } from './commands/restore.js';
+import { runVerifyCommand } from './commands/verify.js';
+import { parseDuration } from './duration.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
 import { Output, type OutputStreams } from './output.js';
@@ -32,6 +38,25 @@ export function parseNamespaces(value: string): string[] {
   if (names.some((n) => n === '')) throw new InvalidArgumentError(`empty namespace name in '${value}'.`);
   if (names.some((n) => Buffer.byteLength(n, 'latin1') > 31)) throw new InvalidArgumentError('namespace names are at most 31 characters.');
   return names;
+}
+
+/** What each codec means for an operator; --help lists the registered ones. */
+const CODEC_HELP: Readonly<Record<string, string>> = {
+  none: 'none: ASMT .dat files, fastest; ASMT can restore them',
+  gzip: "gzip: ASMT .dat.gz files, compressed on every core; ASMT can restore them",
+  zstd: 'zstd: .dat.zst files, faster and smaller than gzip; ASMT CANNOT restore them',
+};
+
+function codecOption(registry: Registry): Option {
+  const names = registry.codecs().map((c) => c.name);
+  const lines = names.map((n) => CODEC_HELP[n] ?? n).join('; ');
+  return new Option('--codec <name>', `how segments are stored (${lines})`).choices(names).default('none');
+}
+
+const DEFAULT_THREADS = availableParallelism();
+
+function threadsOption(): Option {
+  return new Option('--threads <n>', 'segments transferred at once, and parallel work inside one').default(DEFAULT_THREADS).argParser(parsePositiveInteger('--threads', 1024));
 }
 
 interface JsonOption {
@@ -65,6 +90,94 @@ export function createProgram(context: CliContext, setExit: (status: number) => 
       writeErr: (text) => context.streams.stderr.write(text),
     })
     .exitOverride();
+
+  program
+    .command('backup')
+    .description(
+      "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. On failure or Ctrl-C, everything it wrote is removed.",
+    )
+    .requiredOption('--to <location>', 'a directory (or file:// URL)')
+    .addOption(new Option('--instance <n>', 'Aerospike instance (0..15)').default(0).argParser(parseInstance))
+    .addOption(new Option('--namespace <names>', 'only these namespaces, comma-separated (default: every namespace of the instance)').argParser(parseNamespaces))
+    .addOption(codecOption(context.registry))
+    .addOption(new Option('--level <n>', "codec level (default: the codec's; gzip 1..9, default 1 as ASMT)").argParser(parsePositiveInteger('--level', 22)))
+    .addOption(threadsOption())
+    .option('--dry-run', 'run every check and print the plan (segments, sizes, files) without reading a segment or writing anything')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean }) => {
+      setExit(
+        await execute(context, options, 'backup', (output, signal) =>
+          runBackupCommand(
+            {
+              to: options.to,
+              instance: options.instance,
+              codec: options.codec,
+              threads: options.threads,
+              dryRun: options.dryRun === true,
+              ...(options.namespace ? { namespaces: options.namespace } : {}),
+              ...(options.level === undefined ? {} : { level: options.level }),
+            },
+            output,
+            context.registry,
+            signal,
+          ),
+        ),
+      );
+    });
+
+  program
+    .command('restore')
+    .description(
+      'Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup\'s age and source host; refuses a backup from another host or older than --max-age unless --force. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.',
+    )
+    .requiredOption('--from <location>', 'a directory (or file:// URL)')
+    .addOption(new Option('--instance <n>', 'Aerospike instance (0..15) (default: the one the location holds)').argParser(parseInstance))
+    .addOption(new Option('--namespace <names>', 'only these namespaces, comma-separated (default: every namespace of the instance)').argParser(parseNamespaces))
+    .addOption(threadsOption())
+    .addOption(new Option('--max-age <duration>', 'refuse a backup older than this (e.g. 30m, 12h, 7d)').argParser(parseDuration))
+    .option('--force', 'restore a backup from another host or older than --max-age anyway')
+    .option('--dry-run', 'run every check and print the plan without creating a segment')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { from: string; instance?: number; namespace?: string[]; threads: number; maxAge?: number; force?: boolean; dryRun?: boolean; json?: boolean }) => {
+      setExit(
+        await execute(context, options, 'restore', (output, signal) =>
+          runRestoreCommand(
+            {
+              from: options.from,
+              threads: options.threads,
+              force: options.force === true,
+              dryRun: options.dryRun === true,
+              ...(options.instance === undefined ? {} : { instance: options.instance }),
+              ...(options.namespace ? { namespaces: options.namespace } : {}),
+              ...(options.maxAge === undefined ? {} : { maxAgeMs: options.maxAge }),
+            },
+            output,
+            context.registry,
+            signal,
+          ),
+        ),
+      );
+    });
+
+  program
+    .command('verify')
+    .description('Read every object of every backup at a location and check sizes and CRC-32s against the manifest (or, for ASMT files, their header and gzip trailer). Touches no shared memory. Names each bad object; exit status 4 if there is one.')
+    .argument('<location>', 'a directory (or file:// URL)')
+    .addOption(threadsOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (location: string, options: { threads: number; json?: boolean }) => {
+      setExit(await execute(context, options, 'verify', (output, signal) => runVerifyCommand(location, options.threads, output, context.registry, signal)));
+    });
+
+  program
+    .command('ls')
+    .description('List the backups at a location and below it: time, host, instance, namespaces, segments, raw and stored bytes, codec, and whether each is complete (manifest), interrupted, or an ASMT backup.')
+    .argument('<location>', 'a directory (or file:// URL)')
+    .addOption(new Option('--depth <n>', 'levels of sub-directories to look into').default(1).argParser((v: string) => (/^\d+$/.test(v) && Number(v) <= 8 ? Number(v) : (() => { throw new InvalidArgumentError('--depth must be 0..8.'); })())))
+    .option('--json', 'print the result as JSON')
+    .action(async (location: string, options: { depth: number; json?: boolean }) => {
+      setExit(await execute(context, options, 'ls', (output, signal) => runLsCommand(location, options.depth, output, context.registry, signal)));
+    });
 
   program
     .command('inspect')

@@ -28,13 +28,15 @@ import {
 } from './errors.js';
 import {
   MANIFEST_FORMAT_VERSION,
-  MANIFEST_NAME,
-  PENDING_NAME,
+  manifestName,
+  parseBackupObjectName,
+  pendingName,
   serializeManifest,
   type HostIdentity,
   type Manifest,
   type ManifestSegment,
 } from './manifest.js';
+import { coversSameNamespace } from './location.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
 import { isUncompressedKind, keyFileStem, type SegmentDescriptor } from './segment.js';
 import { abortReason, pipelineSettled, runBounded } from './settle.js';
@@ -83,6 +85,8 @@ export interface BackupOptions {
 
 export interface BackupResult {
   readonly manifest: Manifest;
+  /** The manifest's object name at the location. */
+  readonly manifestObject: string;
   readonly elapsedMs: number;
 }
 
@@ -98,7 +102,12 @@ function checkLevel(codec: Codec, level: number | undefined): number | null {
   return chosen;
 }
 
-async function ensureLocationFree(
+/**
+ * Refuses a location that already holds a backup (complete or interrupted)
+ * of one of the planned namespaces, a file of one of the planned segments,
+ * or whatever `conflicts` objects to. Changes nothing: `--dry-run` runs it too.
+ */
+export async function checkBackupLocation(
   sink: Sink,
   plan: readonly BackupPlanEntry[],
   conflicts: BackupOptions['conflicts'],
@@ -110,10 +119,16 @@ async function ensureLocationFree(
   } catch (error) {
     throw withPluginContext(error, sink.name, 'list');
   }
-  const names = new Set(existing.map((info) => info.name));
-  if (names.has(MANIFEST_NAME)) throw errBackupExists(sink.location, 'the location already holds a shmsnap backup');
-  if (names.has(PENDING_NAME)) {
-    throw errBackupExists(sink.location, 'the location holds an interrupted shmsnap backup (remove it first)');
+  const ours = { instance: plan[0]!.segment.instance, nsids: [...new Set(plan.map((e) => e.segment.nsid))] };
+  for (const info of existing) {
+    const other = parseBackupObjectName(info.name);
+    if (!other || !coversSameNamespace(ours, other)) continue;
+    throw errBackupExists(
+      sink.location,
+      other.kind === 'manifest'
+        ? `it already holds a shmsnap backup of instance ${other.instance}, namespace ids ${other.nsids.join(',')} (${info.name})`
+        : `it holds an interrupted shmsnap backup of instance ${other.instance}, namespace ids ${other.nsids.join(',')} (${info.name}); remove that backup's files first`,
+    );
   }
   const stems = new Map(plan.map((entry) => [keyFileStem(entry.segment.key), entry.object]));
   for (const info of existing) {
@@ -235,7 +250,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const plan = planBackup(segments, options.codec);
   const started = performance.now();
 
-  await ensureLocationFree(sink, plan, options.conflicts, signal);
+  await checkBackupLocation(sink, plan, options.conflicts, signal);
   const now = options.now ?? (() => new Date());
   const committed: string[] = [];
   const progress = createProgressTracker(
@@ -245,10 +260,12 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   );
   const outerSignal = signal ?? new AbortController().signal;
 
+  const nsids = [...new Set(segments.map((s) => s.nsid))];
+  const pendingObject = pendingName(segments[0]!.instance, nsids);
   try {
     const pending = Buffer.from(`${JSON.stringify({ startedAt: now().toISOString(), host: options.host, tool: options.tool, pid: process.pid })}\n`);
-    await writeObject(sink, PENDING_NAME, pending, outerSignal);
-    committed.push(PENDING_NAME);
+    await writeObject(sink, pendingObject, pending, outerSignal);
+    committed.push(pendingObject);
 
     const run: SegmentRun = { options, level, progress, committed };
     const isBase = (entry: BackupPlanEntry): boolean => entry.segment.kind === 'primary-base';
@@ -269,11 +286,12 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       segments: plan.map((entry) => bySegmentKey.get(entry.segment.key)!),
     };
     if (outerSignal.aborted) throw abortReason(outerSignal, 'backup');
-    await writeObject(sink, MANIFEST_NAME, serializeManifest(manifest), outerSignal);
+    const manifestObject = manifestName(manifest.instance, nsids);
+    await writeObject(sink, manifestObject, serializeManifest(manifest), outerSignal);
     committed.length = 0; // committed: from here on nothing is removed on failure
-    await removeQuietly(sink, [PENDING_NAME]);
+    await removeQuietly(sink, [pendingObject]);
     progress.end();
-    return { manifest, elapsedMs: performance.now() - started };
+    return { manifest, manifestObject, elapsedMs: performance.now() - started };
   } catch (error) {
     const left = await removeQuietly(sink, [...committed].reverse());
     const reported = outerSignal.aborted ? abortReason(outerSignal, 'backup') : error;

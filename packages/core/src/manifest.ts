@@ -14,9 +14,40 @@ import { errManifestInvalid } from './errors.js';
 import { objectNameProblem } from './object-name.js';
 import { isSegmentKind, keyFileStem, type SegmentDescriptor } from './segment.js';
 
-export const MANIFEST_NAME = 'shmsnap-manifest.json';
-/** Written first and removed after the manifest: proof that a backup was started here and not finished. */
-export const PENDING_NAME = 'shmsnap-pending.json';
+/**
+ * A location may hold several backups, as an ASMT directory may (one per
+ * instance and set of namespaces): each has its own manifest, named after
+ * the instance and namespace ids it covers, e.g. `shmsnap-manifest-i0-n1-2.json`.
+ * The pending marker (`shmsnap-pending-i0-n1-2.json`) is written first and
+ * removed after the manifest: proof that a backup was started and not finished.
+ */
+export type BackupObjectKind = 'manifest' | 'pending';
+
+export interface BackupObjectName {
+  readonly kind: BackupObjectKind;
+  readonly instance: number;
+  readonly nsids: readonly number[];
+}
+
+export function backupObjectName(kind: BackupObjectKind, instance: number, nsids: readonly number[]): string {
+  const ids = [...new Set(nsids)].sort((a, b) => a - b);
+  return `shmsnap-${kind}-i${instance}-n${ids.join('-')}.json`;
+}
+
+export const manifestName = (instance: number, nsids: readonly number[]): string => backupObjectName('manifest', instance, nsids);
+export const pendingName = (instance: number, nsids: readonly number[]): string => backupObjectName('pending', instance, nsids);
+
+const BACKUP_OBJECT = /^shmsnap-(manifest|pending)-i(\d{1,2})-n(\d{1,2}(?:-\d{1,2})*)\.json$/;
+
+/** The manifest or pending marker `name` stands for, or undefined for any other object. */
+export function parseBackupObjectName(name: string): BackupObjectName | undefined {
+  const match = BACKUP_OBJECT.exec(name);
+  if (!match) return undefined;
+  const instance = Number(match[2]);
+  const nsids = match[3]!.split('-').map(Number);
+  if (instance > 15 || nsids.some((n) => n < 1 || n > 32)) return undefined;
+  return { kind: match[1] as BackupObjectKind, instance, nsids };
+}
 export const MANIFEST_FORMAT = 'shmsnap-manifest';
 export const MANIFEST_FORMAT_VERSION = 1;
 /** Far above any real manifest (2,048 stages × a few hundred bytes); bounds what a hostile file can make us parse. */

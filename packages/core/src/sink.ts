@@ -106,6 +106,8 @@ export interface Sink {
   stat(name: string, options?: { readonly signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
   list(prefix?: string, options?: ListOptions): Promise<readonly ObjectInfo[]>;
   remove(name: string, options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /** Space left for new objects, when the sink can tell (a file system); undefined otherwise. */
+  freeBytes?(): Promise<number | undefined>;
   /** Releases connections and handles; the sink is not used afterwards. */
   close?(): Promise<void>;
 }

@@ -7,3 +7,5 @@ export * from './window-stream.js';
 export * from './shm-source.js';
 export * from './shm-target.js';
 export * from './private-ipc.js';
+export * from './restore-plan.js';
+export * from './location-conflicts.js';

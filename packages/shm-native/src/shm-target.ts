@@ -62,13 +62,18 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
     created: () => created.map((c) => c.key),
 
     async check(segments) {
-      const conflicts = conflictingSegments(segments);
+      const conflicts = conflictingSegments(segments).sort((a, b) => a.key - b.key);
       if (conflicts.length === 0) return;
+      const names = new Map(segments.map((s) => [`${s.instance}/${s.nsid}`, s.namespace]));
+      const described = [...new Set(conflicts.map((c) => {
+        const decoded = decodeKey(c.key);
+        const name = decoded ? names.get(`${decoded.instance}/${decoded.nsid}`) : undefined;
+        return decoded ? `instance ${decoded.instance} nsid ${decoded.nsid}${name ? ` ('${name}')` : ''}` : formatKey(c.key);
+      }))];
       const keys = conflicts.map((c) => formatKey(c.key) + (c.nattch > 0 ? ` (attached ${c.nattch})` : ''));
-      const first = segments.find((s) => decodeKey(conflicts[0]!.key)?.nsid === s.nsid) ?? segments[0]!;
       throw errSegmentExists(
         formatKey(conflicts[0]!.key),
-        `instance ${first.instance}, namespace '${first.namespace}' (nsid ${first.nsid}) already has ${conflicts.length} segment(s) in shared memory: ${keys.join(', ')}. Refusing to restore over them (if they are left from an interrupted restore, remove them with ipcrm -M <key>)`,
+        `shared memory already holds ${conflicts.length} segment(s) of ${described.join(', ')}: ${keys.join(', ')}. Refusing to restore over them (if they are left from an interrupted restore, remove them with ipcrm -M <key>)`,
       ).withDetails({ keys: conflicts.map((c) => formatKey(c.key)) });
     },
 

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -387,6 +387,18 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       const out: ObjectInfo[] = [];
       await listDirectory('', prefix, listOptions.depth ?? 0, out);
       return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    async freeBytes() {
+      // The nearest existing ancestor: the location itself may not exist yet.
+      for (let path = directory; ; path = dirname(path)) {
+        try {
+          const fs = await statfs(path);
+          return fs.bavail * fs.bsize;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || path === dirname(path)) return undefined;
+        }
+      }
     },
 
     async remove(name) {

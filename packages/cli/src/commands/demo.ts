@@ -7,18 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  errBackupIncomplete,
-  errChecksumMismatch,
-  manifestTotals,
-  planFromManifest,
-  readHostIdentity,
-  readLocation,
-  runBackup,
-  runRestore,
-  type Registry,
-} from '@shmsnap/core';
-import { createShmSource, createShmTarget } from '@shmsnap/shm-native';
+import { errChecksumMismatch, manifestTotals, readHostIdentity, runBackup, runRestore, type Registry } from '@shmsnap/core';
+import { asmtConflicts, createShmSource, createShmTarget, planRestore } from '@shmsnap/shm-native';
 import { createFixture, type FixtureOptions } from '@shmsnap/shm-native/fixture';
 import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
@@ -75,6 +65,7 @@ export async function runDemo(options: DemoOptions, output: Output, registry: Re
       codec,
       ...(options.level === undefined ? {} : { level: options.level }),
       threads: options.threads,
+      conflicts: asmtConflicts,
       host: await readHostIdentity(),
       tool: TOOL,
       signal,
@@ -87,12 +78,11 @@ export async function runDemo(options: DemoOptions, output: Output, registry: Re
     output.line('demo: removing the segments (the reboot)');
     await fixture.remove();
 
-    const state = await readLocation(sink, signal);
-    if (state.kind !== 'complete') throw errBackupIncomplete(sink.location, 'no manifest after backup');
+    const plan = await planRestore({ sink, codecs: registry, instance: 0, signal });
     const restore = await runRestore({
       sink,
       target: createShmTarget(),
-      entries: planFromManifest(state.manifest, (name) => registry.codec(name), sink.location),
+      entries: plan.entries,
       threads: options.threads,
       signal,
       onProgress: output.progress(),

@@ -1,0 +1,253 @@
+/**
+ * `asmt`: ASMT's command line on shmsnap's engine. Same options, meaning,
+ * messages and exit statuses (0 success, 1 error) as ASMT 2.2.1, with its
+ * data-losing bugs fixed (§23): every namespace of `-n` is processed on its
+ * own and in order, a failure makes the exit status 1 while the others still
+ * run (as ASMT), and a missing namespace, an attached base or an empty name
+ * is a failure (ASMT exits 0). Failures are always named on stderr, also
+ * without -v.
+ */
+import { access, constants as fsConstants, mkdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename } from 'node:path';
+import {
+  checkBackupLocation,
+  isShmsnapError,
+  planBackup,
+  readHostIdentity,
+  runBackup,
+  runRestore,
+  type ProgressEvent,
+  type Registry,
+  type RestoreEntry,
+} from '@shmsnap/core';
+import {
+  analyzeLiveSegments,
+  asmtConflicts,
+  createShmSource,
+  createShmTarget,
+  discoverSegments,
+  planRestore,
+  type LiveSegment,
+  type NamespaceAnalysis,
+} from '@shmsnap/shm-native';
+import { createDefaultRegistry } from '../default-registry.js';
+import { withInterrupt } from '../interrupt.js';
+import { groupName, userName } from '../owners.js';
+import { formatTable } from '../table.js';
+import { TOOL_VERSION } from '../version.js';
+import { ALL_INSTANCES, isAsmtExit, parseAsmtArguments, type AsmtOptions } from './asmt-options.js';
+
+interface Streams {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+const TYPE_NAMES = {
+  'primary-base': 'pi-base',
+  'primary-treex': 'pi-treex',
+  'primary-stage': 'pi-stage',
+  'secondary-meta': 'si-meta',
+  'secondary-stage': 'si-stage',
+  'data-stage': 'data-stage',
+} as const;
+const TABLE_ORDER = ['primary-base', 'primary-treex', 'secondary-meta', 'primary-stage', 'secondary-stage', 'data-stage'] as const;
+
+/** ASMT's elapsed-time format: 2.3s, 1m:2.3s, 1h:0m:2.3s. */
+export function asmtTime(ms: number): string {
+  const tenths = Math.floor(ms / 100);
+  const hours = Math.floor(tenths / 36000);
+  const minutes = Math.floor((tenths % 36000) / 600);
+  const seconds = ((tenths % 600) / 10).toFixed(1);
+  if (hours > 0) return `${hours}h:${minutes}m:${seconds}s`;
+  if (minutes > 0) return `${minutes}m:${seconds}s`;
+  return `${seconds}s`;
+}
+
+function progressLines(out: (text: string) => void): (event: ProgressEvent) => void {
+  let lastTenth = 0;
+  return (event) => {
+    const tenth = event.bytesTotal > 0 ? Math.floor((event.bytesDone * 10) / event.bytesTotal) : 10;
+    if (tenth > lastTenth) {
+      lastTenth = tenth;
+      out(`Transferred ${String(tenth * 10).padStart(3)}% of data in ${asmtTime(event.elapsedMs)}.\n`);
+    }
+  };
+}
+
+function backupTable(ns: NamespaceAnalysis): string[] {
+  const rows = TABLE_ORDER.flatMap((kind) => ns.members.filter((m) => m.kind === kind)).map((m) => {
+    const stat = (m.entry as LiveSegment).stat;
+    return [
+      `0x${m.entry.key.toString(16).padStart(8, '0')}`, String(stat.shmid), userName(stat.uid), groupName(stat.gid), `0${(stat.mode & 0o7777).toString(8)}`,
+      String(stat.nattch), String(stat.size), String(ns.instance), String(ns.nsid), ns.namespace || '-', TYPE_NAMES[m.kind],
+      m.stage === null ? '-' : `0x${m.stage.toString(16).padStart(3, '0')}`,
+    ];
+  });
+  return formatTable(['key', 'shmid', 'user', 'group', 'mode', 'natt', 'segsz', 'inst', 'nsid', 'name', 'type', 'stage'], rows);
+}
+
+function restoreTable(entries: readonly RestoreEntry[]): string[] {
+  const order = (e: RestoreEntry): number => TABLE_ORDER.indexOf(e.segment.kind);
+  const rows = [...entries].sort((a, b) => order(a) - order(b) || a.segment.key - b.segment.key).map(({ segment, storedBytes }) => [
+    `0x${segment.key.toString(16).padStart(8, '0')}`, userName(segment.uid), groupName(segment.gid), `0100${segment.mode.toString(8).padStart(3, '0')}`,
+    String(storedBytes ?? '-'), String(segment.size), String(segment.instance), String(segment.nsid), segment.namespace || '-',
+    segment.kind === 'data-stage' ? 'data' : TYPE_NAMES[segment.kind], segment.stage === null ? '-' : `0x${segment.stage.toString(16).padStart(3, '0')}`,
+  ]);
+  return formatTable(['key', 'user', 'group', 'mode', 'filsz', 'segsz', 'inst', 'nsid', 'name', 'type', 'stage'], rows);
+}
+
+class AsmtRun {
+  readonly #registry: Registry = createDefaultRegistry();
+  constructor(
+    readonly options: AsmtOptions,
+    readonly streams: Streams,
+    readonly commandLine: string,
+  ) {}
+
+  out(text: string): void {
+    this.streams.stdout.write(text);
+  }
+
+  /** Verbose output only (ASMT prints almost nothing without -v). */
+  verbose(text: string): void {
+    if (this.options.verbose) this.out(text);
+  }
+
+  /** Failures are always named, also without -v (ASMT is silent there). */
+  fail(error: unknown): void {
+    const text = isShmsnapError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+    this.streams.stderr.write(`asmt: ${text}\n`);
+  }
+
+  suggestedCommand(instance: number): string {
+    const { operation, directory, namespaces, compress, crc } = this.options;
+    return `asmt -${operation === 'backup' ? 'b' : 'r'} -i ${instance} -p ${directory} -n ${namespaces.join(',')}${compress ? ' -z' : ''}${crc ? ' -c' : ''}`;
+  }
+
+  async checkDirectory(): Promise<boolean> {
+    const { directory, operation, analyze } = this.options;
+    const isDirectory = await stat(directory).then((s) => s.isDirectory(), () => undefined);
+    if (operation === 'restore') {
+      const readable = isDirectory === true && (await access(directory, fsConstants.R_OK | fsConstants.X_OK).then(() => true, () => false));
+      if (!readable) this.out(`Cannot read from directory '${directory}': either it does not exist or we don't have read permission.\n`);
+      return readable;
+    }
+    if (isDirectory === undefined && !analyze) {
+      // As ASMT: one level, 0700; the parent must exist.
+      const made = await mkdir(directory, { mode: 0o700 }).then(() => true, () => false);
+      if (made) {
+        this.verbose(`\nCreated backup directory '${directory}'.\n`);
+        return true;
+      }
+    }
+    if (isDirectory === undefined && analyze) {
+      this.out(`Cannot write to directory '${directory}': either it does not exist, we don't have write permission, or we're running with '-a'.\n`);
+      return false;
+    }
+    const writable = isDirectory === true && (await access(directory, fsConstants.W_OK | fsConstants.X_OK).then(() => true, () => false));
+    if (!writable) this.out(`Cannot write to directory '${directory}': either it does not exist or we don't have write permission.\n`);
+    return writable;
+  }
+
+  threads(): number {
+    return this.options.threads ?? availableParallelism();
+  }
+
+  async instancesForBackup(namespace: string): Promise<number[]> {
+    if (this.options.instance !== ALL_INSTANCES) return [this.options.instance];
+    const analysis = analyzeLiveSegments(await discoverSegments());
+    const found = analysis.filter((i) => i.namespaces.some((n) => n.namespace === namespace)).map((i) => i.instance);
+    return found.length > 0 ? found : [0];
+  }
+
+  async backup(namespace: string, instance: number, signal: AbortSignal): Promise<void> {
+    const source = createShmSource({ instance, namespaces: [namespace] });
+    const segments = await source.list({ signal });
+    for (const ns of await source.selected()) for (const line of backupTable(ns)) this.verbose(`${line}\n`);
+    const codec = this.#registry.codec(this.options.compress ? 'gzip' : 'none');
+    const sink = await this.#registry.openSink(this.options.directory);
+    const plan = planBackup(segments, codec);
+    await checkBackupLocation(sink, plan, asmtConflicts, signal);
+    if (this.options.analyze) {
+      this.verbose(`\n${this.suggestedCommand(instance)}\n`);
+      return;
+    }
+    try {
+      await runBackup({
+        source, sink, codec, segments, threads: this.threads(), conflicts: asmtConflicts, host: await readHostIdentity(),
+        tool: { name: 'shmsnap-asmt', version: TOOL_VERSION }, signal, onProgress: this.options.verbose ? progressLines((t) => this.out(t)) : undefined,
+      });
+    } catch (error) {
+      this.verbose(`\nFailed to back up ${segments.length} Aerospike database segments.\n`);
+      throw error;
+    }
+    this.verbose(`\nSuccessfully backed up ${segments.length} Aerospike database segments.\n`);
+  }
+
+  async restore(namespace: string, signal: AbortSignal): Promise<void> {
+    const sink = await this.#registry.openSink(this.options.directory);
+    const instance = this.options.instance === ALL_INSTANCES ? undefined : this.options.instance;
+    const plan = await planRestore({ sink, codecs: this.#registry, namespaces: [namespace], signal, ...(instance === undefined ? {} : { instance }) });
+    for (const line of restoreTable(plan.entries)) this.verbose(`${line}\n`);
+    const target = createShmTarget();
+    await target.check(plan.entries.map((e) => e.segment), { signal });
+    if (this.options.analyze) {
+      this.verbose(`\n${this.suggestedCommand(plan.instance)}\n`);
+      return;
+    }
+    try {
+      await runRestore({ sink, target, entries: plan.entries, threads: this.threads(), signal, onProgress: this.options.verbose ? progressLines((t) => this.out(t)) : undefined });
+    } catch (error) {
+      this.verbose(`\nFailed to restore ${plan.entries.length} Aerospike database segment files.\n`);
+      throw error;
+    }
+    this.verbose(`\nSuccessfully restored ${plan.entries.length} Aerospike database segment files.\n`);
+  }
+
+  async run(): Promise<number> {
+    const o = this.options;
+    for (const warning of o.warnings) this.out(`${warning}\n`);
+    const doing = o.analyze
+      ? `Performing analyze operation with ${o.operation} option.`
+      : o.operation === 'backup'
+        ? `Performing backup operation${o.compress && o.crc ? ' with compression and crc32 checking' : o.compress ? ' with compression' : o.crc ? ' with crc32 checking' : ''}.`
+        : `Performing restore operation${o.crc ? ' with crc32 checking' : ''}.`;
+    this.verbose(`Aerospike Shared Memory Tool, Version 2.2.1 (shmsnap ${TOOL_VERSION})\nCopyright (C) 2022-2024 Aerospike, Inc.  All rights reserved.\n\n${this.commandLine}\n\n${doing}\n`);
+    if (o.namespaces.length === 0) {
+      this.out('Failed to extract namespace names from list.\n');
+      return 1;
+    }
+    if (o.namespaces.some((n) => n === '')) {
+      this.out('\nInvalid namespace name(s) provided.\n');
+      return 1;
+    }
+    if (!(await this.checkDirectory())) return 1;
+    let status = 0;
+    for (const namespace of o.namespaces) {
+      try {
+        await withInterrupt(`asmt ${o.operation}`, (text) => this.streams.stderr.write(`${text}\n`), async (signal) => {
+          if (o.operation === 'restore') await this.restore(namespace, signal);
+          else for (const instance of await this.instancesForBackup(namespace)) await this.backup(namespace, instance, signal);
+        });
+      } catch (error) {
+        this.fail(error);
+        status = 1;
+        if (isShmsnapError(error, 'ABORTED')) break;
+      }
+    }
+    return status;
+  }
+}
+
+export async function runAsmt(argv: readonly string[], streams: Streams = process): Promise<number> {
+  const args = argv.slice(2);
+  const program = basename(argv[1] ?? 'asmt').replace(/\.js$/, '');
+  const parsed = parseAsmtArguments(args, availableParallelism(), program);
+  if (isAsmtExit(parsed)) {
+    streams.stderr.write(parsed.stderr);
+    streams.stdout.write(parsed.stdout);
+    return parsed.status;
+  }
+  return new AsmtRun(parsed, streams, [program, ...args].join(' ')).run();
+}
