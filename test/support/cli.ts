@@ -1,8 +1,9 @@
-// Runs the built CLI as a user would, capturing exit status and output.
-import { spawn } from 'node:child_process';
+// Runs the built CLIs as a user would, capturing exit status and output.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const SHMSNAP_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin/shmsnap.js', import.meta.url));
+export const ASMT_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin/asmt.js', import.meta.url));
 
 export interface CliRun {
   readonly status: number | null;
@@ -11,17 +12,66 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-export function runShmsnap(args: readonly string[], options: { env?: NodeJS.ProcessEnv; bin?: string } = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.bin ?? SHMSNAP_BIN, ...args], {
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+export interface RunOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly bin?: string;
+}
+
+export interface RunningCli {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Resolves once stdout or stderr matched `pattern` (rejects if the process ends first). */
+  waitFor(pattern: RegExp): Promise<void>;
+  readonly done: Promise<CliRun>;
+}
+
+export function startCli(args: readonly string[], options: RunOptions = {}): RunningCli {
+  const child = spawn(process.execPath, [options.bin ?? SHMSNAP_BIN, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { pattern: RegExp; resolve: () => void; reject: (error: Error) => void }[] = [];
+  const check = (): void => {
+    for (const waiter of [...waiters]) {
+      if (waiter.pattern.test(stdout) || waiter.pattern.test(stderr)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    check();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    check();
+  });
+  const done = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      for (const waiter of waiters.splice(0)) waiter.reject(new Error(`exited (${status ?? signal}) before ${waiter.pattern}: ${stdout}${stderr}`));
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+  return {
+    child,
+    done,
+    waitFor: (pattern) =>
+      new Promise<void>((resolve, reject) => {
+        waiters.push({ pattern, resolve, reject });
+        check();
+      }),
+  };
+}
+
+export function runShmsnap(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
+  const running = startCli(args, options);
+  running.child.stdin.end();
+  return running.done;
+}
+
+export function runAsmt(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
+  return runShmsnap(args, { ...options, bin: ASMT_BIN });
 }

@@ -3,13 +3,13 @@
  * adding a sink or codec to the CLI is one line here.
  */
 import { codecNone, createRegistry, type Registry } from '@shmsnap/core';
-// GZIP-PENDING import { codecGzip } from '@shmsnap/codec-gzip';
+import { codecGzip } from '@shmsnap/codec-gzip';
 import { localSinkProvider } from '@shmsnap/sink-local';
 
 export function createDefaultRegistry(): Registry {
   const registry = createRegistry();
   registry.registerSink(localSinkProvider);
   registry.registerCodec(codecNone);
-  // GZIP-PENDING registry.registerCodec(codecGzip);
+  registry.registerCodec(codecGzip);
   return registry;
 }

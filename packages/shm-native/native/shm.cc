@@ -152,6 +152,18 @@ Napi::Value SetOwner(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// shmctl(SHM_LOCK / SHM_UNLOCK): keeps the segment's pages in memory; the
+// kernel reports it as SHM_LOCKED (02000) in shm_perm.mode.
+Napi::Value SetLocked(const Napi::CallbackInfo& info) {
+  int32_t shmid = ArgShmid(info, 0);
+  if (info.Length() < 2 || !info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "locked must be a boolean");
+  bool locked = info[1].As<Napi::Boolean>().Value();
+  if (shmctl(shmid, locked ? SHM_LOCK : SHM_UNLOCK, nullptr) < 0) {
+    throw SysError(info.Env(), locked ? "shmctl(SHM_LOCK)" : "shmctl(SHM_UNLOCK)", errno);
+  }
+  return info.Env().Undefined();
+}
+
 // A syscall on the thread pool, settling a promise.
 class SyscallWorker : public Napi::AsyncWorker {
  public:
@@ -261,6 +273,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("create", Napi::Function::New(env, Create));
   exports.Set("setOwner", Napi::Function::New(env, SetOwner));
   exports.Set("remove", Napi::Function::New(env, Remove));
+  exports.Set("setLocked", Napi::Function::New(env, SetLocked));
   exports.Set("Attachment", Attachment::Define(env));
   exports.Set("maxViewBytes", Napi::Number::New(env, static_cast<double>(kMaxViewBytes)));
   return exports;

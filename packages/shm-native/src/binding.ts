@@ -52,6 +52,7 @@ export interface ShmBinding {
   create(key: number, size: number, mode: number): number;
   setOwner(shmid: number, uid: number, gid: number, mode: number): void;
   remove(shmid: number): Promise<void>;
+  setLocked(shmid: number, locked: boolean): void;
   readonly Attachment: new (shmid: number, readOnly: boolean) => NativeAttachment;
   readonly maxViewBytes: number;
 }

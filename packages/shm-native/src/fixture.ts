@@ -24,7 +24,7 @@ import {
   writeName,
 } from './layout/fields.js';
 import { keyOf } from './layout/key.js';
-import { attachShm, createShm, lookupShm, removeShm, setShmOwner, statShm } from './shm.js';
+import { attachShm, createShm, lookupShm, removeShm, setShmLocked, setShmOwner, statShm } from './shm.js';
 import { DEFAULT_WINDOW_BYTES } from './window-stream.js';
 
 export interface FixtureNamespaceOptions {
@@ -53,6 +53,8 @@ export interface FixtureDamage {
   readonly omit?: readonly number[];
   /** Keys this process keeps attached until `release()`: a running server. */
   readonly attached?: readonly number[];
+  /** Keys locked in memory (SHM_LOCK): their mode shows SHM_LOCKED, which must never become a setgid bit on a file. */
+  readonly locked?: readonly number[];
 }
 
 export interface FixtureOptions {
@@ -216,6 +218,7 @@ export async function createFixture(options: FixtureOptions): Promise<Fixture> {
         await attachment.detach();
       }
       setShmOwner(shmid, key, uid, gid, mode);
+      if (damage.locked?.includes(key)) setShmLocked(shmid, key, true);
       if (damage.attached?.includes(key)) held.push(attachShm(shmid, key, true));
     }
   } catch (error) {

@@ -68,6 +68,11 @@ export async function removeShm(shmid: number, key: number): Promise<void> {
   }
 }
 
+/** SHM_LOCK / SHM_UNLOCK (fixtures use it to reproduce a locked index). */
+export function setShmLocked(shmid: number, key: number, locked: boolean): void {
+  wrap(locked ? 'shmctl(SHM_LOCK)' : 'shmctl(SHM_UNLOCK)', `segment ${formatKey(key)}`, () => shmBinding().setLocked(shmid, locked));
+}
+
 export function attachShm(shmid: number, key: number, readOnly: boolean): NativeAttachment {
   const binding = shmBinding();
   return wrap('shmat', `segment ${formatKey(key)}`, () => new binding.Attachment(shmid, readOnly));

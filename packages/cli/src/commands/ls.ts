@@ -40,6 +40,10 @@ async function rowsIn(sink: Sink, prefix: string, objects: readonly ObjectInfo[]
   const rows: LsRow[] = [];
   const names = new Set(objects.map((o) => o.name));
   const claimed = new Set<string>();
+  const segmentFiles = asmtFiles(objects, registry);
+  /** Files an interrupted shmsnap backup left: part of that backup, not an ASMT one. */
+  const leftBy = (instance: number, nsids: readonly number[]) =>
+    segmentFiles.filter((f) => decodeKey(f.key)!.instance === instance && nsids.includes(decodeKey(f.key)!.nsid));
   for (const object of objects) {
     const parsed = parseBackupObjectName(object.name);
     if (!parsed) continue;
@@ -54,7 +58,12 @@ async function rowsIn(sink: Sink, prefix: string, objects: readonly ObjectInfo[]
       } catch {
         // An unreadable marker still marks an interrupted backup.
       }
-      rows.push({ location: where, status: 'interrupted', createdAt: startedAt, host, instance: parsed.instance, namespaces: parsed.nsids.map((n) => `nsid ${n}`), segments: 0, rawBytes: null, storedBytes: 0, codec: null });
+      const left = leftBy(parsed.instance, parsed.nsids);
+      for (const f of left) claimed.add(f.info.name);
+      rows.push({
+        location: where, status: 'interrupted', createdAt: startedAt, host, instance: parsed.instance, namespaces: parsed.nsids.map((n) => `nsid ${n}`),
+        segments: left.length, rawBytes: null, storedBytes: left.reduce((sum, f) => sum + f.info.size, 0), codec: null,
+      });
       continue;
     }
     try {
@@ -77,7 +86,7 @@ async function rowsIn(sink: Sink, prefix: string, objects: readonly ObjectInfo[]
       rows.push({ location: where, status: 'unreadable', createdAt: null, host: null, instance: parsed.instance, namespaces: [], segments: 0, rawBytes: null, storedBytes: object.size, codec: null, problem: toShmsnapError(error, 'read', object.name).message });
     }
   }
-  const files = asmtFiles(objects.filter((o) => !claimed.has(o.name)), registry);
+  const files = segmentFiles.filter((f) => !claimed.has(f.info.name));
   for (const instance of [...new Set(files.map((f) => decodeKey(f.key)!.instance))].sort((a, b) => a - b)) {
     const mine = files.filter((f) => decodeKey(f.key)!.instance === instance);
     const namespaces: string[] = [];

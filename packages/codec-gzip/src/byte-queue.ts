@@ -1,0 +1,61 @@
+/**
+ * A FIFO of byte chunks that hands out contiguous pieces of any size. A piece
+ * that lies inside one chunk is a view of it (no copy); only a piece that
+ * straddles chunks is copied. Chunks are kept by reference, so their memory
+ * must stay valid until the pieces made from them are no longer used.
+ */
+export class ByteQueue {
+  readonly #chunks: Buffer[] = [];
+  /** Index of the first chunk still holding unread bytes. */
+  #first = 0;
+  /** Bytes of `#chunks[#first]` already handed out. */
+  #offset = 0;
+  #length = 0;
+
+  /** Bytes queued and not yet taken. */
+  get length(): number {
+    return this.#length;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+  }
+
+  /** The next `count` bytes (`count` ≤ `length`). */
+  take(count: number): Buffer {
+    if (count > this.#length) throw new RangeError(`take(${count}) with only ${this.#length} bytes queued`);
+    const head = this.#chunks[this.#first];
+    if (head === undefined || count === 0) return Buffer.alloc(0);
+    if (head.length - this.#offset >= count) {
+      const piece = head.subarray(this.#offset, this.#offset + count);
+      this.#advance(count);
+      return piece;
+    }
+    const piece = Buffer.allocUnsafe(count);
+    let filled = 0;
+    while (filled < count) {
+      const chunk = this.#chunks[this.#first]!;
+      const take = Math.min(chunk.length - this.#offset, count - filled);
+      chunk.copy(piece, filled, this.#offset, this.#offset + take);
+      filled += take;
+      this.#advance(take);
+    }
+    return piece;
+  }
+
+  #advance(count: number): void {
+    this.#offset += count;
+    this.#length -= count;
+    if (this.#offset === this.#chunks[this.#first]!.length) {
+      this.#offset = 0;
+      this.#first += 1;
+      // Compact now and then rather than shift() per chunk (O(n) each).
+      if (this.#first > 64 || this.#first === this.#chunks.length) {
+        this.#chunks.splice(0, this.#first);
+        this.#first = 0;
+      }
+    }
+  }
+}

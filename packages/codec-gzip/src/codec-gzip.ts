@@ -1,0 +1,97 @@
+/**
+ * The gzip codec: ASMT's `.dat.gz` format (a 24-byte header, then one gzip
+ * member), written in parallel on Node's zlib and read strictly.
+ */
+import type { Duplex } from 'node:stream';
+import { errConfigInvalid, type Codec, type CodecHeader, type DecodeOptions, type EncodeOptions } from '@shmsnap/core';
+import { ASMT_HEADER_BYTES, parseAsmtHeader } from './asmt-header.js';
+import { GzipDecoder } from './gzip-decoder.js';
+import { GzipEncoder } from './gzip-encoder.js';
+
+export const GZIP_LEVELS = { min: 1, max: 9, default: 1 } as const;
+const DEFAULT_THREADS = 2;
+const DEFAULT_PIECE_BYTES = 1024 * 1024;
+/** Smaller pieces work but cost a sync-flush marker (4–5 bytes) and a thread-pool round trip each. */
+const MIN_PIECE_BYTES = 1024;
+/** zlib takes an input length that must fit in 32 bits (the root of ASMT's ≥ 4 GiB bug, §12). */
+const MAX_PIECE_BYTES = 1024 * 1024 * 1024;
+
+export interface GzipCodecOptions {
+  /**
+   * Raw bytes compressed as one independent job. Bigger pieces lose less
+   * ratio at piece boundaries; memory is about threads × pieceBytes × 2.
+   * @default 1048576 (1 MiB)
+   */
+  readonly pieceBytes?: number;
+  /**
+   * Parallel jobs per object when the caller does not say. Jobs run on
+   * libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default), shared with file I/O.
+   * @default 2
+   */
+  readonly threads?: number;
+}
+
+function positiveInteger(option: string, value: number, min: number, max: number, objectName?: string): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const where = objectName === undefined ? '' : `${objectName}: `;
+    throw errConfigInvalid(option, `${where}expected an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function checkRawSize(objectName: string, rawSize: number): void {
+  if (!Number.isSafeInteger(rawSize) || rawSize < 0) {
+    throw errConfigInvalid('rawSize', `${objectName}: expected a non-negative safe integer, got ${rawSize}`);
+  }
+}
+
+export function createGzipCodec(codecOptions: GzipCodecOptions = {}): Codec {
+  const pieceBytes = positiveInteger('gzip pieceBytes', codecOptions.pieceBytes ?? DEFAULT_PIECE_BYTES, MIN_PIECE_BYTES, MAX_PIECE_BYTES);
+  const defaultThreads = positiveInteger('gzip threads', codecOptions.threads ?? DEFAULT_THREADS, 1, 1024);
+
+  return {
+    name: 'gzip',
+    extension: '.dat.gz',
+    levels: GZIP_LEVELS,
+    needsRawCrc32: true,
+    headerBytes: ASMT_HEADER_BYTES,
+
+    readHeader(head: Buffer, objectName: string): CodecHeader {
+      return parseAsmtHeader(head, objectName);
+    },
+
+    createEncoder(options: EncodeOptions): Duplex {
+      const { objectName, rawSize, rawCrc32 } = options;
+      checkRawSize(objectName, rawSize);
+      if (rawCrc32 === undefined) {
+        // ASMT's header carries the CRC before the data: it cannot be filled in afterwards on a stream.
+        throw errConfigInvalid('rawCrc32', `${objectName}: the gzip codec needs the CRC-32 of the raw bytes in advance`);
+      }
+      if (!Number.isInteger(rawCrc32) || rawCrc32 < 0 || rawCrc32 > 0xffffffff) {
+        throw errConfigInvalid('rawCrc32', `${objectName}: expected an unsigned 32-bit integer, got ${rawCrc32}`);
+      }
+      return new GzipEncoder({
+        rawSize,
+        rawCrc32,
+        level: positiveInteger('level', options.level ?? GZIP_LEVELS.default, GZIP_LEVELS.min, GZIP_LEVELS.max, objectName),
+        threads: positiveInteger('threads', options.threads ?? defaultThreads, 1, 1024, objectName),
+        pieceBytes,
+        objectName,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    },
+
+    createDecoder(options: DecodeOptions): Duplex {
+      const { objectName, rawSize, rawCrc32 } = options;
+      checkRawSize(objectName, rawSize);
+      return new GzipDecoder({
+        rawSize,
+        objectName,
+        ...(rawCrc32 === undefined ? {} : { rawCrc32 }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    },
+  };
+}
+
+export const codecGzip: Codec = createGzipCodec();

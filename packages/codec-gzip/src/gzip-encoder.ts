@@ -1,0 +1,189 @@
+/**
+ * Raw segment bytes in, ASMT's `.dat.gz` out: the 24-byte header, then one
+ * gzip member compressed in parallel the way pigz does it.
+ *
+ * The raw stream is cut into pieces; each piece is deflated on its own by
+ * zlib on libuv's thread pool, primed with the 32 KiB of raw bytes just
+ * before it as dictionary and ended with a sync flush (the last one with
+ * Z_FINISH). A sync flush ends on a byte boundary with a non-final block, so
+ * the outputs, joined in order, are one valid deflate stream, and references
+ * into the dictionary are references into the previous piece's bytes.
+ */
+import { Duplex, addAbortSignal } from 'node:stream';
+import zlib from 'node:zlib';
+import { crc32, errChecksumMismatch, errPluginFailed, errSizeMismatch } from '@shmsnap/core';
+import { encodeAsmtHeader } from './asmt-header.js';
+import { ByteQueue } from './byte-queue.js';
+import { gzipMemberHeader, gzipMemberTrailer } from './gzip-header.js';
+import { RecentBytes } from './recent-bytes.js';
+
+/** Deflate's window: the farthest back a match can reach. */
+const WINDOW_BYTES = 32 * 1024;
+
+export interface GzipEncoderOptions {
+  readonly rawSize: number;
+  readonly rawCrc32: number;
+  readonly level: number;
+  readonly threads: number;
+  readonly pieceBytes: number;
+  readonly objectName: string;
+  readonly signal?: AbortSignal;
+}
+
+type Callback = (error?: Error | null) => void;
+
+export class GzipEncoder extends Duplex {
+  readonly #options: GzipEncoderOptions;
+  /** Input not yet cut into pieces. */
+  readonly #queue = new ByteQueue();
+  readonly #recent = new RecentBytes(WINDOW_BYTES);
+  #received = 0;
+  #crc = 0;
+  #cut = 0;
+  /** The piece ending at rawSize (deflated with Z_FINISH) was started. */
+  #lastCut = false;
+  #nextPiece = 0;
+  #nextOutput = 0;
+  /** Outputs that finished ahead of an earlier piece. */
+  readonly #finished = new Map<number, Buffer>();
+  /** zlib jobs whose callback has not run yet: each may still read its input. */
+  #running = 0;
+  #readBlocked = false;
+  #stopped = false;
+  #pendingWrite: Callback | null = null;
+  #pendingFinal: Callback | null = null;
+  #whenIdle: (() => void)[] = [];
+
+  constructor(options: GzipEncoderOptions) {
+    // One piece of output may wait in the readable buffer without stalling the workers.
+    super({ readableHighWaterMark: options.pieceBytes });
+    this.#options = options;
+    this.push(Buffer.concat([encodeAsmtHeader(options.rawSize, options.rawCrc32), gzipMemberHeader(options.level)]));
+    if (options.signal) addAbortSignal(options.signal, this);
+  }
+
+  /** Pieces started and not yet pushed: what memory is bounded by. */
+  get #outstanding(): number {
+    return this.#nextPiece - this.#nextOutput;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
+    this._writev([{ chunk }], callback);
+  }
+
+  /** Takes every write queued meanwhile at once: a producer of tiny chunks costs one pump per batch. */
+  override _writev(chunks: { chunk: Buffer }[], callback: Callback): void {
+    const { rawSize, objectName } = this.#options;
+    for (const { chunk } of chunks) {
+      if (this.#received + chunk.length > rawSize) {
+        callback(errSizeMismatch(objectName, rawSize, this.#received + chunk.length, 'raw bytes (or more)'));
+        return;
+      }
+      this.#crc = crc32(chunk, this.#crc);
+      this.#received += chunk.length;
+      this.#queue.push(chunk);
+    }
+    this.#pendingWrite = callback;
+    this.#pump();
+  }
+
+  override _final(callback: Callback): void {
+    const { rawSize, rawCrc32, objectName } = this.#options;
+    // All input is here: a wrong size or CRC fails now, before the rest is compressed.
+    if (this.#received !== rawSize) {
+      callback(errSizeMismatch(objectName, rawSize, this.#received, 'raw bytes'));
+      return;
+    }
+    if (this.#crc !== rawCrc32 >>> 0) {
+      callback(errChecksumMismatch(objectName, 'raw bytes (as the encoder received them)', rawCrc32, this.#crc));
+      return;
+    }
+    this.#pendingFinal = callback;
+    this.#pump();
+  }
+
+  override _read(): void {
+    this.#readBlocked = false;
+    this.#pump();
+  }
+
+  override _destroy(error: Error | null, callback: Callback): void {
+    this.#stopped = true;
+    this.#pendingWrite = null;
+    this.#pendingFinal = null;
+    this.#finished.clear();
+    // 'close' must mean no zlib job still reads the input: it may be shared
+    // memory that is detached as soon as the pipeline has closed.
+    if (this.#running === 0) callback(error);
+    else this.#whenIdle.push(() => callback(error));
+  }
+
+  /** Starts what can start, then lets more input in or ends the stream. */
+  #pump(): void {
+    if (this.#stopped) return;
+    const { threads, pieceBytes, rawSize } = this.#options;
+    while (!this.#readBlocked && this.#outstanding < threads && !this.#lastCut) {
+      const queued = this.#queue.length;
+      // The last piece may be short (or empty, for a zero-length segment).
+      if (queued < pieceBytes && this.#received < rawSize) break;
+      this.#start(this.#queue.take(Math.min(queued, pieceBytes)));
+    }
+    if (this.#pendingWrite && !this.#readBlocked && this.#outstanding < threads) {
+      const callback = this.#pendingWrite;
+      this.#pendingWrite = null;
+      callback();
+    }
+    if (this.#pendingFinal && this.#lastCut && this.#outstanding === 0) {
+      const callback = this.#pendingFinal;
+      this.#pendingFinal = null;
+      this.push(gzipMemberTrailer(this.#crc, rawSize));
+      this.push(null);
+      callback();
+    }
+  }
+
+  #start(piece: Buffer): void {
+    const { level, rawSize } = this.#options;
+    const dictionary = this.#recent.tail();
+    this.#recent.append(piece);
+    this.#cut += piece.length;
+    const last = this.#cut === rawSize;
+    if (last) this.#lastCut = true;
+    const index = this.#nextPiece++;
+    this.#running += 1;
+    const options: zlib.ZlibOptions = {
+      level,
+      finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+      // One output buffer big enough for the whole piece: one thread-pool job per piece.
+      chunkSize: Math.max(64 * 1024, piece.length + Math.ceil(piece.length / 256) + 1024),
+      ...(dictionary === undefined ? {} : { dictionary }),
+    };
+    zlib.deflateRaw(piece, options, (error, output) => this.#done(index, error, output));
+  }
+
+  #done(index: number, error: Error | null, output: Buffer): void {
+    this.#running -= 1;
+    if (this.#running === 0) {
+      const waiters = this.#whenIdle;
+      this.#whenIdle = [];
+      for (const waiter of waiters) waiter();
+    }
+    if (this.#stopped) return;
+    if (error) {
+      this.destroy(errPluginFailed('gzip', `compressing ${this.#options.objectName}`, error));
+      return;
+    }
+    // zlib hands back a view of its piece-sized output buffer. Compressible
+    // data leaves most of it unused, and a downstream stage that keeps chunks
+    // (collecting upload parts, say) would pin ~pieceBytes per chunk: give it
+    // an exact-size copy instead (cheap next to deflating the piece).
+    const compact = output.buffer.byteLength > output.length + output.length / 8 ? Buffer.from(output) : output;
+    this.#finished.set(index, compact);
+    for (let next = this.#finished.get(this.#nextOutput); next !== undefined; next = this.#finished.get(this.#nextOutput)) {
+      this.#finished.delete(this.#nextOutput);
+      this.#nextOutput += 1;
+      if (!this.push(next)) this.#readBlocked = true;
+    }
+    this.#pump();
+  }
+}

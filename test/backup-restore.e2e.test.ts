@@ -1,0 +1,287 @@
+// shmsnap backup / restore / verify / ls as an operator runs them, against
+// real shared memory (private IPC namespace) and real files.
+import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
+
+await enterPrivateIpcNamespace();
+
+const assert = (await import('node:assert/strict')).default;
+const { chmod, chown, cp, mkdtemp, readdir, readFile, rm, stat } = await import('node:fs/promises');
+const { tmpdir } = await import('node:os');
+const { join } = await import('node:path');
+const { after, afterEach, before, describe, it } = await import('node:test');
+const { manifestName, parseManifest } = await import('@shmsnap/core');
+const { createFixture } = await import('@shmsnap/shm-native/fixture');
+const { listShmSegments } = await import('@shmsnap/shm-native');
+const { runShmsnap } = await import('./support/cli.js');
+const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
+
+type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
+
+const twoNamespaces: FixtureOptions = {
+  owner: { uid: 1234, gid: 2345, mode: 0o640 },
+  namespaces: [
+    { name: 'test', nsid: 1, stages: 3, stageBytes: 3 * 1024 * 1024 + 4096, secondary: { stages: 2, stageBytes: 256 * 1024 }, data: { stages: 2, stageBytes: 512 * 1024, lows: [0, 1] } },
+    { name: 'bar', nsid: 2, stages: 1, stageBytes: 1024 * 1024 },
+  ],
+};
+
+let root = '';
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'shmsnap-e2e-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+afterEach(clearSegments);
+
+let counter = 0;
+const freshDir = (): string => join(root, `b${++counter}`);
+
+describe('backup → reboot → restore, per codec', () => {
+  for (const codec of ['none', 'gzip']) {
+    it(`${codec}: restores every segment byte-identical with owner and mode`, async () => {
+      const fixture = await createFixture(twoNamespaces);
+      const dir = freshDir();
+      const backup = await runShmsnap(['backup', '--to', dir, '--codec', codec, '--json']);
+      assert.equal(backup.status, 0, backup.stderr);
+      const result = JSON.parse(backup.stdout);
+      assert.equal(result.manifest, 'shmsnap-manifest-i0-n1-2.json');
+      assert.deepEqual(result.namespaces, [{ name: 'test', nsid: 1 }, { name: 'bar', nsid: 2 }]);
+      const files = (await readdir(dir)).sort();
+      const suffix = codec === 'gzip' ? '.dat.gz' : '.dat';
+      assert.ok(files.includes('ae001000.dat') && files.includes('a2001000.dat'), 'base and meta are never compressed');
+      assert.ok(files.includes(`ae001100${suffix}`) && files.includes(`ad001001${suffix}`), `stages are ${suffix}`);
+
+      await fixture.remove();
+      assert.deepEqual(aerospikeKeys(), []);
+      const restore = await runShmsnap(['restore', '--from', dir, '--json']);
+      assert.equal(restore.status, 0, restore.stderr);
+      assert.equal(JSON.parse(restore.stdout).segments, fixture.segments.length);
+      assert.deepEqual(await fixture.compare(), []);
+    });
+  }
+});
+
+describe('selection', () => {
+  it('backs up one instance, and only the namespaces asked for', async () => {
+    await createFixture(twoNamespaces);
+    await createFixture({ instance: 3, namespaces: [{ name: 'other', nsid: 1, stages: 1, stageBytes: 65536 }] });
+    const dir3 = freshDir();
+    const instance3 = await runShmsnap(['backup', '--to', dir3, '--instance', '3', '--json']);
+    assert.equal(instance3.status, 0, instance3.stderr);
+    assert.deepEqual((await readdir(dir3)).sort(), ['ae301000.dat', 'ae301001.dat', 'ae301100.dat', 'shmsnap-manifest-i3-n1.json']);
+
+    const dirBar = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dirBar, '--namespace', 'bar'])).status, 0);
+    assert.deepEqual((await readdir(dirBar)).sort(), ['ae002000.dat', 'ae002001.dat', 'ae002100.dat', 'shmsnap-manifest-i0-n2.json']);
+  });
+
+  it('restores only the namespace asked for, and defaults to every namespace of the instance', async () => {
+    const fixture = await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    await fixture.remove();
+    const onlyBar = await runShmsnap(['restore', '--from', dir, '--namespace', 'bar']);
+    assert.equal(onlyBar.status, 0, onlyBar.stderr);
+    assert.deepEqual(aerospikeKeys(), ['ae002000', 'ae002001', 'ae002100']);
+    const rest = await runShmsnap(['restore', '--from', dir, '--namespace', 'test']);
+    assert.equal(rest.status, 0, rest.stderr);
+    assert.deepEqual(await fixture.compare(), []);
+  });
+
+  it('keeps two backups of different namespaces in one directory, as ASMT allows', async () => {
+    const fixture = await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir, '--namespace', 'test'])).status, 0);
+    assert.equal((await runShmsnap(['backup', '--to', dir, '--namespace', 'bar', '--codec', 'gzip'])).status, 0);
+    const ls = await runShmsnap(['ls', dir, '--json']);
+    assert.equal(ls.status, 0, ls.stderr);
+    assert.deepEqual(JSON.parse(ls.stdout).backups.map((b: { namespaces: string[]; status: string; codec: string }) => [b.namespaces.join(','), b.status, b.codec]), [
+      ['test', 'complete', 'none'],
+      ['bar', 'complete', 'gzip-1'],
+    ]);
+    await fixture.remove();
+    const restore = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(restore.status, 0, restore.stderr);
+    assert.deepEqual(await fixture.compare(), []);
+  });
+
+  it('refuses a namespace that is not there and an empty name in the list', async () => {
+    await createFixture(twoNamespaces);
+    const missing = await runShmsnap(['backup', '--to', freshDir(), '--namespace', 'nosuch']);
+    assert.equal(missing.status, 3);
+    assert.match(missing.stderr, /^shmsnap: NAMESPACE_NOT_FOUND: namespace 'nosuch' of instance 0 not found/m);
+    const empty = await runShmsnap(['backup', '--to', freshDir(), '--namespace', 'test,']);
+    assert.equal(empty.status, 2);
+    assert.match(empty.stderr, /empty namespace name/);
+  });
+});
+
+describe('refusals', () => {
+  const cases: [string, FixtureOptions['damage'], string, RegExp][] = [
+    ['an attached stage (server running)', { attached: [0xae001101] }, 'SEGMENT_ATTACHED', /segment 0xae001101 is attached by 1 process/],
+    ['an attached base (ASMT: silent no-op, exit 0)', { attached: [0xae001000] }, 'SEGMENT_ATTACHED', /segment 0xae001000 is attached/],
+    ['a dirty shutdown', { shutdownStatus: 0 }, 'SEGMENT_NOT_CLEAN', /base segment 0xae001000 was not cleanly shut down/],
+    ['an unsupported version', { version: 9 }, 'SEGMENT_VERSION', /version 9; supported versions are 10 to 12/],
+    ['a missing stage', { omit: [0xae001101] }, 'SEGMENT_SET_INVALID', /missing primary stage segment 1/],
+  ];
+  for (const [what, damage, code, message] of cases) {
+    it(`backup refuses ${what} with exit 3, writing nothing`, async () => {
+      await createFixture({ namespaces: [{ name: 'test', nsid: 1, stages: 3, stageBytes: 65536 }], damage });
+      const dir = freshDir();
+      const run = await runShmsnap(['backup', '--to', dir]);
+      assert.equal(run.status, 3, run.stderr);
+      assert.match(run.stderr, new RegExp(`^shmsnap: ${code}: `, 'm'));
+      assert.match(run.stderr, message);
+      assert.equal(run.stderr.trim().split('\n').length, 1, 'one line');
+      assert.equal(await stat(dir).then(() => true, () => false), false, 'nothing was created');
+    });
+  }
+
+  it('backup refuses a location that already holds a backup of the namespace', async () => {
+    await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    const before = await readdir(dir);
+    const again = await runShmsnap(['backup', '--to', dir, '--namespace', 'bar', '--json']);
+    assert.equal(again.status, 3);
+    assert.equal(JSON.parse(again.stdout).error.code, 'BACKUP_EXISTS');
+    assert.deepEqual(await readdir(dir), before);
+  });
+
+  it('restore refuses to write over existing segments and leaves them alone', async () => {
+    const fixture = await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    const run = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(run.status, 3);
+    assert.match(run.stderr, /^shmsnap: SEGMENT_EXISTS: .*already holds 13 segment\(s\)/m);
+    assert.deepEqual(await fixture.compare(), []);
+  });
+});
+
+describe('dry run', () => {
+  it('backup --dry-run checks and prints the plan, writing nothing', async () => {
+    await createFixture(twoNamespaces);
+    const dir = freshDir();
+    const run = await runShmsnap(['backup', '--to', dir, '--codec', 'gzip', '--dry-run', '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout);
+    assert.equal(result.dryRun, true);
+    assert.deepEqual(result.plan.map((p: { object: string }) => p.object).slice(0, 3), ['ae001000.dat', 'ae001001.dat.gz', 'ae001100.dat.gz']);
+    assert.equal(await stat(dir).then(() => true, () => false), false);
+    const refused = await runShmsnap(['backup', '--to', dir, '--dry-run', '--namespace', 'nosuch']);
+    assert.equal(refused.status, 3, 'the dry run runs the checks');
+  });
+
+  it('restore --dry-run checks and prints the plan, creating no segment', async () => {
+    const fixture = await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    await fixture.remove();
+    const run = await runShmsnap(['restore', '--from', dir, '--dry-run']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /0xae001100 +primary-stage +test +0x000 +3\.0 MiB +1234:2345 +0640 +ae001100\.dat/);
+    assert.match(run.stdout, /total: 13 segments/);
+    assert.deepEqual(aerospikeKeys(), []);
+  });
+});
+
+describe('staleness guard', () => {
+  it('shows age and host, refuses a backup older than --max-age or from another host unless --force', async () => {
+    const fixture = await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    await fixture.remove();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const old = await runShmsnap(['restore', '--from', dir, '--max-age', '1s']);
+    assert.equal(old.status, 3);
+    assert.match(old.stderr, /BACKUP_STALE: .*older than --max-age/);
+    assert.match(old.stdout, /made 1 second ago .* on host '.+', in this boot/);
+    assert.deepEqual(aerospikeKeys(), []);
+
+    // Another host: rewrite the manifest's host name (as if copied from elsewhere).
+    const path = join(dir, manifestName(0, [1, 2]));
+    const manifest = JSON.parse(await readFile(path, 'utf8'));
+    manifest.host.hostname = 'elsewhere';
+    await (await import('node:fs/promises')).writeFile(path, JSON.stringify(manifest));
+    const foreign = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(foreign.status, 3);
+    assert.match(foreign.stderr, /BACKUP_STALE: .*backup was made on host 'elsewhere'/);
+    const forced = await runShmsnap(['restore', '--from', dir, '--force']);
+    assert.equal(forced.status, 0, forced.stderr);
+    assert.deepEqual(await fixture.compare(), []);
+  });
+});
+
+describe('owner and mode', () => {
+  it('come from the manifest, so a copy without ownership restores them right', async () => {
+    const fixture = await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    assert.deepEqual(parseManifest(await readFile(join(dir, manifestName(0, [1, 2]))), { where: dir }).segments.map((s) => `${s.uid}:${s.gid}:${s.mode.toString(8)}`)[0], '1234:2345:640');
+    const copy = freshDir();
+    await cp(dir, copy, { recursive: true });
+    for (const name of await readdir(copy)) {
+      await chown(join(copy, name), 0, 0);
+      await chmod(join(copy, name), 0o600);
+    }
+    await fixture.remove();
+    const run = await runShmsnap(['restore', '--from', copy]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(await fixture.compare(), [], 'owner 1234:2345 and mode 0640 restored from the manifest');
+  });
+
+  it('the SHM_LOCKED bit never becomes a setgid bit on a file (ASMT bug §23.15)', async () => {
+    const fixture = await createFixture({ namespaces: [{ name: 'test', nsid: 1, stages: 1, stageBytes: 65536 }], damage: { locked: [0xae001100] } });
+    assert.equal(listShmSegments().find((s) => s.key === 0xae001100)!.mode & 0o2000, 0o2000, 'the fixture is locked');
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    assert.equal((await stat(join(dir, 'ae001100.dat'))).mode & 0o7777, 0o666);
+    const recorded = parseManifest(await readFile(join(dir, manifestName(0, [1]))), { where: dir }).segments.find((s) => s.key === 0xae001100);
+    assert.equal(recorded?.mode, 0o666);
+    await fixture.remove();
+  });
+});
+
+describe('verify and ls', () => {
+  it('verify reads every object and names each bad one', async () => {
+    await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir, '--codec', 'gzip'])).status, 0);
+    const good = await runShmsnap(['verify', dir]);
+    assert.equal(good.status, 0, good.stderr);
+    assert.match(good.stdout, /verify: all 13 objects are intact/);
+    for (const name of ['ae001101.dat.gz', 'ae002000.dat']) {
+      const path = join(dir, name);
+      const bytes = await readFile(path);
+      bytes[bytes.length - 100]! ^= 0x04;
+      await (await import('node:fs/promises')).writeFile(path, bytes);
+    }
+    const bad = await runShmsnap(['verify', dir, '--json']);
+    assert.equal(bad.status, 4);
+    const result = JSON.parse(bad.stdout);
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.failures.map((f: { object: string }) => f.object), ['ae001101.dat.gz', 'ae002000.dat']);
+    assert.deepEqual(aerospikeKeys().length, 13, 'verify touches no shared memory');
+  });
+
+  it('ls lists complete, interrupted and ASMT backups at and one level under a location', async () => {
+    await createFixture(twoNamespaces);
+    const top = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', join(top, 'node1'), '--namespace', 'test'])).status, 0);
+    assert.equal((await runShmsnap(['backup', '--to', join(top, 'node2'), '--namespace', 'bar'])).status, 0);
+    await rm(join(top, 'node2', manifestName(0, [2])));
+    await (await import('node:fs/promises')).writeFile(join(top, 'node2', 'shmsnap-pending-i0-n2.json'), '{"startedAt":"2026-11-21T00:00:00.000Z"}');
+    const run = await runShmsnap(['ls', top, '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    const rows = JSON.parse(run.stdout).backups.map((b: { location: string; status: string; namespaces: string[] }) => [b.location.slice(top.length), b.status, b.namespaces.join(',')]);
+    assert.deepEqual(rows, [
+      ['/node1', 'complete', 'test'],
+      ['/node2', 'interrupted', 'nsid 2'],
+    ]);
+    assert.equal(JSON.parse(run.stdout).backups[1].segments, 3, 'the files it left belong to the interrupted backup');
+    const text = await runShmsnap(['ls', top]);
+    assert.match(text.stdout, /node1 +complete +\S+ +\S+ +0 +test +10 +/);
+  });
+});
