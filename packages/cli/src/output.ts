@@ -66,9 +66,10 @@ export class Output {
     }
     let lastTenth = 0;
     return (event) => {
-      const tenth = event.bytesTotal > 0 ? Math.floor((event.bytesDone * 10) / event.bytesTotal) : 10;
-      if (tenth <= lastTenth && !(event.done && lastTenth < 10)) return;
-      lastTenth = event.done ? 10 : tenth;
+      // 100% only once the run is complete, with every segment counted.
+      const tenth = event.done ? 10 : event.bytesTotal > 0 ? Math.min(9, Math.floor((event.bytesDone * 10) / event.bytesTotal)) : 0;
+      if (tenth <= lastTenth) return;
+      lastTenth = tenth;
       const eta = event.done ? '' : event.etaMs === null ? ', ETA --' : `, ETA ${formatDuration(event.etaMs)}`;
       stderr.write(
         `${event.phase}: ${lastTenth * 10}% (${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)}, ${event.segmentsDone}/${event.segmentsTotal} segments, ${formatRate(event.bytesPerSecond)}${eta})\n`,
