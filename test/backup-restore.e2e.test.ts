@@ -38,7 +38,7 @@ let counter = 0;
 const freshDir = (): string => join(root, `b${++counter}`);
 
 describe('backup → reboot → restore, per codec', () => {
-  for (const codec of ['none', 'gzip']) {
+  for (const codec of ['none', 'gzip', 'zstd']) {
     it(`${codec}: restores every segment byte-identical with owner and mode`, async () => {
       const fixture = await createFixture(twoNamespaces);
       const dir = freshDir();
@@ -48,7 +48,7 @@ describe('backup → reboot → restore, per codec', () => {
       assert.equal(result.manifest, 'shmsnap-manifest-i0-n1-2.json');
       assert.deepEqual(result.namespaces, [{ name: 'test', nsid: 1 }, { name: 'bar', nsid: 2 }]);
       const files = (await readdir(dir)).sort();
-      const suffix = codec === 'gzip' ? '.dat.gz' : '.dat';
+      const suffix = { none: '.dat', gzip: '.dat.gz', zstd: '.dat.zst' }[codec];
       assert.ok(files.includes('ae001000.dat') && files.includes('a2001000.dat'), 'base and meta are never compressed');
       assert.ok(files.includes(`ae001100${suffix}`) && files.includes(`ad001001${suffix}`), `stages are ${suffix}`);
 

@@ -4,6 +4,7 @@
  */
 import { codecNone, createRegistry, type Registry } from '@shmsnap/core';
 import { codecGzip } from '@shmsnap/codec-gzip';
+import { codecZstd } from '@shmsnap/codec-zstd';
 import { localSinkProvider } from '@shmsnap/sink-local';
 
 export function createDefaultRegistry(): Registry {
@@ -11,5 +12,6 @@ export function createDefaultRegistry(): Registry {
   registry.registerSink(localSinkProvider);
   registry.registerCodec(codecNone);
   registry.registerCodec(codecGzip);
+  registry.registerCodec(codecZstd);
   return registry;
 }

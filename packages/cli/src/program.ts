@@ -100,7 +100,7 @@ export function createProgram(context: CliContext, setExit: (status: number) => 
     .addOption(new Option('--instance <n>', 'Aerospike instance (0..15)').default(0).argParser(parseInstance))
     .addOption(new Option('--namespace <names>', 'only these namespaces, comma-separated (default: every namespace of the instance)').argParser(parseNamespaces))
     .addOption(codecOption(context.registry))
-    .addOption(new Option('--level <n>', "codec level (default: the codec's; gzip 1..9, default 1 as ASMT)").argParser(parsePositiveInteger('--level', 22)))
+    .addOption(new Option('--level <n>', "codec level (gzip 1..9, default 1 as ASMT; zstd 1..19, default 1)").argParser(parsePositiveInteger('--level', 22)))
     .addOption(threadsOption())
     .option('--dry-run', 'run every check and print the plan (segments, sizes, files) without reading a segment or writing anything')
     .option('--json', 'print the result as JSON')
