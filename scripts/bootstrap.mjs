@@ -65,7 +65,7 @@ function workspaceManifests() {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir).sort()) found.push(join(dir, name, 'package.json'));
   }
-  found.push(join(root, 'test', 'package.json'));
+  found.push(join(root, 'test', 'package.json'), join(root, 'bench', 'package.json'));
   return found;
 }
 

@@ -41,6 +41,8 @@ export interface NativeAttachment {
   readonly readOnly: boolean;
   readonly attached: boolean;
   view(offset: number, length: number): Buffer;
+  /** Faults [offset, offset + length) in on the thread pool (read-write attachments); false when the kernel cannot. */
+  populate(offset: number, length: number): Promise<boolean>;
   detach(): Promise<void>;
 }
 

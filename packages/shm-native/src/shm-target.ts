@@ -27,6 +27,7 @@ interface Created {
   readonly key: number;
   readonly shmid: number;
   attachment: NativeAttachment | undefined;
+  writer: WindowWriter | undefined;
 }
 
 export interface ShmTarget extends SegmentTarget {
@@ -54,6 +55,8 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
   async function release(entry: Created): Promise<void> {
     const attachment = entry.attachment;
     entry.attachment = undefined;
+    // A populate still running on the thread pool touches the mapping.
+    await entry.writer?.settled();
     await attachment?.detach();
   }
 
@@ -80,7 +83,7 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
     async create(segment): Promise<SegmentWriter> {
       const label = formatKey(segment.key);
       const shmid = createShm(segment.key, segment.size, 0o600);
-      const entry: Created = { key: segment.key, shmid, attachment: undefined };
+      const entry: Created = { key: segment.key, shmid, attachment: undefined, writer: undefined };
       created.push(entry);
       entry.attachment = attachShm(shmid, segment.key, false);
       const isBase = segment.kind === 'primary-base';
@@ -89,6 +92,7 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
         windowBytes,
         ...(isBase ? { hold: { offset: BASE_SHUTDOWN_OFFSET, length: 4 } } : {}),
       });
+      entry.writer = stream;
       return {
         stream,
         async commit() {

@@ -36,6 +36,14 @@ export interface WindowWriterOptions {
   readonly label: string;
   readonly windowBytes?: number;
   /**
+   * Windows to fault in ahead of the copy, on the thread pool (0: none).
+   * Copying into pages never touched makes the CPU fault them in one by one,
+   * the slowest part of a restore; the kernel does it much faster in bulk
+   * (measured 0.56–0.95 → 1.4–1.5 GB/s per GiB on this project's machines).
+   * @default 8
+   */
+  readonly populateAhead?: number;
+  /**
    * Byte ranges written as zeros instead of the incoming bytes, which are kept
    * in `held` for the caller to write later (the base's shutdown status: a
    * half-restored index must never look cleanly shut down).
@@ -52,6 +60,10 @@ export class WindowWriter extends Writable {
   readonly #windowBytes: number;
   #windowStart = -1;
   #window: Buffer | undefined;
+  readonly #populateAhead: number;
+  /** Window start → its populate, while it may still be running. */
+  readonly #populating = new Map<number, Promise<unknown>>();
+  #populatedUpTo = 0;
 
   constructor(attachment: NativeAttachment, size: number, options: WindowWriterOptions) {
     super({ highWaterMark: 1 });
@@ -59,7 +71,33 @@ export class WindowWriter extends Writable {
     this.#size = size;
     this.#options = options;
     this.#windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
+    this.#populateAhead = options.populateAhead ?? 8;
     this.held = Buffer.alloc(options.hold?.length ?? 0);
+  }
+
+  /** Starts populating up to `ahead` windows past `position`; resolves when the window holding `position` is done. */
+  #prepare(position: number, length: number): Promise<unknown> | undefined {
+    if (this.#populateAhead === 0) return undefined;
+    const horizon = Math.min(this.#size, (Math.floor(position / this.#windowBytes) + this.#populateAhead) * this.#windowBytes);
+    while (this.#populatedUpTo < horizon) {
+      const start = this.#populatedUpTo;
+      const bytes = Math.min(this.#windowBytes, this.#size - start);
+      const done = this.#attachment.populate(start, bytes).catch(() => false); // best effort: a failed populate only costs speed
+      this.#populating.set(start, done);
+      void done.then(() => this.#populating.delete(start));
+      this.#populatedUpTo = start + bytes;
+    }
+    const waits: Promise<unknown>[] = [];
+    for (let start = Math.floor(position / this.#windowBytes) * this.#windowBytes; start < position + length; start += this.#windowBytes) {
+      const pending = this.#populating.get(start);
+      if (pending) waits.push(pending);
+    }
+    return waits.length > 0 ? Promise.all(waits) : undefined;
+  }
+
+  /** Settles when no populate is still running (before detaching). */
+  settled(): Promise<unknown> {
+    return Promise.all([...this.#populating.values()]);
   }
 
   #copy(source: Buffer, position: number): void {
@@ -80,6 +118,20 @@ export class WindowWriter extends Writable {
     const position = this.written;
     if (position + chunk.length > this.#size) {
       callback(errSizeMismatch(this.#options.label, this.#size, position + chunk.length, 'bytes (or more)'));
+      return;
+    }
+    const ready = this.#prepare(position, chunk.length);
+    if (ready) void ready.then(() => this.#store(chunk, position, callback));
+    else this.#store(chunk, position, callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    void this.settled().then(() => callback(error));
+  }
+
+  #store(chunk: Buffer, position: number, callback: (error?: Error | null) => void): void {
+    if (this.destroyed) {
+      callback();
       return;
     }
     const hold = this.#options.hold;

@@ -1,0 +1,220 @@
+// `pnpm bench` (or `npm run bench`): shmsnap's backup and restore per codec,
+// beside reference tools run in the same session on the same bytes, on the
+// same disk. Not part of the test suite: it prints numbers, it asserts
+// nothing.
+//
+//   npm run bench -- [--size-mib 2048] [--codecs none,gzip,zstd] [--dir .bench] [--engine-mib 256] [--runs 3] [--no-engines]
+//
+// - A fixture of realistic index content is created in a private IPC
+//   namespace (8 primary stages) and dumped to one raw file for the
+//   references.
+// - shmsnap runs through its real CLI code (bench/measure.ts) with
+//   `--threads` = CPUs; restores start from a cold page cache (caches are
+//   dropped, as after a reboot), and so do the references' decompressions.
+// - References: `cat` (file → file + fsync; file → /dev/shm), `gzip -1` /
+//   `gzip -d`, `zstd -1 -T0` / `zstd -d`, each writing to the same disk
+//   (fsynced) or to memory like a restore.
+import { spawnSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { enterPrivateIpcNamespace, attachShm, lookupShm } from '@shmsnap/shm-native';
+import { createFixture } from '@shmsnap/shm-native/fixture';
+import { fillIndexContent } from '@shmsnap/core/testkit';
+import { measureEngines, type EngineRow } from './engines.js';
+
+await enterPrivateIpcNamespace();
+
+function option(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 && process.argv[at + 1] ? process.argv[at + 1]! : fallback;
+}
+const sizeMib = Number(option('size-mib', '2048'));
+const codecs = option('codecs', 'none,gzip,zstd').split(',');
+const dir = resolve(option('dir', '.bench'));
+const engineMib = Number(option('engine-mib', '256'));
+const runs = Number(option('runs', '3'));
+const withEngines = !process.argv.includes('--no-engines');
+const threads = availableParallelism();
+const work = join(dir, 'work');
+const note = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
+
+interface Row {
+  readonly operation: string;
+  readonly tool: string;
+  readonly megabytesPerSecond: number;
+  readonly ratio: number | null;
+  readonly peakRssMiB: number | null;
+  readonly cpuSeconds: number;
+  readonly seconds: number;
+}
+
+function dropCaches(): void {
+  spawnSync('sync');
+  try {
+    spawnSync('sh', ['-c', 'echo 3 > /proc/sys/vm/drop_caches']);
+  } catch {
+    // Not root: restores then read from a warm cache (said in the report).
+  }
+}
+
+/** Runs a shell command; its wall time and its children's CPU (bash `times`). */
+function shell(command: string): { seconds: number; cpuSeconds: number } {
+  const started = performance.now();
+  const run = spawnSync('bash', ['-c', `${command}\ntimes`], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const seconds = (performance.now() - started) / 1000;
+  if (run.status !== 0) throw new Error(`${command}: ${run.stderr}`);
+  const lines = run.stdout.trim().split('\n');
+  const parse = (text: string): number => [...text.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, [, m, s]) => sum + Number(m) * 60 + Number(s), 0);
+  return { seconds, cpuSeconds: parse(lines[lines.length - 1]!) };
+}
+
+interface Measured {
+  status: number;
+  seconds: number;
+  cpuSeconds: number;
+  peakRssBytes: number;
+  result: Record<string, unknown>;
+}
+
+function shmsnap(args: string[]): Measured {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'measure.ts'), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  const measured = JSON.parse(line || '{}') as Measured;
+  if (run.status !== 0 || measured.status !== 0) throw new Error(`shmsnap ${args.join(' ')} failed: ${JSON.stringify(measured.result)} ${run.stderr}`);
+  return measured;
+}
+
+const MiB = 1024 * 1024;
+const rows: Row[] = [];
+await rm(work, { recursive: true, force: true });
+await mkdir(work, { recursive: true });
+const stages = 8;
+const stageBytes = Math.floor((sizeMib * MiB) / stages / 4096) * 4096;
+note(`creating a fixture of ${stages} × ${(stageBytes / MiB).toFixed(0)} MiB of index-like content`);
+const fixture = await createFixture({ namespaces: [{ name: 'bench', nsid: 1, stages, stageBytes, treexBytes: 4 * MiB }] });
+const rawBytes = fixture.segments.reduce((sum, s) => sum + s.descriptor.size, 0);
+const rawMB = rawBytes / 1e6;
+
+// The references get the very same bytes, as one file.
+const rawPath = join(work, 'raw.bin');
+{
+  const out = createWriteStream(rawPath);
+  for (const segment of fixture.segments) {
+    const { key, size } = segment.descriptor;
+    const attachment = attachShm(lookupShm(key)!, key, true);
+    for (let offset = 0; offset < size; offset += 8 * MiB) {
+      const chunk = Buffer.from(attachment.view(offset, Math.min(8 * MiB, size - offset)));
+      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    }
+    await attachment.detach();
+  }
+  await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())));
+}
+
+for (const codec of codecs) {
+  const location = join(work, `backup-${codec}`);
+  note(`shmsnap backup --codec ${codec}`);
+  const backup = shmsnap(['backup', '--to', location, '--codec', codec, '--threads', String(threads)]);
+  const stored = Number(backup.result.storedBytes);
+  rows.push({ operation: 'backup', tool: `shmsnap ${codec}`, megabytesPerSecond: rawMB / backup.seconds, ratio: rawBytes / stored, peakRssMiB: backup.peakRssBytes / MiB, cpuSeconds: backup.cpuSeconds, seconds: backup.seconds });
+  await fixture.remove();
+  dropCaches();
+  note(`shmsnap restore (${codec})`);
+  const restore = shmsnap(['restore', '--from', location, '--threads', String(threads)]);
+  rows.push({ operation: 'restore', tool: `shmsnap ${codec}`, megabytesPerSecond: rawMB / restore.seconds, ratio: null, peakRssMiB: restore.peakRssBytes / MiB, cpuSeconds: restore.cpuSeconds, seconds: restore.seconds });
+  const differences = await fixture.compare();
+  if (differences.length > 0) throw new Error(`restore (${codec}) differs: ${JSON.stringify(differences)}`);
+  await rm(location, { recursive: true, force: true });
+}
+
+const reference = (operation: string, tool: string, command: string, outputPath?: string): void => {
+  note(`${tool}: ${operation}`);
+  const timing = shell(command);
+  rows.push({ operation, tool, megabytesPerSecond: rawMB / timing.seconds, ratio: null, peakRssMiB: null, cpuSeconds: timing.cpuSeconds, seconds: timing.seconds });
+  void outputPath;
+};
+const q = (path: string): string => `'${path}'`;
+const shmCopy = '/dev/shm/shmsnap-bench-copy';
+reference('backup', 'cat', `cat ${q(rawPath)} > ${q(join(work, 'copy.bin'))} && sync ${q(join(work, 'copy.bin'))}`);
+dropCaches();
+reference('restore', 'cat', `cat ${q(join(work, 'copy.bin'))} > ${shmCopy}; rm -f ${shmCopy}`);
+await rm(join(work, 'copy.bin'));
+for (const [tool, compress, decompress, ext] of [
+  ['gzip -1', 'gzip -1 -c', 'gzip -d -c', 'gz'],
+  ['zstd -1 -T0', 'zstd -1 -T0 -q -c', 'zstd -d -q -c', 'zst'],
+] as const) {
+  const stored = join(work, `raw.${ext}`);
+  reference('backup', tool, `${compress} ${q(rawPath)} > ${q(stored)} && sync ${q(stored)}`);
+  const ratio = rawBytes / (await stat(stored)).size;
+  const last = rows.length - 1;
+  rows[last] = { ...rows[last]!, ratio };
+  dropCaches();
+  reference('restore', tool.startsWith('gzip') ? 'gzip -d' : 'zstd -d', `${decompress} ${q(stored)} > ${shmCopy}; rm -f ${shmCopy}`);
+  await rm(stored);
+}
+await fixture.remove();
+
+let engines: EngineRow[] = [];
+if (withEngines) {
+  const sample = Buffer.alloc(engineMib * MiB);
+  fillIndexContent(sample, 2026);
+  engines = await measureEngines(sample, runs, note);
+}
+await rm(work, { recursive: true, force: true });
+
+// ---- report ----------------------------------------------------------------
+const find = (operation: string, tool: string): Row | undefined => rows.find((r) => r.operation === operation && r.tool === tool);
+const targets: { target: string; value: number | null; goal: number; unit: string }[] = [];
+const ratioOf = (a: Row | undefined, b: Row | undefined): number | null => (a && b ? a.megabytesPerSecond / b.megabytesPerSecond : null);
+targets.push({ target: 'none backup vs cat', value: ratioOf(find('backup', 'shmsnap none'), find('backup', 'cat')), goal: 0.9, unit: '×' });
+targets.push({ target: 'none restore vs cat', value: ratioOf(find('restore', 'shmsnap none'), find('restore', 'cat')), goal: 0.9, unit: '×' });
+targets.push({ target: 'gzip-1 backup vs gzip -1', value: ratioOf(find('backup', 'shmsnap gzip'), find('backup', 'gzip -1')), goal: 1.8, unit: '×' });
+targets.push({ target: 'gzip-1 restore vs gzip -d', value: ratioOf(find('restore', 'shmsnap gzip'), find('restore', 'gzip -d')), goal: 1.0, unit: '×' });
+targets.push({ target: 'zstd-1 backup vs zstd -1 -T0', value: ratioOf(find('backup', 'shmsnap zstd'), find('backup', 'zstd -1 -T0')), goal: 0.9, unit: '×' });
+targets.push({ target: 'zstd-1 restore vs zstd -d', value: ratioOf(find('restore', 'shmsnap zstd'), find('restore', 'zstd -d')), goal: 0.9, unit: '×' });
+/** How much larger (%) tool a's stored bytes are than tool b's; negative when smaller. */
+const sizeRatio = (a: string, b: string): number | null => {
+  const x = find('backup', a)?.ratio;
+  const y = find('backup', b)?.ratio;
+  return x && y ? (y / x - 1) * 100 : null;
+};
+const peak = Math.max(...rows.filter((r) => r.peakRssMiB !== null).map((r) => r.peakRssMiB!));
+const checks = [
+  ...targets.map((t) => ({ target: `${t.target} ≥ ${t.goal}×`, value: t.value === null ? 'n/a' : `${t.value.toFixed(2)}×`, ok: t.value === null ? null : t.value >= t.goal })),
+  { target: "gzip stored size at most 1% above gzip -1's", value: sizeRatio("shmsnap gzip", "gzip -1") === null ? "n/a" : `${sizeRatio("shmsnap gzip", "gzip -1")!.toFixed(2)}%`, ok: sizeRatio("shmsnap gzip", "gzip -1") === null ? null : sizeRatio("shmsnap gzip", "gzip -1")! <= 1 },
+  { target: "zstd stored size at most 1% above zstd -1's", value: sizeRatio('shmsnap zstd', 'zstd -1 -T0') === null ? 'n/a' : `${sizeRatio('shmsnap zstd', 'zstd -1 -T0')!.toFixed(2)}%`, ok: sizeRatio('shmsnap zstd', 'zstd -1 -T0') === null ? null : sizeRatio('shmsnap zstd', 'zstd -1 -T0')! <= 1 },
+  { target: 'peak RSS (without shared memory) < 300 MiB', value: `${peak.toFixed(0)} MiB`, ok: peak < 300 },
+];
+
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.version}, disk under ${dir}`;
+const cell = (value: number | null, digits = 0): string => (value === null ? '-' : value.toFixed(digits));
+const lines: string[] = [];
+lines.push(`shmsnap benchmark: ${(rawBytes / MiB).toFixed(0)} MiB of index-like data (${fixture.segments.length} segments), --threads ${threads}`);
+lines.push(`machine: ${machine}`);
+lines.push('');
+lines.push('| operation | tool | MB/s | ratio | peak RSS MiB | CPU s | wall s |');
+lines.push('|---|---|---:|---:|---:|---:|---:|');
+for (const r of rows) lines.push(`| ${r.operation} | ${r.tool} | ${cell(r.megabytesPerSecond)} | ${cell(r.ratio, 3)} | ${cell(r.peakRssMiB)} | ${cell(r.cpuSeconds, 1)} | ${cell(r.seconds, 2)} |`);
+lines.push('');
+lines.push('| target | measured | met |');
+lines.push('|---|---:|:---:|');
+for (const c of checks) lines.push(`| ${c.target} | ${c.value} | ${c.ok === null ? '-' : c.ok ? 'yes' : 'NO'} |`);
+if (engines.length > 0) {
+  lines.push('');
+  lines.push(`Engines, one core, in memory, ${engineMib} MiB of the same kind of data, median of ${runs}:`);
+  lines.push('');
+  lines.push('| engine | level | compress MB/s | decompress MB/s | ratio |');
+  lines.push('|---|---|---:|---:|---:|');
+  for (const e of engines) lines.push(`| ${e.engine} | ${e.level} | ${cell(e.compressMBps)} | ${cell(e.decompressMBps)} | ${cell(e.ratio, 3)} |`);
+}
+const report = lines.join('\n');
+process.stdout.write(`${report}\n`);
+const json = { date: new Date().toISOString(), machine, rawBytes, threads, rows, checks, engines };
+await mkdir(dir, { recursive: true });
+await writeFile(join(dir, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
+await writeFile(join(dir, 'results.md'), `${report}\n`);
+note(`wrote ${join(dir, 'results.json')} and results.md`);
