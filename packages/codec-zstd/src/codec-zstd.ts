@@ -41,7 +41,7 @@ export function createZstdCodec(): Codec {
       return new ZstdEncoder({ rawSize: options.rawSize, level, threads: options.threads ?? 1, objectName: options.objectName });
     },
     createDecoder(options) {
-      return new ZstdDecoder({ rawSize: options.rawSize, objectName: options.objectName });
+      return new ZstdDecoder({ rawSize: options.rawSize, objectName: options.objectName, ...(options.threads === undefined ? {} : { threads: options.threads }) });
     },
   };
 }

@@ -4,12 +4,14 @@
  * - output never exceeds the recorded size, and must reach it;
  * - zstd verifies the frame's checksum; a truncated frame, a second frame
  *   or any byte after the frame is an error naming the object;
- * - output is produced only while downstream wants it: a block of zeros can
- *   expand a thousandfold, so nothing is decompressed ahead of demand.
+ * - output is produced only while downstream wants it (credits, see
+ *   zstd-decode-worker.ts): a block of zeros can expand a thousandfold.
+ * The decompression itself runs on a worker thread.
  */
 import { Duplex } from 'node:stream';
 import { errCorruptObject, errSizeMismatch, type ShmsnapError } from '@shmsnap/core';
-import { zstd, type DCtx } from './zstd-binding.js';
+import { decodePool, type DecodeWorker, type FromWorker } from './zstd-decode-worker.js';
+import { zstd } from './zstd-binding.js';
 
 /** ZSTD_FRAMEHEADERSIZE_MAX: enough bytes to read any frame header. */
 export const ZSTD_FRAME_HEADER_MAX_BYTES = 18;
@@ -18,13 +20,14 @@ const OUTPUT_BYTES = 1024 * 1024;
 export interface ZstdDecoderOptions {
   readonly rawSize: number;
   readonly objectName: string;
+  /** Size of the decoding thread pool (first use fixes it). @default 2 */
+  readonly threads?: number;
 }
 
 type Callback = (error?: Error | null) => void;
 
 /** Maps libzstd's messages to what they mean for the operator. */
-function describe(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+function describe(message: string): string {
   if (/checksum/i.test(message)) return 'the zstd frame checksum does not match the data';
   if (/unknown frame descriptor|prefix/i.test(message)) return `not a zstd frame (${message})`;
   return `invalid zstd data (${message})`;
@@ -32,26 +35,83 @@ function describe(error: unknown): string {
 
 export class ZstdDecoder extends Duplex {
   readonly #options: ZstdDecoderOptions;
-  readonly #dctx: DCtx = new zstd.DCtx();
-  #out = Buffer.allocUnsafe(OUTPUT_BYTES);
-  #produced = 0;
+  readonly #leasing: Promise<DecodeWorker>;
+  #worker: DecodeWorker | undefined;
+  #released = false;
   #seenBytes = 0;
-  #frameDone = false;
-  #blocked = false;
-  #input: Buffer | null = null;
-  #callback: Callback | null = null;
+  #owedCredits = 0;
+  #writeCallback: Callback | null = null;
+  #finalCallback: Callback | null = null;
 
   constructor(options: ZstdDecoderOptions) {
     super({ readableHighWaterMark: OUTPUT_BYTES });
     this.#options = options;
+    this.#leasing = decodePool(options.threads ?? 2)
+      .lease()
+      .then((worker) => {
+        this.#worker = worker;
+        if (this.destroyed) {
+          this.#release(true);
+          return worker;
+        }
+        worker.onMessage((message) => this.#onMessage(message));
+        worker.send({ type: 'start', rawSize: options.rawSize });
+        return worker;
+      });
+  }
+
+  #release(healthy: boolean): void {
+    if (this.#released || !this.#worker) return;
+    this.#released = true;
+    this.#worker.release(healthy);
   }
 
   #fail(error: ShmsnapError): void {
-    const callback = this.#callback;
-    this.#input = null;
-    this.#callback = null;
+    const callback = this.#writeCallback ?? this.#finalCallback;
+    this.#writeCallback = null;
+    this.#finalCallback = null;
+    // The worker reported and stopped; its next lease starts afresh.
+    this.#release(true);
     if (callback) callback(error);
     else this.destroy(error);
+  }
+
+  #onMessage(message: FromWorker): void {
+    const { objectName, rawSize } = this.#options;
+    switch (message.type) {
+      case 'output': {
+        const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.length);
+        if (this.push(bytes)) this.#worker!.send({ type: 'credit' });
+        else this.#owedCredits += 1;
+        return;
+      }
+      case 'consumed': {
+        const callback = this.#writeCallback;
+        this.#writeCallback = null;
+        callback?.();
+        return;
+      }
+      case 'ended': {
+        const callback = this.#finalCallback;
+        this.#finalCallback = null;
+        this.#release(true);
+        this.push(null);
+        callback?.();
+        return;
+      }
+      case 'failure':
+        switch (message.kind) {
+          case 'corrupt':
+            return this.#fail(errCorruptObject(objectName, describe(message.message)));
+          case 'truncated':
+            return this.#fail(errCorruptObject(objectName, this.#seenBytes === 0 ? 'empty file' : message.message));
+          case 'too-much':
+          case 'trailing':
+          case 'short':
+            return this.#fail(errCorruptObject(objectName, message.message));
+        }
+        return this.#fail(errCorruptObject(objectName, `${message.message} (${rawSize} bytes recorded)`));
+    }
   }
 
   #checkHeader(first: Buffer): ShmsnapError | undefined {
@@ -60,56 +120,12 @@ export class ZstdDecoder extends Duplex {
     try {
       size = zstd.getFrameContentSize(first);
     } catch (error) {
-      return errCorruptObject(this.#options.objectName, describe(error), error);
+      return errCorruptObject(this.#options.objectName, describe(error instanceof Error ? error.message : String(error)), error);
     }
     if (size !== null && size !== this.#options.rawSize) {
       return errSizeMismatch(this.#options.objectName, this.#options.rawSize, size, 'bytes according to the zstd frame header');
     }
     return undefined;
-  }
-
-  #drain(): void {
-    const { rawSize, objectName } = this.#options;
-    while (this.#input !== null && !this.#blocked) {
-      const input = this.#input;
-      if (this.#frameDone) {
-        if (input.length > 0) return this.#fail(errCorruptObject(objectName, 'unexpected data after the end of the zstd frame (a second frame or trailing bytes)'));
-        const callback = this.#callback!;
-        this.#input = null;
-        this.#callback = null;
-        callback();
-        return;
-      }
-      let result;
-      try {
-        result = this.#dctx.decompressStream(this.#out, input);
-      } catch (error) {
-        return this.#fail(errCorruptObject(objectName, describe(error), error));
-      }
-      const [remaining, produced, consumed] = result;
-      this.#input = input.subarray(consumed);
-      if (remaining === 0) this.#frameDone = true;
-      const full = produced === this.#out.length;
-      if (produced > 0) {
-        this.#produced += produced;
-        if (this.#produced > rawSize) return this.#fail(errCorruptObject(objectName, `decompresses to more than the recorded ${rawSize} bytes`));
-        let chunk: Buffer;
-        if (produced >= this.#out.length / 2) {
-          chunk = this.#out.subarray(0, produced);
-          this.#out = Buffer.allocUnsafe(OUTPUT_BYTES);
-        } else {
-          chunk = Buffer.from(this.#out.subarray(0, produced));
-        }
-        if (!this.push(chunk)) this.#blocked = true;
-      }
-      // Input used up and nothing left inside zstd for this call: take the next write.
-      if (this.#input.length === 0 && !full && !this.#frameDone) {
-        const callback = this.#callback!;
-        this.#input = null;
-        this.#callback = null;
-        callback();
-      }
-    }
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
@@ -121,23 +137,34 @@ export class ZstdDecoder extends Duplex {
       }
     }
     this.#seenBytes += chunk.length;
-    this.#input = chunk;
-    this.#callback = callback;
-    this.#drain();
+    // A copy the worker can own: the chunk's memory may be shared with others.
+    const bytes = new Uint8Array(chunk.length);
+    bytes.set(chunk);
+    void this.#leasing.then((worker) => {
+      this.#writeCallback = callback;
+      worker.send({ type: 'input', bytes }, [bytes.buffer]);
+    });
   }
 
   override _final(callback: Callback): void {
-    const { rawSize, objectName } = this.#options;
-    if (!this.#frameDone) callback(errCorruptObject(objectName, this.#seenBytes === 0 ? 'empty file' : 'truncated zstd frame'));
-    else if (this.#produced !== rawSize) callback(errCorruptObject(objectName, `decompresses to ${this.#produced} bytes, the recorded size is ${rawSize}`));
-    else {
-      this.push(null);
-      callback();
-    }
+    void this.#leasing.then((worker) => {
+      this.#finalCallback = callback;
+      worker.send({ type: 'end' });
+    });
   }
 
   override _read(): void {
-    this.#blocked = false;
-    this.#drain();
+    while (this.#owedCredits > 0 && this.#worker && !this.#released) {
+      this.#owedCredits -= 1;
+      this.#worker.send({ type: 'credit' });
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // Mid-frame, the worker may still send this stream's output: it must not
+    // serve another stream, so it is ended rather than returned.
+    if (this.#worker) this.#release(false);
+    else void this.#leasing.then(() => this.#release(false));
+    callback(error);
   }
 }

@@ -1,0 +1,191 @@
+/**
+ * zstd decompression on worker threads. libzstd decodes at about 1 GB/s on
+ * one core, but synchronously: on the main thread, two segments restored at
+ * once would share one core with every CRC, copy and I/O callback. Each
+ * decoder stream leases one worker from a small pool for its lifetime.
+ *
+ * Protocol (per lease), main → worker: start {rawSize}; input {bytes};
+ * credit (one more output may be sent); end. Worker → main: output {bytes}
+ * (never more than the credits granted: memory stays bounded); consumed (the
+ * input was used up: take the next write); ended; failure {kind, message}.
+ * Buffers move by transfer, not copy.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+export type DecodeFailureKind = 'corrupt' | 'too-much' | 'trailing' | 'truncated' | 'short';
+
+export type FromWorker =
+  | { readonly type: 'output'; readonly bytes: Uint8Array }
+  | { readonly type: 'consumed' }
+  | { readonly type: 'ended'; readonly produced: number }
+  | { readonly type: 'failure'; readonly kind: DecodeFailureKind; readonly message: string; readonly produced: number };
+
+export type ToWorker =
+  | { readonly type: 'start'; readonly rawSize: number }
+  | { readonly type: 'input'; readonly bytes: Uint8Array }
+  | { readonly type: 'credit' }
+  | { readonly type: 'end' };
+
+/**
+ * The worker's whole program, as plain JavaScript run with `eval: true`: a
+ * source string needs no file beside the compiled code and survives any
+ * transpiler. The binding's path comes in `workerData`.
+ */
+const WORKER_SOURCE = String.raw`
+const { parentPort, workerData } = require('node:worker_threads');
+const zstd = require(workerData.bindingPath);
+const OUTPUT = 1024 * 1024;
+let dctx, rawSize = 0, produced = 0, credits = 0, pending = null, frameDone = false, failed = false, ending = false;
+
+function fail(kind, message) {
+  failed = true;
+  pending = null;
+  parentPort.postMessage({ type: 'failure', kind, message, produced });
+}
+
+function run() {
+  while (!failed && pending !== null && credits > 0) {
+    const input = pending;
+    if (frameDone) {
+      if (input.length > 0) return fail('trailing', 'unexpected data after the end of the zstd frame (a second frame or trailing bytes)');
+      pending = null;
+      parentPort.postMessage({ type: 'consumed' });
+      break;
+    }
+    const out = Buffer.allocUnsafeSlow(OUTPUT);
+    let result;
+    try {
+      result = dctx.decompressStream(out, input);
+    } catch (error) {
+      return fail('corrupt', error && error.message ? error.message : String(error));
+    }
+    const [remaining, made, consumed] = result;
+    pending = input.subarray(consumed);
+    if (remaining === 0) frameDone = true;
+    if (made > 0) {
+      produced += made;
+      if (produced > rawSize) return fail('too-much', 'decompresses to more than the recorded ' + rawSize + ' bytes');
+      // A small output is copied out so that a mostly empty 1 MiB buffer is not held downstream.
+      const bytes = made >= OUTPUT / 2 ? out.subarray(0, made) : new Uint8Array(out.subarray(0, made));
+      credits -= 1;
+      parentPort.postMessage({ type: 'output', bytes }, [bytes.buffer]);
+    }
+    if (pending.length === 0 && made < OUTPUT && !frameDone) {
+      pending = null;
+      parentPort.postMessage({ type: 'consumed' });
+    }
+  }
+  if (!failed && ending && pending === null) {
+    ending = false;
+    if (!frameDone) fail('truncated', produced === 0 ? 'empty or truncated zstd frame' : 'truncated zstd frame');
+    else if (produced !== rawSize) fail('short', 'decompresses to ' + produced + ' bytes, the recorded size is ' + rawSize);
+    else parentPort.postMessage({ type: 'ended', produced });
+  }
+}
+
+parentPort.on('message', (message) => {
+  switch (message.type) {
+    case 'start':
+      dctx = new zstd.DCtx();
+      rawSize = message.rawSize;
+      produced = 0;
+      credits = 2;
+      pending = null;
+      frameDone = false;
+      failed = false;
+      ending = false;
+      return;
+    case 'input':
+      pending = message.bytes;
+      return run();
+    case 'credit':
+      credits += 1;
+      return run();
+    case 'end':
+      ending = true;
+      return run();
+  }
+});
+`;
+
+/** A worker leased to one decoder until `release()`. */
+export interface DecodeWorker {
+  send(message: ToWorker, transfer?: ArrayBuffer[]): void;
+  onMessage(listener: (message: FromWorker) => void): void;
+  /** Returns the worker to the pool (or ends it, after a failure). */
+  release(healthy: boolean): void;
+}
+
+interface PoolEntry {
+  readonly worker: Worker;
+  listener: ((message: FromWorker) => void) | undefined;
+  alive: boolean;
+}
+
+class DecodePool {
+  readonly #bindingPath = createRequire(import.meta.url).resolve('zstd-napi/binding');
+  readonly #idle: PoolEntry[] = [];
+  readonly #waiting: ((entry: PoolEntry) => void)[] = [];
+  #size = 0;
+
+  constructor(readonly limit: number) {}
+
+  #spawn(): PoolEntry {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bindingPath: this.#bindingPath } });
+    const entry: PoolEntry = { worker, listener: undefined, alive: true };
+    worker.on('message', (message: FromWorker) => entry.listener?.(message));
+    const lost = (reason: string): void => {
+      if (!entry.alive) return;
+      // A dead worker is never handed out again; whoever holds it hears why.
+      entry.alive = false;
+      this.#size -= 1;
+      const idle = this.#idle.indexOf(entry);
+      if (idle >= 0) this.#idle.splice(idle, 1);
+      entry.listener?.({ type: 'failure', kind: 'corrupt', message: `decoder thread failed: ${reason}`, produced: 0 });
+    };
+    worker.on('error', (error) => lost(error.message));
+    worker.on('exit', (code) => lost(`exited with code ${code}`));
+    this.#size += 1;
+    return entry;
+  }
+
+  async lease(): Promise<DecodeWorker> {
+    const entry = this.#idle.pop() ?? (this.#size < this.limit ? this.#spawn() : await new Promise<PoolEntry>((resolve) => this.#waiting.push(resolve)));
+    // Leased, the worker keeps the process alive (a decode in flight must finish); idle, it does not.
+    entry.worker.ref();
+    return {
+      send: (message, transfer) => entry.worker.postMessage(message, transfer ?? []),
+      onMessage: (listener) => {
+        entry.listener = listener;
+      },
+      release: (healthy) => {
+        entry.listener = undefined;
+        if (!healthy || !entry.alive) {
+          if (entry.alive) {
+            entry.alive = false;
+            this.#size -= 1;
+            void entry.worker.terminate();
+          }
+          const next = this.#waiting.shift();
+          if (next) next(this.#spawn());
+          return;
+        }
+        const next = this.#waiting.shift();
+        if (next) next(entry);
+        else {
+          entry.worker.unref();
+          this.#idle.push(entry);
+        }
+      },
+    };
+  }
+}
+
+let pool: DecodePool | undefined;
+
+/** The process-wide pool; its size is fixed by the first caller (the CLI's --threads). */
+export function decodePool(threads: number): { lease(): Promise<DecodeWorker> } {
+  pool ??= new DecodePool(Math.max(1, threads));
+  return pool;
+}
