@@ -4,11 +4,13 @@
  * once would share one core with every CRC, copy and I/O callback. Each
  * decoder stream leases one worker from a small pool for its lifetime.
  *
- * Protocol (per lease), main → worker: start {rawSize}; input {bytes};
- * credit (one more output may be sent); end. Worker → main: output {bytes}
- * (never more than the credits granted: memory stays bounded); consumed (the
- * input was used up: take the next write); ended; failure {kind, message}.
- * Buffers move by transfer, not copy.
+ * Protocol (per lease), main → worker: start {rawSize, credits}; input
+ * {bytes} (queued in order); credit (one more output may be sent); end.
+ * Worker → main: output {bytes} (never more than the credits granted:
+ * memory stays bounded); consumed (one input was used up); ended; failure
+ * {kind, message}. Buffers move by transfer, not copy. Several credits and
+ * two queued inputs keep both threads busy: with one of each, measured, the
+ * worker sat idle 63% of a restore waiting for round trips.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -22,7 +24,7 @@ export type FromWorker =
   | { readonly type: 'failure'; readonly kind: DecodeFailureKind; readonly message: string; readonly produced: number };
 
 export type ToWorker =
-  | { readonly type: 'start'; readonly rawSize: number }
+  | { readonly type: 'start'; readonly rawSize: number; readonly credits: number }
   | { readonly type: 'input'; readonly bytes: Uint8Array }
   | { readonly type: 'credit' }
   | { readonly type: 'end' };
@@ -36,22 +38,24 @@ const WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
 const zstd = require(workerData.bindingPath);
 const OUTPUT = 1024 * 1024;
-let dctx, rawSize = 0, produced = 0, credits = 0, pending = null, frameDone = false, failed = false, ending = false;
+let dctx, rawSize = 0, produced = 0, credits = 0, pending = null, queue = [], frameDone = false, failed = false, ending = false;
 
 function fail(kind, message) {
   failed = true;
   pending = null;
+  queue = [];
   parentPort.postMessage({ type: 'failure', kind, message, produced });
 }
 
 function run() {
+  if (pending === null && queue.length > 0) pending = queue.shift();
   while (!failed && pending !== null && credits > 0) {
     const input = pending;
     if (frameDone) {
       if (input.length > 0) return fail('trailing', 'unexpected data after the end of the zstd frame (a second frame or trailing bytes)');
-      pending = null;
+      pending = queue.length > 0 ? queue.shift() : null;
       parentPort.postMessage({ type: 'consumed' });
-      break;
+      continue;
     }
     const out = Buffer.allocUnsafeSlow(OUTPUT);
     let result;
@@ -72,7 +76,7 @@ function run() {
       parentPort.postMessage({ type: 'output', bytes }, [bytes.buffer]);
     }
     if (pending.length === 0 && made < OUTPUT && !frameDone) {
-      pending = null;
+      pending = queue.length > 0 ? queue.shift() : null;
       parentPort.postMessage({ type: 'consumed' });
     }
   }
@@ -90,14 +94,15 @@ parentPort.on('message', (message) => {
       dctx = new zstd.DCtx();
       rawSize = message.rawSize;
       produced = 0;
-      credits = 2;
+      credits = message.credits;
       pending = null;
+      queue = [];
       frameDone = false;
       failed = false;
       ending = false;
       return;
     case 'input':
-      pending = message.bytes;
+      queue.push(message.bytes);
       return run();
     case 'credit':
       credits += 1;

@@ -16,6 +16,10 @@ import { zstd } from './zstd-binding.js';
 /** ZSTD_FRAMEHEADERSIZE_MAX: enough bytes to read any frame header. */
 export const ZSTD_FRAME_HEADER_MAX_BYTES = 18;
 const OUTPUT_BYTES = 1024 * 1024;
+/** Outputs (1 MiB each) the worker may have on the way: the memory bound of a decode. */
+const CREDITS = 8;
+/** Inputs handed to the worker before their write callback is due. */
+const QUEUED_INPUTS = 2;
 
 export interface ZstdDecoderOptions {
   readonly rawSize: number;
@@ -40,11 +44,12 @@ export class ZstdDecoder extends Duplex {
   #released = false;
   #seenBytes = 0;
   #owedCredits = 0;
+  #inputsQueued = 0;
   #writeCallback: Callback | null = null;
   #finalCallback: Callback | null = null;
 
   constructor(options: ZstdDecoderOptions) {
-    super({ readableHighWaterMark: OUTPUT_BYTES });
+    super({ readableHighWaterMark: OUTPUT_BYTES * 4 });
     this.#options = options;
     this.#leasing = decodePool(options.threads ?? 2)
       .lease()
@@ -55,7 +60,7 @@ export class ZstdDecoder extends Duplex {
           return worker;
         }
         worker.onMessage((message) => this.#onMessage(message));
-        worker.send({ type: 'start', rawSize: options.rawSize });
+        worker.send({ type: 'start', rawSize: options.rawSize, credits: CREDITS });
         return worker;
       });
   }
@@ -86,6 +91,7 @@ export class ZstdDecoder extends Duplex {
         return;
       }
       case 'consumed': {
+        this.#inputsQueued -= 1;
         const callback = this.#writeCallback;
         this.#writeCallback = null;
         callback?.();
@@ -141,12 +147,15 @@ export class ZstdDecoder extends Duplex {
     const bytes = new Uint8Array(chunk.length);
     bytes.set(chunk);
     void this.#leasing.then((worker) => {
-      this.#writeCallback = callback;
       worker.send({ type: 'input', bytes }, [bytes.buffer]);
+      this.#inputsQueued += 1;
+      if (this.#inputsQueued < QUEUED_INPUTS) callback();
+      else this.#writeCallback = callback;
     });
   }
 
   override _final(callback: Callback): void {
+    // Every queued input has been handed over by now (writes complete in order).
     void this.#leasing.then((worker) => {
       this.#finalCallback = callback;
       worker.send({ type: 'end' });

@@ -16,3 +16,4 @@ export * from './sink-io.js';
 export * from './location.js';
 export * from './backup.js';
 export * from './restore.js';
+export * from './with-retry.js';

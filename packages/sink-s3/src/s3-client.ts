@@ -1,0 +1,53 @@
+/**
+ * The S3Client a sink talks through, built from checked options.
+ *
+ * - `maxAttempts: 1`: retries happen in one layer, ours (`retryOperation`,
+ *   `withRetry`), which knows which steps are safe to repeat.
+ * - Checksums follow `checksumMode`: the SDK's default flexible checksums
+ *   make s3rver store streamed bodies corrupt and are refused by many
+ *   S3-compatible stores.
+ * - Credentials come only from the SDK's default chain (or `profile`).
+ */
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { ResolvedS3SinkOptions } from './s3-options.js';
+
+/** A connection that cannot be made in this time is a failure (and retryable). */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** A socket silent this long is dead: better to fail and retry than to hang a backup. */
+const IDLE_TIMEOUT_MS = 120_000;
+
+const WARNING_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+/**
+ * The SDK warns on every run under Node 20 that its releases from 2027 need
+ * Node 22 (we pin a release that supports 20). It checks this environment
+ * variable while a client is being constructed, once per process; setting it
+ * only for that synchronous moment silences this warning and no other, and
+ * leaves the environment our child processes inherit as it was.
+ */
+function withoutNodeVersionWarning<T>(construct: () => T): T {
+  if (process.env[WARNING_SWITCH] !== undefined) return construct();
+  process.env[WARNING_SWITCH] = 'true';
+  try {
+    return construct();
+  } finally {
+    delete process.env[WARNING_SWITCH];
+  }
+}
+
+export function createS3Client(options: ResolvedS3SinkOptions): S3Client {
+  const checksums = options.checksumMode === 'when-supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
+  const config: S3ClientConfig = {
+    region: options.region,
+    forcePathStyle: options.forcePathStyle,
+    maxAttempts: 1,
+    requestChecksumCalculation: checksums,
+    responseChecksumValidation: checksums,
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS },
+    // A region we guessed may be wrong for the bucket; AWS then tells the right one.
+    followRegionRedirects: !options.regionGiven && options.endpoint === undefined,
+    ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    ...(options.profile === undefined ? {} : { profile: options.profile }),
+  };
+  return withoutNodeVersionWarning(() => new S3Client(config));
+}

@@ -1,0 +1,214 @@
+/**
+ * A sink in an S3 bucket (or any S3-compatible store) below a key prefix:
+ * `s3://bucket/prefix`, object `name` at key `prefix/name`.
+ *
+ * Writes are streaming multipart uploads that commit or vanish (see
+ * `s3-writer.ts`); reads stream GetObject bodies, ranged when asked. This
+ * sink does not retry reads, listings or removals itself: compose it with
+ * core's `withRetry(sink, policy)`, which also resumes a download that
+ * drops mid-way. Its writer retries its own requests, since a write stream
+ * cannot be replayed from outside.
+ */
+import { Readable } from 'node:stream';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import {
+  assertObjectName,
+  assertObjectPath,
+  errAborted,
+  errConfigInvalid,
+  errObjectExists,
+  errObjectNotFound,
+  errRemoteFailed,
+  isObjectName,
+  isShmsnapError,
+  retryOperation,
+  type ListOptions,
+  type ObjectInfo,
+  type ReaderOptions,
+  type Sink,
+  type SinkProvider,
+  type WriterOptions,
+} from '@shmsnap/core';
+import { bodyStream } from './body-stream.js';
+import { planParts } from './part-plan.js';
+import { createS3Client } from './s3-client.js';
+import { mapS3Error } from './s3-errors.js';
+import { formatS3Location, keyOf, parseS3Location, redactS3Location } from './s3-location.js';
+import { resolveS3SinkOptions, S3_MAX_OBJECT_BYTES, type S3SinkOptions } from './s3-options.js';
+import { S3Writer } from './s3-writer.js';
+
+const byName = (a: ObjectInfo, b: ObjectInfo): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+function checkByteCount(option: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+    throw errConfigInvalid(option, `must be a whole number of bytes, got ${String(value)}`);
+  }
+}
+
+export function createS3Sink(location: string, options: S3SinkOptions = {}): Sink {
+  const parsed = parseS3Location(location);
+  const resolved = resolveS3SinkOptions(options);
+  const client = resolved.client ?? createS3Client(resolved);
+  const ownsClient = resolved.client === undefined;
+  const printable = formatS3Location(parsed);
+  const { bucket } = parsed;
+  const conditionalWrites = { supported: true };
+  const listBase = parsed.prefix === '' ? '' : `${parsed.prefix}/`;
+
+  async function call<T>(step: string, key: string | undefined, signal: AbortSignal | undefined, send: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    try {
+      return await send(signal);
+    } catch (error) {
+      throw mapS3Error(error, { step, bucket, ...(key === undefined ? {} : { key }), ...(signal ? { signal } : {}) });
+    }
+  }
+
+  async function head(name: string, signal: AbortSignal | undefined): Promise<ObjectInfo | undefined> {
+    const key = keyOf(parsed, name);
+    try {
+      const answer = await call('stat', key, signal, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
+      return { name, size: answer.ContentLength ?? 0, ...(answer.LastModified ? { modified: answer.LastModified } : {}) };
+    } catch (error) {
+      if (isShmsnapError(error, 'OBJECT_NOT_FOUND')) return undefined;
+      throw error;
+    }
+  }
+
+  const emptyStream = (): Readable => Readable.from([], { objectMode: false });
+
+  return {
+    name: 's3',
+    location: printable,
+    capabilities: {
+      atomicCommit: true,
+      rangedReads: true,
+      maxConcurrency: 16,
+      maxObjectSize: S3_MAX_OBJECT_BYTES,
+      serverSideChecksum: resolved.checksumMode === 'when-supported',
+      posixAttributes: false,
+    },
+
+    async openWriter(name: string, writerOptions: WriterOptions = {}) {
+      assertObjectName(name);
+      const key = keyOf(parsed, name);
+      const where = `s3://${bucket}/${key}`;
+      const { signal, expectedBytes, sizeHint } = writerOptions;
+      checkByteCount('expectedBytes', expectedBytes);
+      checkByteCount('sizeHint', sizeHint);
+      if (signal?.aborted) throw errAborted(`write of ${where}`, signal.reason);
+      const plan = planParts({
+        partSizeBytes: resolved.partSizeBytes,
+        maxParts: resolved.maxParts,
+        object: where,
+        ...(expectedBytes === undefined ? {} : { expectedBytes }),
+        ...(sizeHint === undefined ? {} : { sizeHint }),
+      });
+      const existing = await retryOperation(() => head(name, signal), resolved.retry, { what: `s3 check for an existing ${where}`, ...(signal ? { signal } : {}) });
+      if (existing) throw errObjectExists(name, printable);
+      return new S3Writer({ client, bucket, key, name, location: printable, options: resolved, plan, conditionalWrites }, writerOptions);
+    },
+
+    async openReader(name: string, readerOptions: ReaderOptions = {}) {
+      assertObjectPath(name);
+      const key = keyOf(parsed, name);
+      const where = `s3://${bucket}/${key}`;
+      const { range, signal } = readerOptions;
+      if (signal?.aborted) throw errAborted(`read of ${where}`, signal.reason);
+      if (range && (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0)) {
+        throw errConfigInvalid('range', `must be whole byte offsets from 0, got ${range.start}..${range.end}`);
+      }
+      if (range && range.end <= range.start) {
+        // No bytes to ask for, but a missing object is still missing.
+        if (!(await head(name, signal))) throw errObjectNotFound(name, printable);
+        return emptyStream();
+      }
+      let answer;
+      try {
+        answer = await call('read', key, signal, (abortSignal) =>
+          client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}) }), { abortSignal }),
+        );
+      } catch (error) {
+        if (isShmsnapError(error, 'OBJECT_NOT_FOUND')) throw errObjectNotFound(name, printable);
+        // A range that starts at or past the end holds no bytes.
+        if (isShmsnapError(error) && (error.details['s3Code'] === 'InvalidRange' || error.details['httpStatus'] === 416)) return emptyStream();
+        throw error;
+      }
+      const body = answer.Body as Readable | undefined;
+      let skip = 0;
+      if (range) {
+        // Where the answer really starts: `bytes a-b/total`, or the whole object without it.
+        const first = /^bytes (\d+)-/.exec(answer.ContentRange ?? '');
+        const answeredFrom = first ? Number(first[1]) : 0;
+        if (answeredFrom > range.start) {
+          body?.destroy();
+          throw errRemoteFailed('s3 read', where, false, new Error(`asked for bytes from ${range.start}, the store answered ${answer.ContentRange}`));
+        }
+        skip = range.start - answeredFrom;
+      }
+      return bodyStream(body, {
+        expectedBytes: answer.ContentLength,
+        skip,
+        ...(range ? { limit: range.end - range.start } : {}),
+        where,
+        mapError: (error) => mapS3Error(error, { step: 'read', bucket, key, ...(signal ? { signal } : {}) }),
+      });
+    },
+
+    async stat(name: string, statOptions: { readonly signal?: AbortSignal } = {}) {
+      assertObjectPath(name);
+      return head(name, statOptions.signal);
+    },
+
+    async list(prefix = '', listOptions: ListOptions = {}) {
+      const depth = listOptions.depth ?? 0;
+      const { signal } = listOptions;
+      const out: ObjectInfo[] = [];
+      let token: string | undefined;
+      do {
+        const page = await call('list', parsed.prefix === '' ? undefined : parsed.prefix, signal, (abortSignal) =>
+          client.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: listBase + prefix,
+              // Depth 0 needs no walk through deeper keys: S3 folds them into common prefixes.
+              ...(depth === 0 ? { Delimiter: '/' } : {}),
+              ...(token === undefined ? {} : { ContinuationToken: token }),
+            }),
+            { abortSignal },
+          ),
+        );
+        for (const object of page.Contents ?? []) {
+          if (object.Key === undefined || !object.Key.startsWith(listBase)) continue;
+          const name = object.Key.slice(listBase.length);
+          const parts = name.split('/');
+          // Keys other tools left (folder markers, odd names) are not objects of ours.
+          if (parts.length - 1 > depth || !parts.every(isObjectName)) continue;
+          out.push({ name, size: object.Size ?? 0, ...(object.LastModified ? { modified: object.LastModified } : {}) });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token !== undefined);
+      return out.sort(byName);
+    },
+
+    async remove(name: string, removeOptions: { readonly signal?: AbortSignal } = {}) {
+      assertObjectName(name);
+      const key = keyOf(parsed, name);
+      try {
+        await call('remove', key, removeOptions.signal, (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
+      } catch (error) {
+        if (isShmsnapError(error, 'OBJECT_NOT_FOUND')) return;
+        throw error;
+      }
+    },
+
+    async close() {
+      if (ownsClient) client.destroy();
+    },
+  };
+}
+
+export const s3SinkProvider: SinkProvider<S3SinkOptions> = {
+  schemes: ['s3'],
+  create: (location, options) => createS3Sink(location, options),
+  redact: redactS3Location,
+};
