@@ -2,7 +2,7 @@
  * The command line: parse, call core, render. No backup logic lives here.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Registry } from '@shmsnap/core';
+import { schemeOf, type Registry, type Sink } from '@shmsnap/core';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 import { availableParallelism } from 'node:os';
 import { runBackupCommand } from './commands/backup.js';
@@ -12,6 +12,7 @@ import { runLsCommand } from './commands/ls.js';
 import { runRestoreCommand } from './commands/restore.js';
 import { runVerifyCommand } from './commands/verify.js';
 import { parseDuration } from './duration.js';
+import { addS3Options, s3SinkOptions, type S3Flags } from './s3-options.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
 import { Output, type OutputStreams } from './output.js';
@@ -63,6 +64,13 @@ interface JsonOption {
   json?: boolean;
 }
 
+/** Opens the sink of `location`, with the S3 flags for S3 locations. */
+export type SinkOpener = (location: string) => Promise<Sink>;
+
+function sinkOpener(registry: Registry, flags: S3Flags): SinkOpener {
+  return (location) => registry.openSink(location, schemeOf(location) === 's3' ? { ...s3SinkOptions(flags) } : undefined);
+}
+
 export interface CliContext {
   readonly registry: Registry;
   readonly streams: OutputStreams;
@@ -91,20 +99,21 @@ export function createProgram(context: CliContext, setExit: (status: number) => 
     })
     .exitOverride();
 
-  program
+  const backup = program
     .command('backup')
     .description(
       "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. On failure or Ctrl-C, everything it wrote is removed.",
     )
-    .requiredOption('--to <location>', 'a directory (or file:// URL)')
+    .requiredOption('--to <location>', 'a directory, file:// URL or s3://bucket/prefix; {host}, {instance} and {timestamp} are filled in (e.g. s3://bucket/aerospike/{host}/{instance}/{timestamp})')
     .addOption(new Option('--instance <n>', 'Aerospike instance (0..15)').default(0).argParser(parseInstance))
     .addOption(new Option('--namespace <names>', 'only these namespaces, comma-separated (default: every namespace of the instance)').argParser(parseNamespaces))
     .addOption(codecOption(context.registry))
     .addOption(new Option('--level <n>', "codec level (gzip 1..9, default 1 as ASMT; zstd 1..19, default 1)").argParser(parsePositiveInteger('--level', 22)))
     .addOption(threadsOption())
     .option('--dry-run', 'run every check and print the plan (segments, sizes, files) without reading a segment or writing anything')
-    .option('--json', 'print the result as JSON')
-    .action(async (options: { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean }) => {
+    .option('--json', 'print the result as JSON');
+  addS3Options(backup, true).action(
+    async (options: S3Flags & { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean }) => {
       setExit(
         await execute(context, options, 'backup', (output, signal) =>
           runBackupCommand(
@@ -119,26 +128,29 @@ export function createProgram(context: CliContext, setExit: (status: number) => 
             },
             output,
             context.registry,
+            sinkOpener(context.registry, options),
             signal,
           ),
         ),
       );
-    });
+    },
+  );
 
-  program
+  const restore = program
     .command('restore')
     .description(
       'Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup\'s age and source host; refuses a backup from another host or older than --max-age unless --force. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.',
     )
-    .requiredOption('--from <location>', 'a directory (or file:// URL)')
+    .requiredOption('--from <location>', 'a directory, file:// URL or s3://bucket/prefix')
     .addOption(new Option('--instance <n>', 'Aerospike instance (0..15) (default: the one the location holds)').argParser(parseInstance))
     .addOption(new Option('--namespace <names>', 'only these namespaces, comma-separated (default: every namespace of the instance)').argParser(parseNamespaces))
     .addOption(threadsOption())
     .addOption(new Option('--max-age <duration>', 'refuse a backup older than this (e.g. 30m, 12h, 7d)').argParser(parseDuration))
     .option('--force', 'restore a backup from another host or older than --max-age anyway')
     .option('--dry-run', 'run every check and print the plan without creating a segment')
-    .option('--json', 'print the result as JSON')
-    .action(async (options: { from: string; instance?: number; namespace?: string[]; threads: number; maxAge?: number; force?: boolean; dryRun?: boolean; json?: boolean }) => {
+    .option('--json', 'print the result as JSON');
+  addS3Options(restore, false).action(
+    async (options: S3Flags & { from: string; instance?: number; namespace?: string[]; threads: number; maxAge?: number; force?: boolean; dryRun?: boolean; json?: boolean }) => {
       setExit(
         await execute(context, options, 'restore', (output, signal) =>
           runRestoreCommand(
@@ -153,31 +165,34 @@ export function createProgram(context: CliContext, setExit: (status: number) => 
             },
             output,
             context.registry,
+            sinkOpener(context.registry, options),
             signal,
           ),
         ),
       );
-    });
+    },
+  );
 
-  program
+  const verify = program
     .command('verify')
     .description('Read every object of every backup at a location and check sizes and CRC-32s against the manifest (or, for ASMT files, their header and gzip trailer). Touches no shared memory. Names each bad object; exit status 4 if there is one.')
-    .argument('<location>', 'a directory (or file:// URL)')
+    .argument('<location>', 'a directory, file:// URL or s3://bucket/prefix')
     .addOption(threadsOption())
-    .option('--json', 'print the result as JSON')
-    .action(async (location: string, options: { threads: number; json?: boolean }) => {
-      setExit(await execute(context, options, 'verify', (output, signal) => runVerifyCommand(location, options.threads, output, context.registry, signal)));
-    });
+    .option('--json', 'print the result as JSON');
+  addS3Options(verify, false).action(async (location: string, options: S3Flags & { threads: number; json?: boolean }) => {
+    setExit(await execute(context, options, 'verify', (output, signal) => runVerifyCommand(location, options.threads, output, context.registry, sinkOpener(context.registry, options), signal)));
+  });
 
-  program
+  const ls = program
     .command('ls')
     .description('List the backups at a location and below it: time, host, instance, namespaces, segments, raw and stored bytes, codec, and whether each is complete (manifest), interrupted, or an ASMT backup.')
-    .argument('<location>', 'a directory (or file:// URL)')
-    .addOption(new Option('--depth <n>', 'levels of sub-directories to look into').default(1).argParser((v: string) => (/^\d+$/.test(v) && Number(v) <= 8 ? Number(v) : (() => { throw new InvalidArgumentError('--depth must be 0..8.'); })())))
-    .option('--json', 'print the result as JSON')
-    .action(async (location: string, options: { depth: number; json?: boolean }) => {
-      setExit(await execute(context, options, 'ls', (output, signal) => runLsCommand(location, options.depth, output, context.registry, signal)));
-    });
+    .argument('<location>', 'a directory, file:// URL or s3://bucket/prefix')
+    .addOption(new Option('--depth <n>', 'levels below the location to look into (default 1; 3 for s3://, as in <prefix>/<host>/<instance>/<timestamp>)').argParser((v: string) => (/^\d+$/.test(v) && Number(v) <= 8 ? Number(v) : (() => { throw new InvalidArgumentError('--depth must be 0..8.'); })())))
+    .option('--json', 'print the result as JSON');
+  addS3Options(ls, false).action(async (location: string, options: S3Flags & { depth?: number; json?: boolean }) => {
+    const depth = options.depth ?? (schemeOf(location) === 's3' ? 3 : 1);
+    setExit(await execute(context, options, 'ls', (output, signal) => runLsCommand(location, depth, output, context.registry, sinkOpener(context.registry, options), signal)));
+  });
 
   program
     .command('inspect')

@@ -14,6 +14,7 @@ import {
 import { asmtConflicts, createShmSource } from '@shmsnap/shm-native';
 import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
+import type { SinkOpener } from '../program.js';
 import { planJson, printPlan } from '../plan-table.js';
 import { summaryJson, summaryLine } from '../summary.js';
 import { TOOL } from '../version.js';
@@ -28,9 +29,16 @@ export interface BackupCommandOptions {
   readonly dryRun: boolean;
 }
 
-export async function runBackupCommand(options: BackupCommandOptions, output: Output, registry: Registry, signal: AbortSignal): Promise<void> {
+/** Fills in {host}, {instance} and {timestamp} (UTC, 20261121T101500Z). */
+export function expandLocation(template: string, values: { host: string; instance: number; time: Date }): string {
+  const timestamp = values.time.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return template.replaceAll('{host}', values.host).replaceAll('{instance}', String(values.instance)).replaceAll('{timestamp}', timestamp);
+}
+
+export async function runBackupCommand(options: BackupCommandOptions, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<void> {
   const codec = registry.codec(options.codec);
-  const sink = await registry.openSink(options.to);
+  const host = await readHostIdentity();
+  const sink = await openSink(expandLocation(options.to, { host: host.hostname, instance: options.instance, time: new Date() }));
   const source = createShmSource({ instance: options.instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) });
   const segments = await source.list({ signal });
   const plan = planBackup(segments, codec);
@@ -62,7 +70,7 @@ export async function runBackupCommand(options: BackupCommandOptions, output: Ou
     threads: options.threads,
     segments,
     conflicts: asmtConflicts,
-    host: await readHostIdentity(),
+    host,
     tool: TOOL,
     signal,
     onProgress: output.progress(),

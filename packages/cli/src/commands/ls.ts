@@ -19,6 +19,7 @@ import {
 import { asmtFiles, BASE_MIN_BYTES, decodeKey, parseBase, readRange } from '@shmsnap/shm-native';
 import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
+import type { SinkOpener } from '../program.js';
 import { formatTable } from '../table.js';
 
 export interface LsRow {
@@ -121,8 +122,8 @@ async function rowsIn(sink: Sink, prefix: string, objects: readonly ObjectInfo[]
   return rows;
 }
 
-export async function runLsCommand(location: string, depth: number, output: Output, registry: Registry, signal: AbortSignal): Promise<void> {
-  const sink = await registry.openSink(location);
+export async function runLsCommand(location: string, depth: number, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<void> {
+  const sink = await openSink(location);
   const objects = await sink.list('', { depth, signal });
   const groups = new Map<string, ObjectInfo[]>();
   for (const object of objects) {

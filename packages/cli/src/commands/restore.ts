@@ -8,6 +8,7 @@ import { errBackupStale, foreignHostReason, readHostIdentity, runRestore, type H
 import { createShmTarget, planRestore, type PlanSource, type RestorePlan } from '@shmsnap/shm-native';
 import { formatAge, formatBytes } from '../format.js';
 import type { Output } from '../output.js';
+import type { SinkOpener } from '../program.js';
 import { planJson, printPlan } from '../plan-table.js';
 import { summaryJson, summaryLine } from '../summary.js';
 
@@ -62,8 +63,8 @@ function staleness(plan: RestorePlan, current: HostIdentity, now: Date, maxAgeMs
   return { reasons, described };
 }
 
-export async function runRestoreCommand(options: RestoreCommandOptions, output: Output, registry: Registry, signal: AbortSignal): Promise<void> {
-  const sink = await registry.openSink(options.from);
+export async function runRestoreCommand(options: RestoreCommandOptions, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<void> {
+  const sink = await openSink(options.from);
   const plan = await planRestore({
     sink,
     codecs: registry,

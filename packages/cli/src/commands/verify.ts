@@ -19,10 +19,11 @@ import {
 import { asmtFiles, decodeKey, readRange } from '@shmsnap/shm-native';
 import { EXIT_OK, EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import type { Output } from '../output.js';
+import type { SinkOpener } from '../program.js';
 import { summaryJson, summaryLine } from '../summary.js';
 
-export async function runVerifyCommand(location: string, threads: number, output: Output, registry: Registry, signal: AbortSignal): Promise<number> {
-  const sink = await registry.openSink(location);
+export async function runVerifyCommand(location: string, threads: number, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<number> {
+  const sink = await openSink(location);
   const state = await readLocation(sink, signal);
   const failures: { object: string; error: ShmsnapError }[] = state.interrupted.map((i) => ({
     object: i.name,

@@ -1,0 +1,120 @@
+// Staging index images in S3: the CLI against a real S3-protocol server
+// (s3rver) on 127.0.0.1, started and stopped by this test, through a fault
+// injecting proxy where the test needs one.
+import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
+
+await enterPrivateIpcNamespace();
+
+const assert = (await import('node:assert/strict')).default;
+const { after, afterEach, before, describe, it } = await import('node:test');
+const { createFixture } = await import('@shmsnap/shm-native/fixture');
+const { startFaultProxy, startS3Server } = await import('@shmsnap/sink-s3/testing');
+const { runShmsnap, startCli } = await import('./support/cli.js');
+const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
+
+type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
+type S3TestServer = import('@shmsnap/sink-s3/testing').S3TestServer;
+
+const BUCKET = 'shmsnap-e2e';
+const credentials = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+const layout: FixtureOptions = {
+  owner: { uid: 1234, gid: 2345, mode: 0o640 },
+  namespaces: [{ name: 'test', nsid: 1, stages: 3, stageBytes: 12 * 1024 * 1024, secondary: { stages: 1, stageBytes: 1024 * 1024 }, data: { stages: 2, stageBytes: 2 * 1024 * 1024, lows: [0, 1] } }],
+};
+
+let server: S3TestServer;
+before(async () => {
+  server = await startS3Server({ buckets: [BUCKET] });
+});
+after(async () => {
+  await server.stop();
+});
+afterEach(clearSegments);
+
+const s3 = (endpoint: string, ...args: string[]) => runShmsnap([...args, '--s3-endpoint', endpoint], { env: credentials });
+
+describe('S3 staging', () => {
+  it('backs up into <prefix>/<host>/<instance>/<timestamp> in many parts, lists, verifies and restores byte-identical', async () => {
+    const fixture = await createFixture(layout);
+    const backup = await s3(server.endpoint, 'backup', '--to', `s3://${BUCKET}/nodes/{host}/{instance}/{timestamp}`, '--codec', 'zstd', '--s3-part-size-mib', '5', '--s3-upload-concurrency', '2', '--json');
+    assert.equal(backup.status, 0, backup.stderr);
+    const location = JSON.parse(backup.stdout).location as string;
+    assert.match(location, new RegExp(`^s3://${BUCKET}/nodes/[^/]+/0/\\d{8}T\\d{6}Z$`));
+
+    const ls = await s3(server.endpoint, 'ls', `s3://${BUCKET}/nodes`, '--json');
+    assert.equal(ls.status, 0, ls.stderr);
+    const rows = JSON.parse(ls.stdout).backups;
+    assert.deepEqual(rows.map((r: { status: string; namespaces: string[]; codec: string }) => [r.status, r.namespaces.join(','), r.codec]), [['complete', 'test', 'zstd-1']]);
+    assert.equal(rows[0].location, location);
+
+    const verify = await s3(server.endpoint, 'verify', location);
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.match(verify.stdout, /all 9 objects are intact/);
+
+    await fixture.remove();
+    const restore = await s3(server.endpoint, 'restore', '--from', location, '--json');
+    assert.equal(restore.status, 0, restore.stderr);
+    assert.deepEqual(await fixture.compare(), [], 'bytes, owner and mode come back from S3 (the manifest carries owner and mode)');
+  });
+
+  it('rides through 500s, 503s and dropped connections on uploads and downloads', async () => {
+    const proxy = await startFaultProxy(server.endpoint, [
+      { fault: 'slow-down', method: 'PUT', query: ['partNumber'], every: 3 },
+      { fault: 'internal-error', method: 'PUT', withoutQuery: ['partNumber'], times: 2 },
+      { fault: 'drop-mid-body', method: 'GET', header: 'range', times: 2 },
+      { fault: 'drop-before', method: 'GET', every: 7 },
+    ]);
+    try {
+      const fixture = await createFixture(layout);
+      const location = `s3://${BUCKET}/faults`;
+      const backup = await s3(proxy.endpoint, 'backup', '--to', location, '--codec', 'gzip', '--s3-part-size-mib', '5');
+      assert.equal(backup.status, 0, backup.stderr);
+      await fixture.remove();
+      const restore = await s3(proxy.endpoint, 'restore', '--from', location);
+      assert.equal(restore.status, 0, restore.stderr);
+      assert.deepEqual(await fixture.compare(), []);
+      assert.ok(proxy.counts.faults >= 4, `faults injected: ${JSON.stringify(proxy.counts)}`);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('fails cleanly when the store goes away mid-upload: no manifest, nothing restorable', async () => {
+    const fixture = await createFixture({ namespaces: [{ name: 'test', nsid: 1, stages: 4, stageBytes: 16 * 1024 * 1024 }] });
+    const location = `s3://${BUCKET}/stopped`;
+    const running = startCli(['backup', '--to', location, '--codec', 'gzip', '--level', '9', '--threads', '1', '--s3-part-size-mib', '5', '--s3-endpoint', server.endpoint], { env: credentials });
+    running.child.stdin.end();
+    await running.waitFor(/backup: [1-9]0%/);
+    await server.stop({ keepData: true });
+    const result = await running.done;
+    await server.restart();
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /^shmsnap: (REMOTE_FAILED|PLUGIN_FAILED): /m);
+    const ls = await s3(server.endpoint, 'ls', location, '--json');
+    const statuses = JSON.parse(ls.stdout).backups.map((b: { status: string }) => b.status);
+    assert.ok(!statuses.includes('complete'), `no complete backup: ${statuses.join(',')}`);
+    await fixture.remove();
+    const restore = await s3(server.endpoint, 'restore', '--from', location);
+    assert.equal(restore.status, 3, restore.stderr);
+    assert.match(restore.stderr, /BACKUP_INCOMPLETE|BACKUP_NOT_FOUND/);
+    assert.deepEqual(aerospikeKeys(), []);
+  });
+
+  it('refuses wrong credentials and a missing bucket at once, with a clear error', async () => {
+    await createFixture(layout);
+    const proxy = await startFaultProxy(server.endpoint, [{ fault: 'invalid-access-key' }]);
+    try {
+      const denied = await s3(proxy.endpoint, 'backup', '--to', `s3://${BUCKET}/denied`);
+      assert.equal(denied.status, 1, denied.stderr);
+      assert.match(denied.stderr, /^shmsnap: PERMISSION_DENIED: /m);
+      assert.ok(!denied.stderr.includes(credentials.AWS_SECRET_ACCESS_KEY.toLowerCase() + 'x'));
+      assert.ok(proxy.counts.requests <= 2, `no retries on a permanent error (${proxy.counts.requests} requests)`);
+    } finally {
+      await proxy.stop();
+    }
+    const missing = await s3(server.endpoint, 'backup', '--to', 's3://no-such-bucket/x');
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /no-such-bucket/);
+    assert.match(missing.stderr, /does not exist/);
+  });
+});
