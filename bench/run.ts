@@ -3,7 +3,7 @@
 // same disk. Not part of the test suite: it prints numbers, it asserts
 // nothing.
 //
-//   npm run bench -- [--size-mib 2048] [--codecs none,gzip,zstd] [--dir .bench] [--repeat 3] [--engine-mib 256] [--runs 3] [--no-engines]
+//   npm run bench -- [--size-mib 2048] [--codecs none,gzip,zstd] [--s3-codecs zstd] [--dir .bench] [--repeat 3] [--engine-mib 256] [--runs 3] [--no-engines]
 //
 // Every row is the median of --repeat runs: these machines are noisy (the
 // same `cat` has measured 750 and 1500 MB/s minutes apart).
@@ -17,7 +17,7 @@
 // - References: `cat` (file → file + fsync; file → /dev/shm), `gzip -1` /
 //   `gzip -d`, `zstd -1 -T0` / `zstd -d`, each writing to the same disk
 //   (fsynced) or to memory like a restore.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -25,6 +25,7 @@ import { join, resolve } from 'node:path';
 import { enterPrivateIpcNamespace, attachShm, lookupShm } from '@shmsnap/shm-native';
 import { createFixture } from '@shmsnap/shm-native/fixture';
 import { fillIndexContent } from '@shmsnap/core/testkit';
+import { startS3Server } from '@shmsnap/sink-s3/testing';
 import { measureEngines, type EngineRow } from './engines.js';
 
 await enterPrivateIpcNamespace();
@@ -40,6 +41,7 @@ const engineMib = Number(option('engine-mib', '256'));
 const runs = Number(option('runs', '3'));
 const withEngines = !process.argv.includes('--no-engines');
 const repeat = Math.max(1, Number(option('repeat', '3')));
+const s3Codecs = option('s3-codecs', 'zstd').split(',').filter(Boolean);
 const threads = availableParallelism();
 const work = join(dir, 'work');
 const note = (line: string): void => {
@@ -84,11 +86,17 @@ interface Measured {
   result: Record<string, unknown>;
 }
 
-function shmsnap(args: string[]): Measured {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'measure.ts'), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const line = run.stdout.trim().split('\n').pop() ?? '';
+/** Async: the S3 server of the S3 rows runs in this process and must keep serving. */
+async function shmsnap(args: string[]): Promise<Measured> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'measure.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const line = stdout.trim().split('\n').pop() ?? '';
   const measured = JSON.parse(line || '{}') as Measured;
-  if (run.status !== 0 || measured.status !== 0) throw new Error(`shmsnap ${args.join(' ')} failed: ${JSON.stringify(measured.result)} ${run.stderr}`);
+  if (status !== 0 || measured.status !== 0) throw new Error(`shmsnap ${args.join(' ')} failed: ${JSON.stringify(measured.result)} ${stderr}`);
   return measured;
 }
 
@@ -134,13 +142,13 @@ for (let round = 0; round < repeat; round++) {
   for (const codec of codecs) {
     const location = join(work, `backup-${codec}`);
     step(`shmsnap backup --codec ${codec}`);
-    const backup = shmsnap(['backup', '--to', location, '--codec', codec, '--threads', String(threads)]);
+    const backup = await shmsnap(['backup', '--to', location, '--codec', codec, '--threads', String(threads)]);
     const stored = Number(backup.result.storedBytes);
     record({ operation: 'backup', tool: `shmsnap ${codec}`, megabytesPerSecond: rawMB / backup.seconds, ratio: rawBytes / stored, peakRssMiB: backup.peakRssBytes / MiB, cpuSeconds: backup.cpuSeconds, seconds: backup.seconds });
     await fixture.remove();
     dropCaches();
     step(`shmsnap restore (${codec})`);
-    const restore = shmsnap(['restore', '--from', location, '--threads', String(threads)]);
+    const restore = await shmsnap(['restore', '--from', location, '--threads', String(threads)]);
     record({ operation: 'restore', tool: `shmsnap ${codec}`, megabytesPerSecond: rawMB / restore.seconds, ratio: null, peakRssMiB: restore.peakRssBytes / MiB, cpuSeconds: restore.cpuSeconds, seconds: restore.seconds });
     if (round === 0) {
       const differences = await fixture.compare();
@@ -170,6 +178,31 @@ for (let round = 0; round < repeat; round++) {
     dropCaches();
     await reference('restore', decompressTool, `${decompress} ${q(stored)} > ${shmCopy}; rm -f ${shmCopy}`);
     await rm(stored);
+  }
+}
+// S3 on loopback: s3rver (a Node process) is the limit here, not the network.
+if (s3Codecs.length > 0) {
+  const server = await startS3Server({ buckets: ['shmsnap-bench'] });
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' });
+  try {
+    for (let round = 0; round < repeat; round++) {
+      for (const codec of s3Codecs) {
+        const location = `s3://shmsnap-bench/round${round}-${codec}`;
+        note(`round ${round + 1}/${repeat}: shmsnap backup to S3 (${codec})`);
+        const backup = await shmsnap(['backup', '--to', location, '--codec', codec, '--threads', String(threads), '--s3-endpoint', server.endpoint]);
+        record({ operation: 'backup', tool: `shmsnap ${codec} → S3 (s3rver, loopback)`, megabytesPerSecond: rawMB / backup.seconds, ratio: rawBytes / Number(backup.result.storedBytes), peakRssMiB: backup.peakRssBytes / MiB, cpuSeconds: backup.cpuSeconds, seconds: backup.seconds });
+        await fixture.remove();
+        note(`round ${round + 1}/${repeat}: shmsnap restore from S3 (${codec})`);
+        const restore = await shmsnap(['restore', '--from', location, '--threads', String(threads), '--s3-endpoint', server.endpoint]);
+        record({ operation: 'restore', tool: `shmsnap ${codec} ← S3 (s3rver, loopback)`, megabytesPerSecond: rawMB / restore.seconds, ratio: null, peakRssMiB: restore.peakRssBytes / MiB, cpuSeconds: restore.cpuSeconds, seconds: restore.seconds });
+        if (round === 0) {
+          const differences = await fixture.compare();
+          if (differences.length > 0) throw new Error(`restore from S3 (${codec}) differs: ${JSON.stringify(differences)}`);
+        }
+      }
+    }
+  } finally {
+    await server.stop();
   }
 }
 const rows = medianRows();

@@ -42,7 +42,7 @@ export function addS3Options(command: Command, writes: boolean): Command {
       new Option('--s3-storage-class <class>', 'storage class of the objects (STANDARD_IA, ...)').env('SHMSNAP_S3_STORAGE_CLASS'),
       new Option('--s3-sse <kind>', 'server-side encryption').choices(['AES256', 'aws:kms']).env('SHMSNAP_S3_SSE'),
       new Option('--s3-sse-kms-key-id <id>', 'KMS key for --s3-sse aws:kms').env('SHMSNAP_S3_SSE_KMS_KEY_ID'),
-      new Option('--s3-part-size-mib <n>', 'upload part size in MiB, at least 5; grows as an object needs (default 16)').argParser(positive('--s3-part-size-mib')).env('SHMSNAP_S3_PART_SIZE_MIB'),
+      new Option('--s3-part-size-mib <n>', 'upload part size in MiB, at least 5; grows as an object needs (default 8)').argParser(positive('--s3-part-size-mib')).env('SHMSNAP_S3_PART_SIZE_MIB'),
       new Option('--s3-max-parts <n>', 'most parts per object, for stores allowing fewer than 10000').argParser(positive('--s3-max-parts')).env('SHMSNAP_S3_MAX_PARTS'),
       new Option('--s3-upload-concurrency <n>', 'parts uploaded at once per object; memory is about (n + 1) × part size per segment in flight (default 4)').argParser(positive('--s3-upload-concurrency')).env('SHMSNAP_S3_UPLOAD_CONCURRENCY'),
     );

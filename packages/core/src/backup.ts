@@ -242,6 +242,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const { sink, signal } = options;
   const threads = options.threads ?? 2;
   if (!Number.isInteger(threads) || threads < 1) throw errConfigInvalid('--threads', `expected a positive integer, got ${threads}`);
+  // Memory is bounded per writer; the sink bounds how many writers there are.
+  const writers = Math.min(threads, sink.capabilities.maxConcurrency);
   const level = checkLevel(options.codec, options.level);
   const segments = options.segments ?? (await options.source.list(signal ? { signal } : {}));
   if (segments.length === 0) throw errNothingSelected(options.source.name, 'no segments to back up');
@@ -269,8 +271,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
 
     const run: SegmentRun = { options, level, progress, committed };
     const isBase = (entry: BackupPlanEntry): boolean => entry.segment.kind === 'primary-base';
-    const first = await runBounded(plan.filter((e) => !isBase(e)), threads, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
-    const last = await runBounded(plan.filter(isBase), threads, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
+    const first = await runBounded(plan.filter((e) => !isBase(e)), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
+    const last = await runBounded(plan.filter(isBase), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
     const bySegmentKey = new Map([...first, ...last].map((s) => [s.key, s]));
 
     const namespaces = new Map<number, string>();

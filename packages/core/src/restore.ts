@@ -137,10 +137,11 @@ export async function runRestore(options: RestoreOptions): Promise<TransferResul
     await writer.commit();
     progress.finished(entry.object);
   };
+  const readers = Math.min(threads, sink.capabilities.maxConcurrency);
   try {
     const isBase = (entry: RestoreEntry): boolean => entry.segment.kind === 'primary-base';
-    await runBounded(entries.filter((e) => !isBase(e)), threads, restoreOne, { signal, what: 'restore' });
-    await runBounded(entries.filter(isBase), threads, restoreOne, { signal, what: 'restore' });
+    await runBounded(entries.filter((e) => !isBase(e)), readers, restoreOne, { signal, what: 'restore' });
+    await runBounded(entries.filter(isBase), readers, restoreOne, { signal, what: 'restore' });
     if (signal.aborted) throw abortReason(signal, 'restore');
     await target.complete();
   } catch (error) {
@@ -178,7 +179,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
 
   await runBounded(
     entries,
-    threads,
+    Math.min(threads, sink.capabilities.maxConcurrency),
     async (entry, entrySignal) => {
       progress.started(entry.object);
       const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });

@@ -52,7 +52,7 @@ export interface SinkCapabilities {
   readonly atomicCommit: boolean;
   /** openReader() honours `range` without reading the bytes before it. */
   readonly rangedReads: boolean;
-  /** How many writers/readers the sink is comfortable having open at once. */
+  /** How many writers/readers the sink takes at once; the pipelines never open more (a writer's memory times this bounds a backup's). */
   readonly maxConcurrency: number;
   /** Largest object the sink can hold, in bytes. */
   readonly maxObjectSize: number;

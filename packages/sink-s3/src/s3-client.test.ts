@@ -35,7 +35,7 @@ describe('S3 client and options', () => {
     const plain = resolveS3SinkOptions({}, {});
     assert.equal(plain.region, 'us-east-1');
     assert.equal(plain.forcePathStyle, false);
-    assert.equal(plain.partSizeBytes, 16 * 1024 * 1024);
+    assert.equal(plain.partSizeBytes, 8 * 1024 * 1024);
     assert.equal(plain.maxParts, 10_000);
     assert.equal(plain.uploadConcurrency, 4);
     assert.equal(plain.checksumMode, 'when-required');

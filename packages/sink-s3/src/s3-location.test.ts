@@ -50,7 +50,7 @@ describe('S3 locations', () => {
     assert.deepEqual(sink.capabilities, {
       atomicCommit: true,
       rangedReads: true,
-      maxConcurrency: 16,
+      maxConcurrency: 4,
       maxObjectSize: 5 * 1024 ** 4,
       serverSideChecksum: false,
       posixAttributes: false,

@@ -11,6 +11,14 @@ export const S3_MAX_OBJECT_BYTES = 5 * 1024 * 1024 * MiB;
 export const S3_MAX_PART_BYTES = 5 * 1024 * MiB;
 export const S3_MAX_PARTS = 10_000;
 export const S3_MIN_PART_BYTES = 5 * MiB;
+/**
+ * With the default upload concurrency (4) a writer holds about 5 parts, and
+ * the sink allows 4 writers at once (S3_MAX_WRITERS): 160 MiB in all, so a
+ * backup stays under its memory budget whatever --threads is.
+ */
+export const DEFAULT_PART_BYTES = 8 * MiB;
+/** Writers (objects in flight) the sink declares it takes at once; the pipeline never opens more. */
+export const S3_MAX_WRITERS = 4;
 
 /** What a writer reports as it goes: for progress, logs and tests. */
 export type S3SinkEvent =
@@ -55,7 +63,7 @@ export interface S3SinkOptions {
   readonly serverSideEncryption?: 'AES256' | 'aws:kms';
   /** KMS key for `serverSideEncryption: 'aws:kms'`. @default the account's AWS-managed key */
   readonly sseKmsKeyId?: string;
-  /** Bytes per uploaded part (at least 5 MiB; rounded up to a MiB); larger when the object needs it. @default 16 MiB */
+  /** Bytes per uploaded part (at least 5 MiB; rounded up to a MiB); larger when the object needs it. @default 8 MiB */
   readonly partSizeBytes?: number;
   /** Most parts one object may have; lower it for stores that allow fewer than S3. @default 10_000 */
   readonly maxParts?: number;
@@ -124,7 +132,7 @@ export function resolveS3SinkOptions(options: S3SinkOptions = {}, env: NodeJS.Pr
   if (checksumMode !== 'when-required' && checksumMode !== 'when-supported') {
     throw errConfigInvalid('checksumMode', `must be 'when-required' or 'when-supported', got ${JSON.stringify(checksumMode)}`);
   }
-  const partSizeBytes = roundUpToMiB(integerIn('partSizeBytes', options.partSizeBytes ?? 16 * MiB, S3_MIN_PART_BYTES, S3_MAX_PART_BYTES));
+  const partSizeBytes = roundUpToMiB(integerIn('partSizeBytes', options.partSizeBytes ?? DEFAULT_PART_BYTES, S3_MIN_PART_BYTES, S3_MAX_PART_BYTES));
   return {
     region,
     regionGiven: options.region !== undefined || envRegion !== undefined,

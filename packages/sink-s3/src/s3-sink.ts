@@ -34,7 +34,7 @@ import { planParts } from './part-plan.js';
 import { createS3Client } from './s3-client.js';
 import { mapS3Error } from './s3-errors.js';
 import { formatS3Location, keyOf, parseS3Location, redactS3Location } from './s3-location.js';
-import { resolveS3SinkOptions, S3_MAX_OBJECT_BYTES, type S3SinkOptions } from './s3-options.js';
+import { resolveS3SinkOptions, S3_MAX_OBJECT_BYTES, type S3SinkOptions, S3_MAX_WRITERS } from './s3-options.js';
 import { S3Writer } from './s3-writer.js';
 
 const byName = (a: ObjectInfo, b: ObjectInfo): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -82,7 +82,7 @@ export function createS3Sink(location: string, options: S3SinkOptions = {}): Sin
     capabilities: {
       atomicCommit: true,
       rangedReads: true,
-      maxConcurrency: 16,
+      maxConcurrency: S3_MAX_WRITERS,
       maxObjectSize: S3_MAX_OBJECT_BYTES,
       serverSideChecksum: resolved.checksumMode === 'when-supported',
       posixAttributes: false,
