@@ -10,13 +10,13 @@ await enterPrivateIpcNamespace();
 
 const assert = (await import('node:assert/strict')).default;
 const { execFileSync } = await import('node:child_process');
-const { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } = await import('node:fs/promises');
-const { tmpdir } = await import('node:os');
+const { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const zlib = await import('node:zlib');
 const { after, afterEach, before, describe, it } = await import('node:test');
 const { crc32 } = await import('@shmsnap/core');
 const { createFixture, describeFixture, fixtureContent } = await import('@shmsnap/shm-native/fixture');
+const { useScratch } = await import('./support/scratch.js');
 const { runAsmt, runShmsnap } = await import('./support/cli.js');
 const { aerospikeKeys, clearSegments, differencesFrom } = await import('./support/shm.js');
 
@@ -35,16 +35,9 @@ const layout: FixtureOptions = {
   ],
 };
 
-let root = '';
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'shmsnap-asmt-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const scratch = useScratch('asmt');
 afterEach(clearSegments);
-let counter = 0;
-const freshDir = (): string => join(root, `d${++counter}`);
+const freshDir = scratch.fresh;
 
 function bytesOf(segment: FixtureSegment): Buffer {
   const data = Buffer.alloc(segment.descriptor.size);
@@ -141,7 +134,7 @@ describe("shmsnap's backups are ASMT's format", () => {
         if (compressed) {
           assert.equal(read.headerCrc, crc32(expected), `${name}: header CRC`);
           // The system gzip agrees: exactly one valid member after the header.
-          const body = join(root, 'body.gz');
+          const body = join(scratch.root(), 'body.gz');
           await writeFile(body, file.subarray(24));
           execFileSync('gzip', ['-t', body]);
           assert.ok(execFileSync('gzip', ['-dc', body], { maxBuffer: 64 * 1024 * 1024 }).equals(expected), `${name}: gzip -d`);

@@ -5,13 +5,13 @@ import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 await enterPrivateIpcNamespace();
 
 const assert = (await import('node:assert/strict')).default;
-const { chmod, chown, cp, mkdtemp, readdir, readFile, rm, stat } = await import('node:fs/promises');
-const { tmpdir } = await import('node:os');
+const { chmod, chown, cp, readdir, readFile, rm, stat } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const { after, afterEach, before, describe, it } = await import('node:test');
 const { manifestName, parseManifest } = await import('@shmsnap/core');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
 const { listShmSegments } = await import('@shmsnap/shm-native');
+const { useScratch } = await import('./support/scratch.js');
 const { runShmsnap } = await import('./support/cli.js');
 const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 
@@ -25,17 +25,10 @@ const twoNamespaces: FixtureOptions = {
   ],
 };
 
-let root = '';
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'shmsnap-e2e-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const scratch = useScratch('e2e');
 afterEach(clearSegments);
 
-let counter = 0;
-const freshDir = (): string => join(root, `b${++counter}`);
+const freshDir = scratch.fresh;
 
 describe('backup → reboot → restore, per codec', () => {
   for (const codec of ['none', 'gzip', 'zstd']) {

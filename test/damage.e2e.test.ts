@@ -13,6 +13,7 @@ const zlib = await import('node:zlib');
 const { after, afterEach, before, describe, it } = await import('node:test');
 const { manifestName } = await import('@shmsnap/core');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
+const { useScratch } = await import('./support/scratch.js');
 const { runShmsnap } = await import('./support/cli.js');
 const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 
@@ -22,16 +23,9 @@ const small: FixtureOptions = {
   namespaces: [{ name: 'test', nsid: 1, stages: 2, stageBytes: 1024 * 1024, data: { stages: 2, stageBytes: 256 * 1024, lows: [0, 1] } }],
 };
 
-let root = '';
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'shmsnap-damage-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const scratch = useScratch('damage');
 afterEach(clearSegments);
-let counter = 0;
-const freshDir = (): string => join(root, `b${++counter}`);
+const freshDir = scratch.fresh;
 
 /** A backup of `small` with `codec`, its segments removed (the reboot). */
 async function backupOf(codec: string): Promise<string> {
@@ -129,7 +123,7 @@ describe('hostile manifests', () => {
   ] as const) {
     it(`${what} is refused before anything is read`, async () => {
       const dir = await backupOf('none');
-      await writeFile(join(root, 'ae001100.dat'), 'bait');
+      await writeFile(join(scratch.root(), 'ae001100.dat'), 'bait');
       const path = join(dir, manifestName(0, [1]));
       const manifest = JSON.parse(await readFile(path, 'utf8'));
       manifest.segments[2].object = object;
@@ -170,7 +164,7 @@ describe('a full disk (ENOSPC)', { skip: process.getuid?.() === 0 ? false : 'mou
     assert.equal(run.status, 1, run.stderr);
     assert.match(run.stderr, /^shmsnap: NO_SPACE: no space left on device while writing .*\/gzip\/a[de]00\d+\.dat/m);
     assert.deepEqual(await readdir(dir), [], 'every file was removed');
-    const elsewhere = join(root, 'roomy');
+    const elsewhere = join(scratch.root(), 'roomy');
     await mkdir(elsewhere);
     const retry = await runShmsnap(['backup', '--to', elsewhere, '--codec', 'gzip']);
     assert.equal(retry.status, 0, retry.stderr);

@@ -6,12 +6,12 @@ import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 await enterPrivateIpcNamespace();
 
 const assert = (await import('node:assert/strict')).default;
-const { mkdtemp, readdir, rm } = await import('node:fs/promises');
-const { tmpdir } = await import('node:os');
+const { readdir, rm } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const { after, afterEach, before, describe, it } = await import('node:test');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
 const { listShmSegments } = await import('@shmsnap/shm-native');
+const { useScratch } = await import('./support/scratch.js');
 const { runShmsnap, startCli } = await import('./support/cli.js');
 const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 
@@ -23,16 +23,9 @@ const forBackup: FixtureOptions = { namespaces: [{ name: 'test', nsid: 1, stages
 const forRestore: FixtureOptions = { namespaces: [{ name: 'test', nsid: 1, stages: 8, stageBytes: 64 * 1024 * 1024 }] };
 const slowBackup = ['--codec', 'gzip', '--level', '9', '--threads', '1'];
 
-let root = '';
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'shmsnap-interrupt-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const scratch = useScratch('interrupt');
 afterEach(clearSegments);
-let counter = 0;
-const freshDir = (): string => join(root, `b${++counter}`);
+const freshDir = scratch.fresh;
 
 describe('interrupting a backup', () => {
   it('Ctrl-C removes every object it wrote, detaches, exits 130, and a retry works', async () => {

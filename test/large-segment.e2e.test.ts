@@ -6,13 +6,13 @@ await enterPrivateIpcNamespace();
 
 const assert = (await import('node:assert/strict')).default;
 const { randomBytes } = await import('node:crypto');
-const { mkdtemp, readFile, rm, stat, statfs } = await import('node:fs/promises');
-const { tmpdir } = await import('node:os');
+const { readFile, rm, stat, statfs } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const { after, afterEach, before, describe, it } = await import('node:test');
 const { crc32, manifestName, parseManifest } = await import('@shmsnap/core');
 const { attachShm, createShm, lookupShm, setShmOwner } = await import('@shmsnap/shm-native');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
+const { useScratch } = await import('./support/scratch.js');
 const { runShmsnap } = await import('./support/cli.js');
 const { clearSegments } = await import('./support/shm.js');
 
@@ -50,19 +50,13 @@ async function segmentCrc(): Promise<number> {
   return crc;
 }
 
-let root = '';
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'shmsnap-large-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const scratch = useScratch('large');
 afterEach(clearSegments);
 
 describe('a stage of 4 GiB + 64 KiB', () => {
   it('gzip: compressed, checksummed and restored in full', async () => {
     const crc = await createBigNamespace();
-    const dir = join(root, 'gzip');
+    const dir = join(scratch.root(), 'gzip');
     const backup = await runShmsnap(['backup', '--to', dir, '--codec', 'gzip']);
     assert.equal(backup.status, 0, backup.stderr);
     const header = await readFile(join(dir, 'ae001100.dat.gz')).then((b) => b.subarray(0, 24));
@@ -77,13 +71,13 @@ describe('a stage of 4 GiB + 64 KiB', () => {
   });
 
   it('none: copied and checksummed in full', async (t) => {
-    const free = await statfs(root).then((s) => s.bavail * s.bsize);
+    const free = await statfs(scratch.root()).then((s) => s.bavail * s.bsize);
     if (free < STAGE_BYTES + 2 * 1024 ** 3) {
-      t.skip(`needs ${(STAGE_BYTES / 1024 ** 3).toFixed(1)} GiB + 2 GiB free in ${root}, has ${(free / 1024 ** 3).toFixed(1)} GiB`);
+      t.skip(`needs ${(STAGE_BYTES / 1024 ** 3).toFixed(1)} GiB + 2 GiB free in ${scratch.root()}, has ${(free / 1024 ** 3).toFixed(1)} GiB`);
       return;
     }
     const crc = await createBigNamespace();
-    const dir = join(root, 'none');
+    const dir = join(scratch.root(), 'none');
     const backup = await runShmsnap(['backup', '--to', dir]);
     assert.equal(backup.status, 0, backup.stderr);
     assert.equal((await stat(join(dir, 'ae001100.dat'))).size, STAGE_BYTES);

@@ -54,10 +54,11 @@ function codecOption(registry: Registry): Option {
   return new Option('--codec <name>', `how segments are stored (${lines})`).choices(names).default('none');
 }
 
-const DEFAULT_THREADS = availableParallelism();
+/** One per CPU, at most 8: a disk or a network link is saturated well before, and memory grows with it. */
+const DEFAULT_THREADS = Math.min(8, availableParallelism());
 
 function threadsOption(): Option {
-  return new Option('--threads <n>', 'segments transferred at once, and parallel work inside one').default(DEFAULT_THREADS).argParser(parsePositiveInteger('--threads', 1024));
+  return new Option('--threads <n>', 'parallel work: segments transferred at once, and compression threads shared among them').default(DEFAULT_THREADS).argParser(parsePositiveInteger('--threads', 1024));
 }
 
 interface JsonOption {

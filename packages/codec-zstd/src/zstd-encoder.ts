@@ -1,9 +1,9 @@
 /**
  * Raw segment bytes in, one zstd frame out: the content size in the frame
  * header (so a `.dat.zst` can be restored without a manifest) and zstd's own
- * checksum at the end. With more than one thread, libzstd compresses on its
- * own worker threads ("within large segments"); it copies its input, so no
- * chunk is referenced once a call returns.
+ * checksum at the end. libzstd compresses on its own worker threads (as many
+ * as `threads`, within large segments too); it copies its input, so no chunk
+ * is referenced once a call returns.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { errPluginFailed, errSizeMismatch } from '@shmsnap/core';
@@ -32,7 +32,9 @@ export class ZstdEncoder extends Transform {
     this.#cctx.setParameter(CParameter.compressionLevel, options.level);
     this.#cctx.setParameter(CParameter.checksumFlag, 1);
     this.#cctx.setParameter(CParameter.contentSizeFlag, 1);
-    if (options.threads > 1) this.#cctx.setParameter(CParameter.nbWorkers, options.threads);
+    // At least one worker: with none, libzstd compresses on the calling (main)
+    // thread, and segments compressed at once would share one core.
+    this.#cctx.setParameter(CParameter.nbWorkers, Math.max(1, options.threads));
     this.#cctx.setPledgedSrcSize(options.rawSize);
   }
 

@@ -66,7 +66,7 @@ export interface BackupOptions {
   readonly level?: number;
   /** Segments transferred at once. @default 2 */
   readonly threads?: number;
-  /** Parallel work inside one segment, for codecs that can split a segment. @default threads */
+  /** Parallel work inside one segment, for codecs that can split a segment. @default threads ÷ segments in flight */
   readonly codecThreads?: number;
   /** Segments already listed (and checked) by the caller; listed from the source otherwise. */
   readonly segments?: readonly SegmentDescriptor[];
@@ -155,6 +155,8 @@ async function checksumSegment(source: SegmentSource, segment: SegmentDescriptor
 
 interface SegmentRun {
   readonly options: BackupOptions;
+  /** Parallel work inside one segment. */
+  readonly codecThreads: number;
   readonly level: number | null;
   readonly progress: ProgressTracker;
   /** Objects committed so far by this run, for cleanup. */
@@ -164,7 +166,7 @@ interface SegmentRun {
 async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: AbortSignal): Promise<ManifestSegment> {
   const { source, sink } = run.options;
   const { segment, codec, object } = entry;
-  const threads = run.options.codecThreads ?? run.options.threads ?? 2;
+  const threads = run.codecThreads;
   const rawCrc32 = codec.needsRawCrc32 ? await checksumSegment(source, segment, object, signal) : undefined;
 
   run.progress.started(object);
@@ -269,7 +271,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     await writeObject(sink, pendingObject, pending, outerSignal);
     committed.push(pendingObject);
 
-    const run: SegmentRun = { options, level, progress, committed };
+    // The codec's parallelism is shared by the segments in flight: memory and
+    // threads stay bounded by --threads, not multiplied by it.
+    const codecThreads = options.codecThreads ?? Math.max(1, Math.floor(threads / Math.min(writers, plan.length)));
+    const run: SegmentRun = { options, level, codecThreads, progress, committed };
     const isBase = (entry: BackupPlanEntry): boolean => entry.segment.kind === 'primary-base';
     const first = await runBounded(plan.filter((e) => !isBase(e)), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
     const last = await runBounded(plan.filter(isBase), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });

@@ -13,8 +13,15 @@ export class PartBuffer {
     /** The part's size: the buffer never grows beyond it. */
     readonly limit: number,
     initialCapacity: number,
+    /** Memory of an earlier part, reused when it is large enough. */
+    spare?: Buffer,
   ) {
-    this.#buffer = Buffer.allocUnsafe(Math.max(1, Math.min(limit, initialCapacity)));
+    this.#buffer = spare && spare.length >= Math.min(limit, initialCapacity) ? spare : Buffer.allocUnsafe(Math.max(1, Math.min(limit, initialCapacity)));
+  }
+
+  /** The memory behind the part, for reuse once its upload is done. */
+  get memory(): Buffer {
+    return this.#buffer;
   }
 
   get length(): number {

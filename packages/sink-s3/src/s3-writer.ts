@@ -78,6 +78,8 @@ export class S3Writer implements SinkWriter {
   #partsStarted = 0;
   readonly #inFlight = new Set<Promise<void>>();
   #inFlightBytes = 0;
+  /** Memory of uploaded parts, reused for the next ones instead of left to the GC. */
+  readonly #spare: Buffer[] = [];
   #peakBufferedBytes = 0;
   readonly #parts: CompletedPart[] = [];
   #upload: Promise<string> | undefined;
@@ -171,9 +173,15 @@ export class S3Writer implements SinkWriter {
   }
 
   #newPart(): PartBuffer {
-    const expected = this.writerOptions.expectedBytes;
-    const initial = expected === undefined ? FIRST_CAPACITY : expected - this.#bytes;
-    return new PartBuffer(partBytesAt(this.ctx.plan, this.#partsStarted + 1), initial);
+    const limit = partBytesAt(this.ctx.plan, this.#partsStarted + 1);
+    const { expectedBytes, sizeHint } = this.writerOptions;
+    // Growing a part by doubling costs a copy and garbage per step: only the
+    // first part of an object that may be small starts small.
+    let initial: number;
+    if (this.#partsStarted > 0) initial = limit;
+    else if (expectedBytes !== undefined) initial = expectedBytes - this.#bytes;
+    else initial = Math.max(FIRST_CAPACITY, sizeHint ?? 0);
+    return new PartBuffer(limit, initial, this.#spare.pop());
   }
 
   async #finish(): Promise<void> {
@@ -217,9 +225,15 @@ export class S3Writer implements SinkWriter {
       bufferedBytes: this.#inFlightBytes,
     });
     const task: Promise<void> = this.#uploadPart(partNumber, body)
-      .catch((error: unknown) => {
-        this.#fail(error);
-      })
+      .then(
+        // Only after success: a failed request may still hold the body.
+        () => {
+          if (this.#spare.length < this.ctx.options.uploadConcurrency) this.#spare.push(part.memory);
+        },
+        (error: unknown) => {
+          this.#fail(error);
+        },
+      )
       .finally(() => {
         this.#inFlight.delete(task);
         this.#inFlightBytes -= part.capacity;
