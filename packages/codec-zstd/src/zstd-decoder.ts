@@ -5,12 +5,12 @@
  * - zstd verifies the frame's checksum; a truncated frame, a second frame
  *   or any byte after the frame is an error naming the object;
  * - output is produced only while downstream wants it (credits, see
- *   zstd-decode-worker.ts): a block of zeros can expand a thousandfold.
- * The decompression itself runs on a worker thread.
+ *   zstd-worker-pool.ts): a block of zeros can expand a thousandfold.
+ * The decompression itself runs on a worker thread (zstd-worker-pool.ts).
  */
 import { Duplex } from 'node:stream';
 import { errCorruptObject, errSizeMismatch, type ShmsnapError } from '@shmsnap/core';
-import { decodePool, type DecodeWorker, type FromWorker } from './zstd-decode-worker.js';
+import { zstdWorkers, type FromWorker, type ZstdWorker } from './zstd-worker-pool.js';
 import { zstd } from './zstd-binding.js';
 
 /** ZSTD_FRAMEHEADERSIZE_MAX: enough bytes to read any frame header. */
@@ -39,8 +39,8 @@ function describe(message: string): string {
 
 export class ZstdDecoder extends Duplex {
   readonly #options: ZstdDecoderOptions;
-  readonly #leasing: Promise<DecodeWorker>;
-  #worker: DecodeWorker | undefined;
+  readonly #leasing: Promise<ZstdWorker>;
+  #worker: ZstdWorker | undefined;
   #released = false;
   #seenBytes = 0;
   #owedCredits = 0;
@@ -51,7 +51,7 @@ export class ZstdDecoder extends Duplex {
   constructor(options: ZstdDecoderOptions) {
     super({ readableHighWaterMark: OUTPUT_BYTES * 4 });
     this.#options = options;
-    this.#leasing = decodePool(options.threads ?? 2)
+    this.#leasing = zstdWorkers(options.threads ?? 2)
       .lease()
       .then((worker) => {
         this.#worker = worker;
@@ -60,7 +60,7 @@ export class ZstdDecoder extends Duplex {
           return worker;
         }
         worker.onMessage((message) => this.#onMessage(message));
-        worker.send({ type: 'start', rawSize: options.rawSize, credits: CREDITS });
+        worker.send({ type: 'start', mode: 'decode', rawSize: options.rawSize, credits: CREDITS });
         return worker;
       });
   }
@@ -114,6 +114,7 @@ export class ZstdDecoder extends Duplex {
           case 'too-much':
           case 'trailing':
           case 'short':
+          case 'compress':
             return this.#fail(errCorruptObject(objectName, message.message));
         }
         return this.#fail(errCorruptObject(objectName, `${message.message} (${rawSize} bytes recorded)`));
