@@ -138,21 +138,29 @@ export function asmtFiles(objects: readonly ObjectInfo[], codecs: CodecLookup, i
   return out;
 }
 
+/**
+ * The raw size and CRC-32 an ASMT file states: its own size for `.dat`, its
+ * header for compressed files (`object` is the file's path at the sink). A
+ * compressed file whose codec cannot state them is CORRUPT_OBJECT.
+ */
+export async function readFileHeader(sink: Sink, object: string, file: AsmtFile, signal?: AbortSignal): Promise<{ rawSize: number; rawCrc32?: number }> {
+  if (file.codec.identity) return { rawSize: file.info.size };
+  if (!file.codec.readHeader || file.codec.headerBytes === 0) {
+    throw errCorruptObject(object, `codec '${file.codec.name}' objects cannot be restored without a shmsnap manifest`);
+  }
+  return file.codec.readHeader(await readRange(sink, object, 0, Math.min(file.codec.headerBytes, file.info.size), signal), object);
+}
+
+/** The latest modification time among `files`, when the sink tells. */
+export function newestModified(files: readonly AsmtFile[]): Date | undefined {
+  return files.reduce<Date | undefined>((latest, f) => (f.info.modified && (!latest || f.info.modified > latest) ? f.info.modified : latest), undefined);
+}
+
 async function asmtCandidates(sink: Sink, files: readonly AsmtFile[], instance: number, signal?: AbortSignal): Promise<Candidate[]> {
   const out: Candidate[] = [];
   for (const file of files) {
     const object = file.info.name;
-    let rawSize = file.info.size;
-    let rawCrc32: number | undefined;
-    if (!file.codec.identity) {
-      if (!file.codec.readHeader || file.codec.headerBytes === 0) {
-        throw errCorruptObject(object, `codec '${file.codec.name}' objects cannot be restored without a shmsnap manifest`);
-      }
-      const head = await readRange(sink, object, 0, Math.min(file.codec.headerBytes, file.info.size), signal);
-      const header = file.codec.readHeader(head, object);
-      rawSize = header.rawSize;
-      rawCrc32 = header.rawCrc32;
-    }
+    const { rawSize, rawCrc32 } = await readFileHeader(sink, object, file, signal);
     const fields = await fieldsOf(sink, { object, key: file.key, codec: file.codec, rawSize }, signal);
     const decoded = decodeKey(file.key)!;
     // ASMT keeps owner and mode in the files (§17); where the sink has none, Aerospike's defaults.
@@ -246,8 +254,7 @@ export async function planRestore(options: PlanRestoreOptions): Promise<RestoreP
     const source: PlanSource = { kind: 'manifest', name: backup.name, backup };
     for (const candidate of await manifestCandidates(sink, backup, codecs, signal)) candidates.push({ candidate, source });
   }
-  const newest = files.reduce<Date | undefined>((latest, f) => (f.info.modified && (!latest || f.info.modified > latest) ? f.info.modified : latest), undefined);
-  const asmtSource: PlanSource = { kind: 'asmt', newest };
+  const asmtSource: PlanSource = { kind: 'asmt', newest: newestModified(files) };
   for (const candidate of await asmtCandidates(sink, files, instance, signal)) candidates.push({ candidate, source: asmtSource });
 
   const analysis = analyzeLayout(candidates.map((c) => c.candidate.entry), { requireClean: true, requireDetached: false, noun: 'segment file' });

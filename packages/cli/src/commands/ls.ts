@@ -16,7 +16,7 @@ import {
   type Registry,
   type Sink,
 } from '@shmsnap/core';
-import { asmtFiles, BASE_MIN_BYTES, decodeKey, parseBase, readRange } from '@shmsnap/shm-native';
+import { asmtFiles, BASE_MIN_BYTES, decodeKey, newestModified, parseBase, readFileHeader, readRange } from '@shmsnap/shm-native';
 import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
 import type { SinkOpener } from '../program.js';
@@ -98,14 +98,12 @@ async function rowsIn(sink: Sink, prefix: string, objects: readonly ObjectInfo[]
         if (decodeKey(file.key)!.kind === 'primary-base' && file.codec.identity) {
           namespaces.push(parseBase(await readRange(sink, object, 0, BASE_MIN_BYTES), object).namespace);
         }
-        rawBytes += file.codec.identity || !file.codec.readHeader
-          ? file.info.size
-          : file.codec.readHeader(await readRange(sink, object, 0, file.codec.headerBytes), object).rawSize;
+        rawBytes += (await readFileHeader(sink, object, file)).rawSize;
       } catch {
         // Counted as stored bytes only; verify names the bad file.
       }
     }
-    const newest = mine.reduce<Date | undefined>((latest, f) => (f.info.modified && (!latest || f.info.modified > latest) ? f.info.modified : latest), undefined);
+    const newest = newestModified(mine);
     rows.push({
       location: where,
       status: 'asmt',

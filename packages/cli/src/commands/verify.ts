@@ -16,7 +16,7 @@ import {
   type RestoreEntry,
   type ShmsnapError,
 } from '@shmsnap/core';
-import { asmtFiles, decodeKey, readRange } from '@shmsnap/shm-native';
+import { asmtFiles, decodeKey, readFileHeader } from '@shmsnap/shm-native';
 import { EXIT_OK, EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import type { SinkOpener } from '../program.js';
@@ -35,13 +35,7 @@ export async function runVerifyCommand(location: string, threads: number, output
     const decoded = decodeKey(file.key)!;
     const object = file.info.name;
     try {
-      let rawSize = file.info.size;
-      let rawCrc32: number | undefined;
-      if (!file.codec.identity && file.codec.readHeader) {
-        const header = file.codec.readHeader(await readRange(sink, object, 0, Math.min(file.codec.headerBytes, file.info.size), signal), object);
-        rawSize = header.rawSize;
-        rawCrc32 = header.rawCrc32;
-      }
+      const { rawSize, rawCrc32 } = await readFileHeader(sink, object, file, signal);
       entries.push({
         segment: { key: file.key, kind: decoded.kind ?? 'data-stage', instance: decoded.instance, nsid: decoded.nsid, namespace: '', stage: decoded.stage, size: rawSize, uid: 0, gid: 0, mode: 0o600 },
         object,
