@@ -1,5 +1,6 @@
 // Shared-memory helpers for end-to-end tests (always inside a private IPC namespace).
-import { decodeKey, listShmSegments, removeShm } from '@shmsnap/shm-native';
+import { listShmSegments, removeShm } from '@shmsnap/shm-native';
+import { decodeKey } from '@shmsnap/core';
 import { compareSegment, type Fixture, type FixtureSegment } from '@shmsnap/shm-native/fixture';
 
 /** Removes every segment of this IPC namespace. */

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { HostIdentity } from './manifest.js';
+import type { HostIdentity } from './format/manifest.js';
 
 async function firstLine(path: string): Promise<string | null> {
   try {

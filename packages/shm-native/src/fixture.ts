@@ -22,8 +22,8 @@ import {
   META_STAGE_COUNT_OFFSET,
   SHUTDOWN_CLEAN,
   writeName,
-} from './layout/fields.js';
-import { keyOf } from './layout/key.js';
+} from '@shmsnap/core';
+import { keyOf } from '@shmsnap/core';
 import { attachShm, createShm, lookupShm, removeShm, setShmLocked, setShmOwner, statShm } from './shm.js';
 import { DEFAULT_WINDOW_BYTES } from './window-stream.js';
 

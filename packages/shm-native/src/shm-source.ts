@@ -8,10 +8,22 @@
  * `open()` checks again that nobody attached the segment since, then streams
  * it through read-only windows.
  */
-import { errSegmentAttached, errSegmentInvalid, errShmFailed, formatKey, type SegmentDescriptor, type SegmentReader, type SegmentSource } from '@shmsnap/core';
-import { analyzeLayout, requireNamespaces, type InstanceAnalysis, type LayoutEntry, type NamespaceAnalysis } from './layout/analysis.js';
-import { BASE_MIN_BYTES, DATA_MIN_BYTES, DATA_NAME_OFFSET, META_MIN_BYTES, parseBase, readMetaStageCount, readName } from './layout/fields.js';
-import { decodeKey } from './layout/key.js';
+import {
+  analyzeLayout,
+  decodeKey,
+  errSegmentAttached,
+  errSegmentInvalid,
+  errShmFailed,
+  formatKey,
+  readLayoutFields,
+  requireNamespaces,
+  type InstanceAnalysis,
+  type LayoutEntry,
+  type NamespaceAnalysis,
+  type SegmentDescriptor,
+  type SegmentReader,
+  type SegmentSource,
+} from '@shmsnap/core';
 import { attachShm, listShmSegments, PERMISSION_BITS, statShm, type ShmStat } from './shm.js';
 import { createWindowReader, DEFAULT_WINDOW_BYTES } from './window-stream.js';
 
@@ -38,24 +50,7 @@ export async function discoverSegments(instance?: number): Promise<LiveSegment[]
     if (!decoded || (instance !== undefined && decoded.instance !== instance)) continue;
     const base = { key: stat.key, size: stat.size, label: formatKey(stat.key), nattch: stat.nattch, stat };
     try {
-      switch (decoded.kind) {
-        case 'primary-base':
-          out.push({
-            ...base,
-            base: stat.size < BASE_MIN_BYTES
-              ? errSegmentInvalid(base.label, `base segment is too small (${stat.size} bytes, needs ${BASE_MIN_BYTES})`)
-              : parseBase(await readHead(stat, BASE_MIN_BYTES), base.label),
-          });
-          break;
-        case 'secondary-meta':
-          out.push({ ...base, ...(stat.size >= META_MIN_BYTES ? { metaStageCount: readMetaStageCount(await readHead(stat, META_MIN_BYTES)) } : {}) });
-          break;
-        case 'data-stage':
-          out.push({ ...base, ...(stat.size >= DATA_MIN_BYTES ? { dataName: readName(await readHead(stat, DATA_MIN_BYTES), DATA_NAME_OFFSET) } : {}) });
-          break;
-        default:
-          out.push(base);
-      }
+      out.push({ ...base, ...(await readLayoutFields(decoded.kind, stat.size, base.label, (bytes) => readHead(stat, bytes))) });
     } catch (error) {
       // The segment vanished or cannot be attached: say so for this key.
       out.push({ ...base, base: errShmFailed('shmat', `segment ${base.label}`, error) });

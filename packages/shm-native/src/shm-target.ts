@@ -12,8 +12,8 @@
  *   warm-start from it, and shmsnap will not back it up.
  */
 import { errSegmentExists, errSizeMismatch, formatKey, type SegmentDescriptor, type SegmentTarget, type SegmentWriter } from '@shmsnap/core';
-import { BASE_SHUTDOWN_OFFSET } from './layout/fields.js';
-import { decodeKey } from './layout/key.js';
+import { BASE_SHUTDOWN_OFFSET } from '@shmsnap/core';
+import { decodeKey } from '@shmsnap/core';
 import type { NativeAttachment } from './binding.js';
 import { attachShm, createShm, listShmSegments, removeShm, setShmOwner } from './shm.js';
 import { DEFAULT_WINDOW_BYTES, WindowWriter } from './window-stream.js';

@@ -9,7 +9,7 @@ const { Readable, Writable } = await import('node:stream');
 const { afterEach, describe, it } = await import('node:test');
 const { crc32, isShmsnapError, pipelineSettled } = await import('@shmsnap/core');
 const { createFixture, describeFixture } = await import('./fixture.js');
-const shm = await import('./index.js');
+const shm = { ...(await import('@shmsnap/core')), ...(await import('./index.js')) };
 
 type FixtureOptions = import('./fixture.js').FixtureOptions;
 

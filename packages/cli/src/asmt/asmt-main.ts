@@ -21,16 +21,8 @@ import {
   type Registry,
   type RestoreEntry,
 } from '@shmsnap/core';
-import {
-  analyzeLiveSegments,
-  asmtConflicts,
-  createShmSource,
-  createShmTarget,
-  discoverSegments,
-  planRestore,
-  type LiveSegment,
-  type NamespaceAnalysis,
-} from '@shmsnap/shm-native';
+import { analyzeLiveSegments, createShmSource, createShmTarget, discoverSegments, type LiveSegment } from '@shmsnap/shm-native';
+import { planRestore, type NamespaceAnalysis } from '@shmsnap/core';
 import { createDefaultRegistry } from '../default-registry.js';
 import { withInterrupt } from '../interrupt.js';
 import { groupName, userName } from '../owners.js';
@@ -168,14 +160,14 @@ class AsmtRun {
     const codec = this.#registry.codec(this.options.compress ? 'gzip' : 'none');
     const sink = await this.#registry.openSink(this.options.directory);
     const plan = planBackup(segments, codec);
-    await checkBackupLocation(sink, plan, asmtConflicts, signal);
+    await checkBackupLocation(sink, plan, undefined, signal);
     if (this.options.analyze) {
       this.verbose(`\n${this.suggestedCommand(instance)}\n`);
       return;
     }
     try {
       await runBackup({
-        source, sink, codec, segments, threads: this.threads(), conflicts: asmtConflicts, host: await readHostIdentity(),
+        source, sink, codec, segments, threads: this.threads(), host: await readHostIdentity(),
         tool: { name: 'shmsnap-asmt', version: TOOL_VERSION }, signal, onProgress: this.options.verbose ? progressLines((t) => this.out(t)) : undefined,
       });
     } catch (error) {

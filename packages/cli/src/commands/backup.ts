@@ -11,7 +11,7 @@ import {
   runBackup,
   type Registry,
 } from '@shmsnap/core';
-import { asmtConflicts, createShmSource } from '@shmsnap/shm-native';
+import { createShmSource } from '@shmsnap/shm-native';
 import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
 import type { SinkOpener } from '../program.js';
@@ -42,7 +42,7 @@ export async function runBackupCommand(options: BackupCommandOptions, output: Ou
   const source = createShmSource({ instance: options.instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) });
   const segments = await source.list({ signal });
   const plan = planBackup(segments, codec);
-  await checkBackupLocation(sink, plan, asmtConflicts, signal);
+  await checkBackupLocation(sink, plan, undefined, signal);
 
   const rawBytes = segments.reduce((sum, s) => sum + s.size, 0);
   // Uncompressed objects need their full size; a compressed size is only known afterwards.
@@ -69,7 +69,6 @@ export async function runBackupCommand(options: BackupCommandOptions, output: Ou
     ...(options.level === undefined ? {} : { level: options.level }),
     threads: options.threads,
     segments,
-    conflicts: asmtConflicts,
     host,
     tool: TOOL,
     signal,

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errChecksumMismatch, manifestTotals, readHostIdentity, runBackup, runRestore, type Registry } from '@shmsnap/core';
-import { asmtConflicts, createShmSource, createShmTarget, planRestore } from '@shmsnap/shm-native';
+import { createShmSource, createShmTarget } from '@shmsnap/shm-native';
+import { planRestore } from '@shmsnap/core';
 import { createFixture, type FixtureOptions } from '@shmsnap/shm-native/fixture';
 import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
@@ -65,7 +66,6 @@ export async function runDemo(options: DemoOptions, output: Output, registry: Re
       codec,
       ...(options.level === undefined ? {} : { level: options.level }),
       threads: options.threads,
-      conflicts: asmtConflicts,
       host: await readHostIdentity(),
       tool: TOOL,
       signal,

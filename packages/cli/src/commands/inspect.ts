@@ -3,7 +3,8 @@
  * namespace, and whether each namespace may be backed up (if not, why).
  */
 import { errNamespaceNotFound, formatKey } from '@shmsnap/core';
-import { analyzeLiveSegments, discoverSegments, type LiveSegment, type NamespaceAnalysis } from '@shmsnap/shm-native';
+import { analyzeLiveSegments, discoverSegments, type LiveSegment } from '@shmsnap/shm-native';
+import { type NamespaceAnalysis } from '@shmsnap/core';
 import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
 import { groupName, userName } from '../owners.js';

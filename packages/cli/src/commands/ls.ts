@@ -16,7 +16,7 @@ import {
   type Registry,
   type Sink,
 } from '@shmsnap/core';
-import { asmtFiles, BASE_MIN_BYTES, decodeKey, newestModified, parseBase, readFileHeader, readRange } from '@shmsnap/shm-native';
+import { asmtFiles, BASE_MIN_BYTES, decodeKey, newestModified, parseBase, readFileHeader, readRange } from '@shmsnap/core';
 import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
 import type { SinkOpener } from '../program.js';

@@ -5,7 +5,8 @@
  * unless --force.
  */
 import { errBackupStale, foreignHostReason, readHostIdentity, runRestore, type HostIdentity, type Registry } from '@shmsnap/core';
-import { createShmTarget, planRestore, type PlanSource, type RestorePlan } from '@shmsnap/shm-native';
+import { createShmTarget } from '@shmsnap/shm-native';
+import { planRestore, type PlanSource, type RestorePlan } from '@shmsnap/core';
 import { formatAge, formatBytes } from '../format.js';
 import type { Output } from '../output.js';
 import type { SinkOpener } from '../program.js';

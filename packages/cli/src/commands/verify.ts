@@ -16,7 +16,7 @@ import {
   type RestoreEntry,
   type ShmsnapError,
 } from '@shmsnap/core';
-import { asmtFiles, decodeKey, readFileHeader } from '@shmsnap/shm-native';
+import { asmtFiles, decodeKey, readFileHeader } from '@shmsnap/core';
 import { EXIT_OK, EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import type { SinkOpener } from '../program.js';

@@ -5,9 +5,9 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { errSegmentExists, errSizeMismatch } from '../errors.js';
-import { formatKey, type SegmentDescriptor } from '../segment.js';
-import type { SegmentReader, SegmentSource } from '../source.js';
-import type { SegmentTarget, SegmentWriter } from '../target.js';
+import { formatKey, type SegmentDescriptor } from '../contracts/segment.js';
+import type { SegmentReader, SegmentSource } from '../contracts/source.js';
+import type { SegmentTarget, SegmentWriter } from '../contracts/target.js';
 
 export interface MemorySegment {
   readonly descriptor: SegmentDescriptor;

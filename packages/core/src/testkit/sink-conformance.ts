@@ -17,9 +17,9 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { crc32 } from '../checksum.js';
+import { crc32 } from '../pipeline/checksum.js';
 import { isShmsnapError, type ErrorCode } from '../errors.js';
-import type { Sink, SinkWriter } from '../sink.js';
+import type { Sink, SinkWriter } from '../contracts/sink.js';
 
 export const CONFORMANCE_CASES = [
   'round-trip',

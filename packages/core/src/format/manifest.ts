@@ -10,9 +10,10 @@
  * object name that could leave the location are rejected with
  * MANIFEST_INVALID naming the field.
  */
-import { errManifestInvalid } from './errors.js';
+import { errManifestInvalid } from '../errors.js';
 import { objectNameProblem } from './object-name.js';
-import { isSegmentKind, keyFileStem, type SegmentDescriptor } from './segment.js';
+import { isSegmentKind, type SegmentDescriptor } from '../contracts/segment.js';
+import { keyFileStem } from './asmt-directory.js';
 
 /**
  * A location may hold several backups, as an ASMT directory may (one per

@@ -15,7 +15,7 @@
  * committed (marker included) before the error is reported.
  */
 import { Writable } from 'node:stream';
-import type { Codec } from './codec.js';
+import type { Codec } from '../contracts/codec.js';
 import { codecNone } from './codec-none.js';
 import { createCrc32Meter } from './checksum.js';
 import {
@@ -25,7 +25,7 @@ import {
   errSizeMismatch,
   isShmsnapError,
   withPluginContext,
-} from './errors.js';
+} from '../errors.js';
 import {
   MANIFEST_FORMAT_VERSION,
   manifestName,
@@ -35,13 +35,14 @@ import {
   type HostIdentity,
   type Manifest,
   type ManifestSegment,
-} from './manifest.js';
-import { coversSameNamespace } from './location.js';
+} from '../format/manifest.js';
+import { coversSameNamespace } from '../location/catalog.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
-import { isUncompressedKind, keyFileStem, type SegmentDescriptor } from './segment.js';
+import type { SegmentDescriptor } from '../contracts/segment.js';
+import { isUncompressedKind, segmentFileConflicts, segmentObjectName } from '../format/asmt-directory.js';
 import { abortReason, pipelineSettled, runBounded } from './settle.js';
-import type { ObjectInfo, Sink } from './sink.js';
-import type { SegmentSource } from './source.js';
+import type { ObjectInfo, Sink } from '../contracts/sink.js';
+import type { SegmentSource } from '../contracts/source.js';
 import { writeObject } from './sink-io.js';
 
 export interface BackupPlanEntry {
@@ -54,7 +55,7 @@ export interface BackupPlanEntry {
 export function planBackup(segments: readonly SegmentDescriptor[], codec: Codec): BackupPlanEntry[] {
   return segments.map((segment) => {
     const chosen = isUncompressedKind(segment.kind) ? codecNone : codec;
-    return { segment, codec: chosen, object: `${keyFileStem(segment.key)}${chosen.extension}` };
+    return { segment, codec: chosen, object: segmentObjectName(segment, chosen) };
   });
 }
 
@@ -130,14 +131,7 @@ export async function checkBackupLocation(
         : `it holds an interrupted shmsnap backup of instance ${other.instance}, namespace ids ${other.nsids.join(',')} (${info.name}); remove that backup's files first`,
     );
   }
-  const stems = new Map(plan.map((entry) => [keyFileStem(entry.segment.key), entry.object]));
-  for (const info of existing) {
-    const stem = info.name.slice(0, 8).toLowerCase();
-    if (stems.has(stem) && /^[0-9a-fA-F]{8}\.dat/.test(info.name)) {
-      throw errBackupExists(sink.location, `it already holds ${info.name}, a backup of segment 0x${stem}`);
-    }
-  }
-  const reasons = conflicts?.(existing, plan) ?? [];
+  const reasons = [...segmentFileConflicts(existing, plan.map((e) => e.segment)), ...(conflicts?.(existing, plan) ?? [])];
   if (reasons.length > 0) throw errBackupExists(sink.location, reasons.join('; '));
 }
 

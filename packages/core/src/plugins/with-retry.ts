@@ -10,8 +10,8 @@
  * refusal (permission denied, no such object) fails at once.
  */
 import { Readable } from 'node:stream';
-import { errAborted, errConfigInvalid, errObjectNotFound, isShmsnapError } from './errors.js';
-import type { ReaderOptions, Sink } from './sink.js';
+import { errAborted, errConfigInvalid, errObjectNotFound, isShmsnapError } from '../errors.js';
+import type { ReaderOptions, Sink } from '../contracts/sink.js';
 
 export interface RetryEvent {
   /** What is being retried, e.g. `s3 stat node1/ae001100.dat`. */

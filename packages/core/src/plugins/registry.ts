@@ -6,9 +6,9 @@
  * A plain path (`/var/backups/x`, `./x`) and `file:///...` both resolve to
  * the `file` scheme.
  */
-import { errCodecUnknown, errRegistryDuplicate, errSchemeUnknown } from './errors.js';
-import type { Codec } from './codec.js';
-import type { Sink, SinkProvider } from './sink.js';
+import { errCodecUnknown, errRegistryDuplicate, errSchemeUnknown } from '../errors.js';
+import type { Codec } from '../contracts/codec.js';
+import type { Sink, SinkProvider } from '../contracts/sink.js';
 
 export interface Registry {
   registerSink(provider: SinkProvider<never>): void;

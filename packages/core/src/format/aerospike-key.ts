@@ -1,5 +1,5 @@
 /**
- * Aerospike's SysV key encoding (asmt-format.md §2):
+ * Aerospike's SysV key encoding (docs/asmt-format.md §2):
  *
  *   bits 31..24  type: 0xAE primary index, 0xA2 secondary index, 0xAD data
  *   bits 23..20  instance (0..15)
@@ -12,7 +12,7 @@
  * secondary keys whose low bits fit nothing are reported as unexpected, never
  * taken for a base or meta and never skipped silently.
  */
-import type { SegmentKind } from '@shmsnap/core';
+import type { SegmentKind } from '../contracts/segment.js';
 
 export type KeyType = 'primary' | 'secondary' | 'data';
 
@@ -93,25 +93,4 @@ export function keyOf(kind: SegmentKind, instance: number, nsid: number, stage: 
     case 'data-stage':
       return encodeKey('data', instance, nsid, stage ?? 0);
   }
-}
-
-const FILE_NAME = /^([^.]{8})(\.dat(?:\.gz|\.zst)?)$/;
-
-export interface ParsedFileName {
-  readonly key: number;
-  readonly decoded: DecodedKey;
-  readonly extension: '.dat' | '.dat.gz' | '.dat.zst';
-}
-
-/**
- * A backup file name as ASMT reads it (§9): exactly 8 hex digits (either
- * case) then `.dat` or `.dat.gz` (and our `.dat.zst`), from the first dot on.
- * Anything else is not a segment file and is ignored.
- */
-export function parseSegmentFileName(name: string): ParsedFileName | undefined {
-  const match = FILE_NAME.exec(name);
-  if (!match || !/^[0-9a-fA-F]{8}$/.test(match[1]!)) return undefined;
-  const key = Number.parseInt(match[1]!, 16) >>> 0;
-  const decoded = decodeKey(key);
-  return decoded ? { key, decoded, extension: match[2] as ParsedFileName['extension'] } : undefined;
 }

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { errAborted, errObjectNotFound, errPermissionDenied, errRemoteFailed, isShmsnapError } from './errors.js';
-import type { ObjectInfo, ReaderOptions, Sink } from './sink.js';
+import { errAborted, errObjectNotFound, errPermissionDenied, errRemoteFailed, isShmsnapError } from '../errors.js';
+import type { ObjectInfo, ReaderOptions, Sink } from '../contracts/sink.js';
 import { retryDelayMs, retryOperation, withRetry, type RetryEvent } from './with-retry.js';
 
 const fast = { baseDelayMs: 1, maxDelayMs: 2 };

@@ -8,7 +8,7 @@
  */
 import type { Stream } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { errAborted, isShmsnapError, type ShmsnapError } from './errors.js';
+import { errAborted, isShmsnapError, type ShmsnapError } from '../errors.js';
 
 interface ClosableStream {
   closed?: boolean;

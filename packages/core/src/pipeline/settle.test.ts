@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { errAborted, isShmsnapError } from './errors.js';
+import { errAborted, isShmsnapError } from '../errors.js';
 import { runBounded } from './settle.js';
 
 describe('runBounded', () => {

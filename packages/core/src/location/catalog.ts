@@ -4,10 +4,10 @@
  * manifest), and every object (among them files other tools wrote, such as
  * ASMT's).
  */
-import { errManifestInvalid, withPluginContext } from './errors.js';
-import { MANIFEST_MAX_BYTES, manifestName, parseBackupObjectName, parseManifest, type Manifest } from './manifest.js';
-import { readObject } from './sink-io.js';
-import type { ObjectInfo, Sink } from './sink.js';
+import { errManifestInvalid, withPluginContext } from '../errors.js';
+import { MANIFEST_MAX_BYTES, manifestName, parseBackupObjectName, parseManifest, type Manifest } from '../format/manifest.js';
+import { readObject } from '../pipeline/sink-io.js';
+import type { ObjectInfo, Sink } from '../contracts/sink.js';
 
 export interface LocationBackup {
   /** The manifest's object name. */

@@ -1,9 +1,10 @@
 /**
  * The few fields of Aerospike's segments that a backup must read
- * (asmt-format.md §3). Host byte order: little-endian on every platform
+ * (docs/asmt-format.md §3). Host byte order: little-endian on every platform
  * Aerospike runs on.
  */
-import { errSegmentInvalid } from '@shmsnap/core';
+import type { SegmentKind } from '../contracts/segment.js';
+import { errSegmentInvalid, type ShmsnapError } from '../errors.js';
 
 export const BASE_VERSION_OFFSET = 0;
 export const BASE_SHUTDOWN_OFFSET = 4;
@@ -59,4 +60,32 @@ export function parseBase(head: Uint8Array, label: string): BaseInfo {
 
 export function readMetaStageCount(head: Uint8Array): number {
   return new DataView(head.buffer, head.byteOffset, head.length).getUint32(META_STAGE_COUNT_OFFSET, true);
+}
+
+/** The header fields the layout analysis needs, as read from one segment or file. */
+export interface LayoutFields {
+  /** Bases: the parsed head, or the error reading it. */
+  readonly base?: BaseInfo | ShmsnapError;
+  /** Secondary metas: the stage count (undefined when too small to hold it). */
+  readonly metaStageCount?: number;
+  /** Data stages: the namespace name (undefined when too small to hold it). */
+  readonly dataName?: string;
+}
+
+/**
+ * Reads the fields of a segment of `kind` and `size` bytes through `head`
+ * (which returns at least the first N bytes, or all of them when smaller):
+ * the one reader of header fields, for live segments and for files alike.
+ */
+export async function readLayoutFields(kind: SegmentKind | null, size: number, label: string, head: (bytes: number) => Promise<Uint8Array>): Promise<LayoutFields> {
+  switch (kind) {
+    case 'primary-base':
+      return { base: size < BASE_MIN_BYTES ? errSegmentInvalid(label, `base segment is too small (${size} bytes, needs ${BASE_MIN_BYTES})`) : parseBase(await head(BASE_MIN_BYTES), label) };
+    case 'secondary-meta':
+      return size >= META_MIN_BYTES ? { metaStageCount: readMetaStageCount(await head(META_MIN_BYTES)) } : {};
+    case 'data-stage':
+      return size >= DATA_MIN_BYTES ? { dataName: readName(await head(DATA_MIN_BYTES), DATA_NAME_OFFSET) } : {};
+    default:
+      return {};
+  }
 }

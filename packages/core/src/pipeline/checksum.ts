@@ -7,7 +7,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import { errChecksumMismatch, errSizeMismatch } from './errors.js';
+import { errChecksumMismatch, errSizeMismatch } from '../errors.js';
 
 /** Continues `previous` (0 to start) over `data`. */
 export function crc32(data: Uint8Array, previous = 0): number {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { codecNone } from './codec-none.js';
-import { isShmsnapError } from './errors.js';
+import { codecNone } from '../pipeline/codec-none.js';
+import { isShmsnapError } from '../errors.js';
 import { createRegistry, schemeOf } from './registry.js';
-import type { Sink, SinkProvider } from './sink.js';
+import type { Sink, SinkProvider } from '../contracts/sink.js';
 
 function provider(schemes: string[], created: string[]): SinkProvider {
   return {

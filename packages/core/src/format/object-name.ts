@@ -3,7 +3,7 @@
  * or an S3 key, and a manifest is input we do not trust: so names are checked
  * against a small positive pattern rather than a list of bad characters.
  */
-import { errNameInvalid } from './errors.js';
+import { errNameInvalid } from '../errors.js';
 
 const SEGMENT_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 const MAX_SEGMENT_LENGTH = 255;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeKey, encodeKey, keyOf, parseSegmentFileName } from './layout/key.js';
+import { decodeKey, encodeKey, keyOf } from './aerospike-key.js';
+import { parseSegmentObjectName } from './asmt-directory.js';
 
 describe('Aerospike key encoding', () => {
   // asmt-format.md §2.1, worked examples.
@@ -48,13 +49,13 @@ describe('Aerospike key encoding', () => {
   });
 
   it('parses backup file names as ASMT does (§9)', () => {
-    assert.deepEqual(parseSegmentFileName('ae001100.dat')?.extension, '.dat');
-    assert.equal(parseSegmentFileName('ae001100.dat.gz')?.key, 0xae001100);
-    assert.equal(parseSegmentFileName('AE001777.dat')?.key, 0xae001777, 'upper-case hex is accepted');
-    assert.equal(parseSegmentFileName('ad001001.dat.gz')?.decoded.kind, 'data-stage');
-    assert.equal(parseSegmentFileName('ae001100.dat.zst')?.extension, '.dat.zst');
+    assert.deepEqual(parseSegmentObjectName('ae001100.dat')?.extension, '.dat');
+    assert.equal(parseSegmentObjectName('ae001100.dat.gz')?.key, 0xae001100);
+    assert.equal(parseSegmentObjectName('AE001777.dat')?.key, 0xae001777, 'upper-case hex is accepted');
+    assert.equal(parseSegmentObjectName('ad001001.dat.gz')?.decoded.kind, 'data-stage');
+    assert.equal(parseSegmentObjectName('ae001100.dat.zst')?.extension, '.dat.zst');
     for (const ignored of ['README', 'zz.dat', 'x.y.dat', 'ae001100.DAT', 'ae00110g.dat', 'ae001100.dat.gz.tmp', 'ae0011000.dat', '.ae001100.dat', 'shmsnap-manifest.json', '12345678.dat']) {
-      assert.equal(parseSegmentFileName(ignored), undefined, ignored);
+      assert.equal(parseSegmentObjectName(ignored), undefined, ignored);
     }
   });
 });

@@ -1,13 +1,14 @@
 /**
  * Groups Aerospike segments (live ones, or the files of a backup) into
  * namespaces and finds every reason a namespace must not be backed up or
- * restored: each check ASMT makes (asmt-format.md §6, §18), and the ones it
+ * restored: each check ASMT makes (docs/asmt-format.md §6, §18), and the ones it
  * should make (§23, §26).
  *
  * The analysis never throws: it returns each namespace with its problems as
  * coded errors, so `inspect` can show all of them and `requireNamespaces`
  * can refuse with the first.
  */
+import type { SegmentKind } from '../contracts/segment.js';
 import {
   errConfigInvalid,
   errNamespaceNotFound,
@@ -17,25 +18,18 @@ import {
   errSegmentNotClean,
   errSegmentSetInvalid,
   errSegmentVersion,
-  type SegmentKind,
   type ShmsnapError,
-} from '@shmsnap/core';
-import { BASE_MIN_BYTES, BASE_VERSIONS, META_MIN_BYTES, SHUTDOWN_CLEAN, type BaseInfo } from './fields.js';
-import { decodeKey, type DecodedKey } from './key.js';
+} from '../errors.js';
+import { BASE_MIN_BYTES, BASE_VERSIONS, META_MIN_BYTES, SHUTDOWN_CLEAN, type BaseInfo, type LayoutFields } from './segment-fields.js';
+import { decodeKey, type DecodedKey } from './aerospike-key.js';
 
 /** One segment or file, with the fields read from it. */
-export interface LayoutEntry {
+export interface LayoutEntry extends LayoutFields {
   readonly key: number;
   readonly size: number;
   /** How messages name it: `0xae001100` (segment) or `ae001100.dat.gz` (file). */
   readonly label: string;
   readonly nattch?: number;
-  /** Bases: the parsed head, or the error reading it. */
-  readonly base?: BaseInfo | ShmsnapError;
-  /** Secondary metas: the stage count at offset 20 (undefined when too small to hold it). */
-  readonly metaStageCount?: number;
-  /** Data stages: the namespace name at offset 12 (undefined when it could not be read). */
-  readonly dataName?: string;
 }
 
 export interface NamespaceMember {

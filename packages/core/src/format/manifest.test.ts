@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isShmsnapError } from './errors.js';
+import { isShmsnapError } from '../errors.js';
 import { MANIFEST_MAX_BYTES, parseManifest, serializeManifest, type Manifest } from './manifest.js';
 
 const where = '/backups/node1/shmsnap-manifest.json';

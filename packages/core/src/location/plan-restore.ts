@@ -13,91 +13,31 @@
  * version and shutdown status, treex, stage counts and contiguity, metas,
  * data names. A namespace whose backup was interrupted is refused.
  */
-import { Writable } from 'node:stream';
-import {
-  errBackupIncomplete,
-  errBackupNotFound,
-  errConfigInvalid,
-  errCorruptObject,
-  errNamespaceNotFound,
-  errSegmentInvalid,
-  isShmsnapError,
-  pipelineSettled,
-  readLocation,
-  type Codec,
-  type LocationBackup,
-  type LocationState,
-  type ManifestSegment,
-  type ObjectInfo,
-  type RestoreEntry,
-  type SegmentDescriptor,
-  type Sink,
-} from '@shmsnap/core';
-import { analyzeLayout, requireNamespaces, type LayoutEntry, type NamespaceAnalysis } from './layout/analysis.js';
-import { BASE_MIN_BYTES, DATA_MIN_BYTES, DATA_NAME_OFFSET, META_MIN_BYTES, parseBase, readMetaStageCount, readName } from './layout/fields.js';
-import { decodeKey, parseSegmentFileName } from './layout/key.js';
+import type { Codec } from '../contracts/codec.js';
+import type { SegmentDescriptor } from '../contracts/segment.js';
+import type { Sink } from '../contracts/sink.js';
+import { errBackupIncomplete, errBackupNotFound, errConfigInvalid, errNamespaceNotFound, errSegmentInvalid, isShmsnapError } from '../errors.js';
+import { decodeKey } from '../format/aerospike-key.js';
+import { ASMT_FILE_DEFAULT_ATTRIBUTES, asmtFiles, newestModified, readFileHeader, type AsmtFile, type CodecLookup } from '../format/asmt-directory.js';
+import { analyzeLayout, requireNamespaces, type LayoutEntry, type NamespaceAnalysis } from '../format/layout-analysis.js';
+import type { ManifestSegment } from '../format/manifest.js';
+import { readLayoutFields, type LayoutFields } from '../format/segment-fields.js';
+import type { RestoreEntry } from '../pipeline/restore.js';
+import { readRawHead } from '../pipeline/sink-io.js';
+import { readLocation, type LocationBackup, type LocationState } from './catalog.js';
 
-export interface CodecLookup {
-  codec(name: string): Codec;
-  codecForObject(objectName: string): Codec | undefined;
-}
-
-/** Stored bytes [start, end) of an object. */
-export async function readRange(sink: Sink, object: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
-  const stream = await sink.openReader(object, { range: { start, end }, ...(signal ? { signal } : {}) });
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).subarray(0, end - start);
-}
-
-/** Raw bytes from the start of an object, through its codec. */
-export async function readRawHead(sink: Sink, object: string, codec: Codec, rawSize: number, bytes: number, signal?: AbortSignal): Promise<Buffer> {
-  const wanted = Math.min(bytes, rawSize);
-  if (codec.identity) return readRange(sink, object, 0, wanted, signal);
-  // Decode only as far as needed, then stop the transfer.
-  const stop = new AbortController();
-  const chunks: Buffer[] = [];
-  let got = 0;
-  const collect = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(Buffer.from(chunk.subarray(0, wanted - got)));
-      got += Math.min(chunk.length, wanted - got);
-      callback();
-      if (got >= wanted) stop.abort();
-    },
-  });
-  const reader = await sink.openReader(object, signal ? { signal } : {});
-  const decoder = codec.createDecoder({ rawSize, objectName: object, signal: stop.signal });
-  try {
-    await pipelineSettled([reader, decoder, collect], signal ? AbortSignal.any([signal, stop.signal]) : stop.signal);
-  } catch (error) {
-    if (got < wanted) throw error;
+/** The header fields of one object, read through its codec; bases and metas must be uncompressed (as ASMT writes them). */
+async function fieldsOf(sink: Sink, entry: { object: string; key: number; codec: Codec; rawSize: number }, signal: AbortSignal | undefined): Promise<LayoutFields> {
+  const kind = decodeKey(entry.key)?.kind ?? null;
+  if ((kind === 'primary-base' || kind === 'secondary-meta') && !entry.codec.identity) {
+    return { base: errSegmentInvalid(entry.object, `a ${kind === 'primary-base' ? 'base segment' : 'secondary meta'} file must be uncompressed (.dat), as ASMT writes it`) };
   }
-  return Buffer.concat(chunks);
-}
-
-async function fieldsOf(
-  sink: Sink,
-  entry: { object: string; key: number; codec: Codec; rawSize: number },
-  signal: AbortSignal | undefined,
-): Promise<Pick<LayoutEntry, 'base' | 'metaStageCount' | 'dataName'>> {
-  const kind = decodeKey(entry.key)?.kind;
-  const head = async (bytes: number): Promise<Buffer> => readRawHead(sink, entry.object, entry.codec, entry.rawSize, bytes, signal);
   try {
-    if (kind === 'primary-base') {
-      if (!entry.codec.identity) return { base: errSegmentInvalid(entry.object, 'a base segment file must be uncompressed (.dat), as ASMT writes it') };
-      return { base: parseBase(await head(BASE_MIN_BYTES), entry.object) };
-    }
-    if (kind === 'secondary-meta') {
-      if (!entry.codec.identity) return { base: errSegmentInvalid(entry.object, 'a secondary meta file must be uncompressed (.dat), as ASMT writes it') };
-      return entry.rawSize >= META_MIN_BYTES ? { metaStageCount: readMetaStageCount(await head(META_MIN_BYTES)) } : {};
-    }
-    if (kind === 'data-stage') return entry.rawSize >= DATA_MIN_BYTES ? { dataName: readName(await head(DATA_MIN_BYTES), DATA_NAME_OFFSET) } : {};
+    return await readLayoutFields(kind, entry.rawSize, entry.object, (bytes) => readRawHead(sink, entry.object, entry.codec, entry.rawSize, bytes, signal));
   } catch (error) {
     if (isShmsnapError(error) && kind === 'primary-base') return { base: error };
     throw error;
   }
-  return {};
 }
 
 /** One object of the plan before analysis: where it comes from and what it becomes. */
@@ -120,51 +60,15 @@ async function manifestCandidates(sink: Sink, backup: LocationBackup, codecs: Co
   return out;
 }
 
-export interface AsmtFile {
-  readonly info: ObjectInfo;
-  readonly key: number;
-  readonly codec: Codec;
-}
-
-/** Objects that are ASMT segment files of `instance` (or of any instance). */
-export function asmtFiles(objects: readonly ObjectInfo[], codecs: CodecLookup, instance?: number): AsmtFile[] {
-  const out: AsmtFile[] = [];
-  for (const info of objects) {
-    const parsed = parseSegmentFileName(info.name);
-    if (!parsed || (instance !== undefined && parsed.decoded.instance !== instance)) continue;
-    const codec = codecs.codecForObject(parsed.extension);
-    if (codec) out.push({ info, key: parsed.key, codec });
-  }
-  return out;
-}
-
-/**
- * The raw size and CRC-32 an ASMT file states: its own size for `.dat`, its
- * header for compressed files (`object` is the file's path at the sink). A
- * compressed file whose codec cannot state them is CORRUPT_OBJECT.
- */
-export async function readFileHeader(sink: Sink, object: string, file: AsmtFile, signal?: AbortSignal): Promise<{ rawSize: number; rawCrc32?: number }> {
-  if (file.codec.identity) return { rawSize: file.info.size };
-  if (!file.codec.readHeader || file.codec.headerBytes === 0) {
-    throw errCorruptObject(object, `codec '${file.codec.name}' objects cannot be restored without a shmsnap manifest`);
-  }
-  return file.codec.readHeader(await readRange(sink, object, 0, Math.min(file.codec.headerBytes, file.info.size), signal), object);
-}
-
-/** The latest modification time among `files`, when the sink tells. */
-export function newestModified(files: readonly AsmtFile[]): Date | undefined {
-  return files.reduce<Date | undefined>((latest, f) => (f.info.modified && (!latest || f.info.modified > latest) ? f.info.modified : latest), undefined);
-}
-
 async function asmtCandidates(sink: Sink, files: readonly AsmtFile[], instance: number, signal?: AbortSignal): Promise<Candidate[]> {
   const out: Candidate[] = [];
   for (const file of files) {
     const object = file.info.name;
     const { rawSize, rawCrc32 } = await readFileHeader(sink, object, file, signal);
     const fields = await fieldsOf(sink, { object, key: file.key, codec: file.codec, rawSize }, signal);
-    const decoded = decodeKey(file.key)!;
-    // ASMT keeps owner and mode in the files (§17); where the sink has none, Aerospike's defaults.
-    const attributes = file.info.attributes ?? { uid: 0, gid: 0, mode: 0o666 };
+    const decoded = file.decoded;
+    // ASMT keeps owner and mode in the files (§17); where the sink has none, the documented default.
+    const attributes = file.info.attributes ?? ASMT_FILE_DEFAULT_ATTRIBUTES;
     out.push({
       entry: { key: file.key, size: rawSize, label: object, ...fields },
       restore: (ns) => ({

@@ -8,15 +8,15 @@
  * else already is.
  */
 import { Writable } from 'node:stream';
-import type { Codec } from './codec.js';
+import type { Codec } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
-import { errConfigInvalid, errManifestInvalid, isShmsnapError, toShmsnapError, withPluginContext, type ShmsnapError } from './errors.js';
-import type { Manifest } from './manifest.js';
+import { errConfigInvalid, errManifestInvalid, isShmsnapError, toShmsnapError, withPluginContext, type ShmsnapError } from '../errors.js';
+import type { Manifest } from '../format/manifest.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
-import type { SegmentDescriptor } from './segment.js';
+import type { SegmentDescriptor } from '../contracts/segment.js';
 import { abortReason, pipelineSettled, runBounded } from './settle.js';
-import type { Sink } from './sink.js';
-import type { SegmentTarget } from './target.js';
+import type { Sink } from '../contracts/sink.js';
+import type { SegmentTarget } from '../contracts/target.js';
 
 /** One object to bring back, with whatever check values are known for it. */
 export interface RestoreEntry {

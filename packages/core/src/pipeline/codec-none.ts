@@ -3,8 +3,8 @@
  * Its decoder still bounds the output to the segment size.
  */
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
-import type { Codec, DecodeOptions } from './codec.js';
-import { errSizeMismatch } from './errors.js';
+import type { Codec, DecodeOptions } from '../contracts/codec.js';
+import { errSizeMismatch } from '../errors.js';
 
 class BoundedPassThrough extends Transform {
   #bytes = 0;

@@ -4,7 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { createCrc32Meter, crc32, crc32Combine } from './checksum.js';
-import { isShmsnapError } from './errors.js';
+import { isShmsnapError } from '../errors.js';
 
 async function meter(data: Buffer, options: Parameters<typeof createCrc32Meter>[0]) {
   const m = createCrc32Meter(options);

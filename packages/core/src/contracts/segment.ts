@@ -48,13 +48,3 @@ export function isSegmentKind(value: unknown): value is SegmentKind {
 export function formatKey(key: number): string {
   return `0x${(key >>> 0).toString(16).padStart(8, '0')}`;
 }
-
-/** `ae001100`: how keys are written into file and object names (as ASMT does). */
-export function keyFileStem(key: number): string {
-  return (key >>> 0).toString(16).padStart(8, '0');
-}
-
-/** Bases and metas carry the namespace layout; they must never be compressed (as ASMT). */
-export function isUncompressedKind(kind: SegmentKind): boolean {
-  return kind === 'primary-base' || kind === 'secondary-meta';
-}
