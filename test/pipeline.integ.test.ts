@@ -67,7 +67,7 @@ describe('pipeline on a local directory', () => {
   });
 
   const backup = (source: SegmentSource = createMemorySource(original, { chunkBytes: 256 * 1024 }), signal?: AbortSignal) =>
-    runBackup({ source, sink, codec: codecNone, threads: 2, host, tool, ...(signal ? { signal } : {}) });
+    runBackup({ source, sink, codec: codecNone, concurrency: 2, host, tool, ...(signal ? { signal } : {}) });
 
   async function manifestOf(): Promise<Manifest> {
     const state = await readLocation(sink);
@@ -89,7 +89,7 @@ describe('pipeline on a local directory', () => {
     assert.deepEqual(manifest.namespaces, [{ name: 'test', nsid: 1 }]);
 
     const target = createMemoryTarget();
-    await runRestore({ sink, target, entries: planFromManifest(manifest, codecs, dir), threads: 3 });
+    await runRestore({ sink, target, entries: planFromManifest(manifest, codecs, dir), concurrency: 3 });
     assert.equal(target.segments.size, original.length);
     for (const s of original) {
       const restored = target.segments.get(s.descriptor.key);
@@ -162,7 +162,7 @@ describe('pipeline on a local directory', () => {
   describe('damage', () => {
     async function restoreFails(code: string, object: RegExp): Promise<void> {
       const target = createMemoryTarget();
-      await assert.rejects(runRestore({ sink, target, entries: planFromManifest(await manifestOf(), codecs, dir), threads: 2 }), (e: unknown) => {
+      await assert.rejects(runRestore({ sink, target, entries: planFromManifest(await manifestOf(), codecs, dir), concurrency: 2 }), (e: unknown) => {
         assert.ok(isShmsnapError(e), `expected a coded error, got ${String(e)}`);
         assert.equal(e.code, code);
         assert.match(e.message, object);

@@ -36,7 +36,7 @@ export function createZstdCodec(): Codec {
     createEncoder(options) {
       const level = options.level ?? ZSTD_LEVELS.default;
       if (!Number.isInteger(level) || level < ZSTD_LEVELS.min || level > ZSTD_LEVELS.max) {
-        throw errConfigInvalid('--level', `zstd takes levels ${ZSTD_LEVELS.min}..${ZSTD_LEVELS.max}, got ${level}`);
+        throw errConfigInvalid('level', `zstd takes levels ${ZSTD_LEVELS.min}..${ZSTD_LEVELS.max}, got ${level}`);
       }
       return new ZstdEncoder({ rawSize: options.rawSize, level, threads: options.threads ?? 1, objectName: options.objectName });
     },

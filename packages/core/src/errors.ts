@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'NOTHING_SELECTED',
   'OBJECT_EXISTS',
   'OBJECT_NOT_FOUND',
+  'OBJECT_TOO_LARGE',
   'PERMISSION_DENIED',
   'PLUGIN_FAILED',
   'REGISTRY_DUPLICATE',
@@ -153,7 +154,7 @@ export function errBackupNotFound(location: string, reason: string): ShmsnapErro
 }
 
 export function errBackupStale(location: string, reason: string): ShmsnapError {
-  return new ShmsnapError('BACKUP_STALE', `${location}: ${reason}; pass --force to restore it anyway`, {
+  return new ShmsnapError('BACKUP_STALE', `${location}: ${reason}`, {
     fault: 'user',
     details: { location, reason },
   });
@@ -245,6 +246,13 @@ export function errObjectNotFound(object: string, where: string): ShmsnapError {
   });
 }
 
+export function errObjectTooLarge(object: string, bytes: number, limit: number, where: string): ShmsnapError {
+  return new ShmsnapError('OBJECT_TOO_LARGE', `${object} would hold ${bytes} bytes; ${where} takes objects of at most ${limit} bytes`, {
+    fault: 'user',
+    details: { object, bytes, limit, where },
+  });
+}
+
 export function errPermissionDenied(what: string, where: string, cause?: unknown): ShmsnapError {
   return new ShmsnapError('PERMISSION_DENIED', `permission denied: ${what} ${where}`, {
     fault: 'user',
@@ -257,11 +265,11 @@ export function errPermissionDenied(what: string, where: string, cause?: unknown
  * A plugin (sink or codec) failed with an error that is not ours: keep who and
  * where, so the message says which plugin broke during which step.
  */
-export function errPluginFailed(plugin: string, stage: string, cause: unknown, retryable = false): ShmsnapError {
-  return new ShmsnapError('PLUGIN_FAILED', `${plugin} failed during ${stage}: ${describeCause(cause)}`, {
+export function errPluginFailed(plugin: string, step: string, cause: unknown, retryable = false): ShmsnapError {
+  return new ShmsnapError('PLUGIN_FAILED', `${plugin} failed during ${step}: ${describeCause(cause)}`, {
     fault: 'system',
     retryable,
-    details: { plugin, stage },
+    details: { plugin, step },
     cause,
   });
 }
@@ -348,20 +356,31 @@ export function errSizeMismatch(object: string, expected: number, actual: number
 
 // ---- mapping foreign errors ----------------------------------------------
 
+/** `/backups/n1/ae001100.dat` → the object and what holds it, for "X not found in Y". */
+function splitWhere(where: string): { object: string; within: string } {
+  const cut = where.lastIndexOf('/');
+  if (cut <= 0 || cut === where.length - 1) return { object: where, within: 'the location' };
+  return { object: where.slice(cut + 1), within: where.slice(0, cut) };
+}
+
 /**
- * Turns an error from the file system or a library into one of ours, naming
- * what was being done and where. Our own errors pass through unchanged.
+ * Turns an error from the file system or a library into one of ours. `what`
+ * is the operation (kept in `details.operation`, never in the message: it is
+ * an internal step name), `where` the path or object it concerned. Our own
+ * errors pass through unchanged.
  */
 export function toShmsnapError(error: unknown, what: string, where: string): ShmsnapError {
   if (isShmsnapError(error)) return error;
+  const { object, within } = splitWhere(where);
+  const operation = { operation: what };
   switch (systemCode(error)) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return errNoSpace(where, error);
+      return errNoSpace(where, error).withDetails(operation);
     case 'EEXIST':
-      return errObjectExists(where, what);
+      return errObjectExists(object, within).withDetails(operation);
     case 'ENOENT':
-      return errObjectNotFound(where, what);
+      return errObjectNotFound(object, within).withDetails(operation);
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':
@@ -373,10 +392,24 @@ export function toShmsnapError(error: unknown, what: string, where: string): Shm
   }
 }
 
-/** Wraps a plugin's foreign error with the plugin's name and the step; keeps ours as they are. */
-export function withPluginContext(error: unknown, plugin: string, stage: string): ShmsnapError {
-  if (isShmsnapError(error)) return error;
+/** The fixed steps at which a plugin (a sink) is called; every plugin failure names one in `details.stage`. */
+export const PLUGIN_STAGES = ['open-writer', 'write', 'commit', 'abort', 'read', 'stat', 'list', 'remove'] as const;
+export type PluginStage = (typeof PLUGIN_STAGES)[number];
+
+/**
+ * Gives a plugin's failure its context: `details.plugin`, `details.stage`
+ * and `details.object` (unless the plugin named one), and for foreign errors
+ * the plugin's own code as `details.pluginCode`. Coded errors keep their code
+ * and message; foreign ones become PLUGIN_FAILED (or NO_SPACE / ABORTED,
+ * which mean the same whoever raised them). Applied once per call by
+ * `withSinkContext`, not at call sites.
+ */
+export function withPluginContext(error: unknown, plugin: string, stage: PluginStage, object?: string): ShmsnapError {
+  const context = (coded: ShmsnapError): ShmsnapError =>
+    coded.withDetails({ plugin, stage, ...(object === undefined || coded.details.object !== undefined ? {} : { object }) });
+  if (isShmsnapError(error)) return error.details.plugin === undefined ? context(error) : error;
   const code = systemCode(error);
-  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'ABORT_ERR') return toShmsnapError(error, stage, plugin);
-  return errPluginFailed(plugin, stage, error);
+  const pluginCode = code === undefined ? {} : { pluginCode: code };
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'ABORT_ERR') return context(toShmsnapError(error, stage, object ?? plugin)).withDetails(pluginCode);
+  return context(errPluginFailed(plugin, object === undefined ? stage : `${stage} of ${object}`, error)).withDetails(pluginCode);
 }

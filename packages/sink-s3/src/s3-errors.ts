@@ -20,7 +20,7 @@ import {
   errPermissionDenied,
   errRemoteFailed,
   isShmsnapError,
-  withPluginContext,
+  errPluginFailed,
   type ShmsnapError,
 } from '@shmsnap/core';
 
@@ -137,7 +137,7 @@ export function mapS3Error(error: unknown, at: S3Step): ShmsnapError {
     const cause = code !== undefined && status !== undefined ? Object.assign(new Error(`${code} (HTTP ${status}): ${String(field(error, 'message'))}`), { cause: error }) : error;
     return errRemoteFailed(what, where, retryable, cause).withDetails(details);
   }
-  return withPluginContext(error, 's3', `${at.step} of ${at.key ?? at.bucket}`);
+  return errPluginFailed('s3', `${at.step} of ${at.key ?? at.bucket}`, error);
 }
 
 /** The store does not support what was asked (a conditional write): 501 NotImplemented. */

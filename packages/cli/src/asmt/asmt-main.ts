@@ -11,22 +11,21 @@ import { access, constants as fsConstants, mkdir, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import {
-  checkBackupLocation,
   isShmsnapError,
-  planBackup,
+  prepareBackup,
+  prepareRestore,
   readHostIdentity,
-  runBackup,
-  runRestore,
   type ProgressEvent,
   type Registry,
   type RestoreEntry,
 } from '@shmsnap/core';
 import { analyzeLiveSegments, createShmSource, createShmTarget, discoverSegments, type LiveSegment } from '@shmsnap/shm-native';
-import { planRestore, type NamespaceAnalysis } from '@shmsnap/core';
+import type { NamespaceAnalysis } from '@shmsnap/core';
+import { ASMT_FLAGS, namerOf, renderMessage } from '../flags.js';
 import { createDefaultRegistry } from '../default-registry.js';
 import { withInterrupt } from '../interrupt.js';
 import { groupName, userName } from '../owners.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../render/table.js';
 import { TOOL_VERSION } from '../version.js';
 import { ALL_INSTANCES, isAsmtExit, parseAsmtArguments, type AsmtOptions } from './asmt-options.js';
 
@@ -108,7 +107,7 @@ class AsmtRun {
 
   /** Failures are always named, also without -v (ASMT is silent there). */
   fail(error: unknown): void {
-    const text = isShmsnapError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+    const text = isShmsnapError(error) ? `${error.code}: ${renderMessage(error, namerOf(ASMT_FLAGS))}` : error instanceof Error ? error.message : String(error);
     this.streams.stderr.write(`asmt: ${text}\n`);
   }
 
@@ -155,41 +154,50 @@ class AsmtRun {
 
   async backup(namespace: string, instance: number, signal: AbortSignal): Promise<void> {
     const source = createShmSource({ instance, namespaces: [namespace] });
-    const segments = await source.list({ signal });
+    // The same prepare as `shmsnap backup`: every check, free space included; -a stops after it.
+    const plan = await prepareBackup({
+      source,
+      sink: await this.#registry.openSink(this.options.directory),
+      codec: this.#registry.codec(this.options.compress ? 'gzip' : 'none'),
+      concurrency: this.threads(),
+      host: await readHostIdentity(),
+      tool: { name: 'shmsnap-asmt', version: TOOL_VERSION },
+      signal,
+    });
     for (const ns of await source.selected()) for (const line of backupTable(ns)) this.verbose(`${line}\n`);
-    const codec = this.#registry.codec(this.options.compress ? 'gzip' : 'none');
-    const sink = await this.#registry.openSink(this.options.directory);
-    const plan = planBackup(segments, codec);
-    await checkBackupLocation(sink, plan, undefined, signal);
     if (this.options.analyze) {
       this.verbose(`\n${this.suggestedCommand(instance)}\n`);
       return;
     }
     try {
-      await runBackup({
-        source, sink, codec, segments, threads: this.threads(), host: await readHostIdentity(),
-        tool: { name: 'shmsnap-asmt', version: TOOL_VERSION }, signal, onProgress: this.options.verbose ? progressLines((t) => this.out(t)) : undefined,
-      });
+      await plan.run({ signal, ...(this.options.verbose ? { onProgress: progressLines((t) => this.out(t)) } : {}) });
     } catch (error) {
-      this.verbose(`\nFailed to back up ${segments.length} Aerospike database segments.\n`);
+      this.verbose(`\nFailed to back up ${plan.entries.length} Aerospike database segments.\n`);
       throw error;
     }
-    this.verbose(`\nSuccessfully backed up ${segments.length} Aerospike database segments.\n`);
+    this.verbose(`\nSuccessfully backed up ${plan.entries.length} Aerospike database segments.\n`);
   }
 
   async restore(namespace: string, signal: AbortSignal): Promise<void> {
-    const sink = await this.#registry.openSink(this.options.directory);
     const instance = this.options.instance === ALL_INSTANCES ? undefined : this.options.instance;
-    const plan = await planRestore({ sink, codecs: this.#registry, namespaces: [namespace], signal, ...(instance === undefined ? {} : { instance }) });
+    // ASMT has no provenance guard (any host, any age): force, as ASMT behaves.
+    const plan = await prepareRestore({
+      sink: await this.#registry.openSink(this.options.directory),
+      codecs: this.#registry,
+      target: createShmTarget(),
+      namespaces: [namespace],
+      force: true,
+      concurrency: this.threads(),
+      signal,
+      ...(instance === undefined ? {} : { instance }),
+    });
     for (const line of restoreTable(plan.entries)) this.verbose(`${line}\n`);
-    const target = createShmTarget();
-    await target.check(plan.entries.map((e) => e.segment), { signal });
     if (this.options.analyze) {
       this.verbose(`\n${this.suggestedCommand(plan.instance)}\n`);
       return;
     }
     try {
-      await runRestore({ sink, target, entries: plan.entries, threads: this.threads(), signal, onProgress: this.options.verbose ? progressLines((t) => this.out(t)) : undefined });
+      await plan.run({ signal, ...(this.options.verbose ? { onProgress: progressLines((t) => this.out(t)) } : {}) });
     } catch (error) {
       this.verbose(`\nFailed to restore ${plan.entries.length} Aerospike database segment files.\n`);
       throw error;

@@ -1,22 +1,18 @@
 /**
  * `shmsnap backup --to <location>`: the namespaces of one instance, from
- * shared memory to a location, in ASMT's layout plus a manifest.
+ * shared memory to a location, in ASMT's layout plus a manifest. Parse →
+ * prepare (every check) → render the plan → run → render the result; a dry
+ * run stops after the plan.
  */
-import {
-  checkBackupLocation,
-  errNoSpace,
-  manifestTotals,
-  planBackup,
-  readHostIdentity,
-  runBackup,
-  type Registry,
-} from '@shmsnap/core';
+import { Option, type Command } from 'commander';
+import { formatBytes, manifestTotals, prepareBackup, readHostIdentity, type Registry } from '@shmsnap/core';
 import { createShmSource } from '@shmsnap/shm-native';
-import { formatBytes } from '../format.js';
-import type { Output } from '../output.js';
-import type { SinkOpener } from '../program.js';
-import { planJson, printPlan } from '../plan-table.js';
-import { summaryJson, summaryLine } from '../summary.js';
+import { codecOption, instanceOption, namespaceOption, parseInstance, parsePositiveInteger, threadsOption } from '../cli-options.js';
+import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
+import type { Output } from '../render/output.js';
+import { planJson, printPlan } from '../render/plan-table.js';
+import { summaryJson, summaryLine } from '../render/summary.js';
+import { addS3Options, type S3Flags } from '../s3-options.js';
 import { TOOL } from '../version.js';
 
 export interface BackupCommandOptions {
@@ -39,51 +35,77 @@ export async function runBackupCommand(options: BackupCommandOptions, output: Ou
   const codec = registry.codec(options.codec);
   const host = await readHostIdentity();
   const sink = await openSink(expandLocation(options.to, { host: host.hostname, instance: options.instance, time: new Date() }));
-  const source = createShmSource({ instance: options.instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) });
-  const segments = await source.list({ signal });
-  const plan = planBackup(segments, codec);
-  await checkBackupLocation(sink, plan, undefined, signal);
-
-  const rawBytes = segments.reduce((sum, s) => sum + s.size, 0);
-  // Uncompressed objects need their full size; a compressed size is only known afterwards.
-  const certainBytes = plan.filter((e) => e.codec.identity).reduce((sum, e) => sum + e.segment.size, 0);
-  const free = await sink.freeBytes?.();
-  if (free !== undefined && certainBytes > free) {
-    throw errNoSpace(`${sink.location}: the backup needs ${formatBytes(certainBytes)}, ${formatBytes(free)} is free`);
-  }
-
-  const namespaces = [...new Map(segments.map((s) => [s.nsid, s.namespace]))].map(([nsid, name]) => ({ name, nsid }));
-  const described = namespaces.map((n) => `'${n.name}' (nsid ${n.nsid})`).join(', ');
-  output.line(`backup: instance ${options.instance}, namespace${namespaces.length > 1 ? 's' : ''} ${described}: ${segments.length} segments, ${formatBytes(rawBytes)} → ${sink.location} (codec ${codec.name}${codec.levels ? ` level ${options.level ?? codec.levels.default}` : ''})`);
-  if (options.dryRun) {
-    printPlan(output, plan);
-    output.line('dry run: every check passed; no segment was read and nothing was written');
-    output.result({ dryRun: true, location: sink.location, instance: options.instance, namespaces, codec: codec.name, plan: planJson(plan) });
-    return;
-  }
-
-  const result = await runBackup({
-    source,
+  const plan = await prepareBackup({
+    source: createShmSource({ instance: options.instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) }),
     sink,
     codec,
     ...(options.level === undefined ? {} : { level: options.level }),
-    threads: options.threads,
-    segments,
+    concurrency: options.threads,
     host,
     tool: TOOL,
     signal,
-    onProgress: output.progress(),
   });
+
+  const described = plan.namespaces.map((n) => `'${n.name}' (nsid ${n.nsid})`).join(', ');
+  output.line(
+    `backup: instance ${plan.instance}, namespace${plan.namespaces.length > 1 ? 's' : ''} ${described}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} → ${plan.location} (codec ${codec.name}${plan.level === null ? '' : ` level ${plan.level}`})`,
+  );
+  for (const note of plan.notes) output.note(`backup: note: ${note}`);
+  if (options.dryRun) {
+    printPlan(output, plan.entries);
+    output.line('dry run: every check passed; no segment was read and nothing was written');
+    output.result({ dryRun: true, location: plan.location, instance: plan.instance, namespaces: plan.namespaces, codec: codec.name, plan: planJson(plan.entries) });
+    return;
+  }
+
+  const result = await plan.run({ signal, onProgress: output.progress() });
   const totals = manifestTotals(result.manifest);
   const summary = { phase: 'backup', segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
   output.line(`backup: committed ${result.manifestObject}`);
   output.result({
-    location: sink.location,
+    location: plan.location,
     manifest: result.manifestObject,
     instance: result.manifest.instance,
     namespaces: result.manifest.namespaces,
     codec: result.manifest.codec,
     ...summaryJson(summary),
+  });
+}
+
+type BackupFlags = S3Flags & { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean };
+
+export function defineBackupCommand(program: Command, context: CliContext): void {
+  const command = program
+    .command('backup')
+    .description(
+      "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. On failure or Ctrl-C, everything it wrote is removed.",
+    )
+    .requiredOption('--to <location>', 'a directory, file:// URL or s3://bucket/prefix; {host}, {instance} and {timestamp} are filled in (e.g. s3://bucket/aerospike/{host}/{instance}/{timestamp})')
+    .addOption(instanceOption('Aerospike instance (0..15)').default(0).argParser(parseInstance))
+    .addOption(namespaceOption('only these namespaces, comma-separated (default: every namespace of the instance)'))
+    .addOption(codecOption(context.registry))
+    .addOption(new Option('--level <n>', 'codec level (gzip 1..9, default 1 as ASMT; zstd 1..19, default 1)').argParser(parsePositiveInteger('--level', 22)))
+    .addOption(threadsOption())
+    .option('--dry-run', 'run every check and print the plan (segments, sizes, files) without reading a segment or writing anything')
+    .option('--json', 'print the result as JSON');
+  addS3Options(command, true).action(async (flags: BackupFlags) => {
+    await execute(context, flags, 'backup', (output, signal) =>
+      runBackupCommand(
+        {
+          to: flags.to,
+          instance: flags.instance,
+          codec: flags.codec,
+          threads: flags.threads,
+          dryRun: flags.dryRun === true,
+          ...(flags.namespace ? { namespaces: flags.namespace } : {}),
+          ...(flags.level === undefined ? {} : { level: flags.level }),
+        },
+        output,
+        context.registry,
+        sinkOpener(context.registry, flags),
+        signal,
+      ),
+    );
   });
 }

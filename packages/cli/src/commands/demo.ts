@@ -7,13 +7,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errChecksumMismatch, manifestTotals, readHostIdentity, runBackup, runRestore, type Registry } from '@shmsnap/core';
-import { createShmSource, createShmTarget } from '@shmsnap/shm-native';
-import { planRestore } from '@shmsnap/core';
+import { Option, type Command } from 'commander';
+import { errChecksumMismatch, formatBytes, manifestTotals, prepareBackup, prepareRestore, readHostIdentity, type Registry } from '@shmsnap/core';
+import { createShmSource, createShmTarget, enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 import { createFixture, type FixtureOptions } from '@shmsnap/shm-native/fixture';
-import { formatBytes } from '../format.js';
-import type { Output } from '../output.js';
-import { summaryJson, summaryLine } from '../summary.js';
+import { parsePositiveInteger } from '../cli-options.js';
+import { execute, type CliContext } from '../context.js';
+import type { Output } from '../render/output.js';
+import { summaryJson, summaryLine } from '../render/summary.js';
 import { TOOL } from '../version.js';
 
 export interface DemoOptions {
@@ -60,17 +61,17 @@ export async function runDemo(options: DemoOptions, output: Output, registry: Re
     const totalBytes = fixture.segments.reduce((sum, s) => sum + s.descriptor.size, 0);
     output.line(`demo: ${fixture.segments.length} segments, ${formatBytes(totalBytes)}; backing up to ${location} (codec ${codec.name})`);
     const sink = await registry.openSink(location);
-    const backup = await runBackup({
+    const backupPlan = await prepareBackup({
       source: createShmSource({ instance: 0 }),
       sink,
       codec,
       ...(options.level === undefined ? {} : { level: options.level }),
-      threads: options.threads,
+      concurrency: options.threads,
       host: await readHostIdentity(),
       tool: TOOL,
       signal,
-      onProgress: output.progress(),
     });
+    const backup = await backupPlan.run({ signal, onProgress: output.progress() });
     const totals = manifestTotals(backup.manifest);
     const backupSummary = { phase: 'backup', segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes, elapsedMs: backup.elapsedMs };
     output.line(summaryLine(backupSummary));
@@ -78,15 +79,8 @@ export async function runDemo(options: DemoOptions, output: Output, registry: Re
     output.line('demo: removing the segments (the reboot)');
     await fixture.remove();
 
-    const plan = await planRestore({ sink, codecs: registry, instance: 0, signal });
-    const restore = await runRestore({
-      sink,
-      target: createShmTarget(),
-      entries: plan.entries,
-      threads: options.threads,
-      signal,
-      onProgress: output.progress(),
-    });
+    const restorePlan = await prepareRestore({ sink, codecs: registry, target: createShmTarget(), instance: 0, concurrency: options.threads, signal });
+    const restore = await restorePlan.run({ signal, onProgress: output.progress() });
     const restoreSummary = { phase: 'restore', segments: restore.segments, rawBytes: restore.rawBytes, elapsedMs: restore.elapsedMs };
     output.line(summaryLine(restoreSummary));
 
@@ -108,4 +102,41 @@ export async function runDemo(options: DemoOptions, output: Output, registry: Re
     if (!keepSegments) await fixture.remove();
     if (scratch !== undefined && !options.keep) await rm(scratch, { recursive: true, force: true });
   }
+}
+
+type DemoFlags = { dir?: string; sizeMib: number; stages: number; codec: string; level?: number; threads: number; keep: boolean; json?: boolean };
+
+export function defineDemoCommand(program: Command, context: CliContext): void {
+  program
+    .command('demo')
+    .description(
+      "Run the main job on an embedded default, in a private IPC namespace: create an Aerospike-shaped index in shared memory, back it up to a local directory, remove the segments, restore them and verify every byte. Needs root (unshare --ipc); the host's shared memory is not touched.",
+    )
+    .option('--dir <path>', 'back up into this directory and keep it (default: a temporary directory, removed afterwards)')
+    .addOption(new Option('--size-mib <n>', 'size of the demo index in MiB').default(1024).argParser(parsePositiveInteger('--size-mib', 64 * 1024)))
+    .addOption(new Option('--stages <n>', 'number of primary index stages').default(8).argParser(parsePositiveInteger('--stages', 2048)))
+    .addOption(new Option('--codec <name>', 'codec for the backup').default('none'))
+    .addOption(new Option('--level <n>', "codec level (default: the codec's)").argParser(parsePositiveInteger('--level', 22)))
+    .addOption(new Option('--threads <n>', 'segments transferred at once').default(2).argParser(parsePositiveInteger('--threads', 1024)))
+    .option('--keep', 'keep the backup directory and the restored segments (inside the private namespace they vanish on exit)', false)
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: DemoFlags) => {
+      await enterPrivateIpcNamespace();
+      await execute(context, flags, 'demo', (output, signal) =>
+        runDemo(
+          {
+            sizeMib: flags.sizeMib,
+            stages: flags.stages,
+            codec: flags.codec,
+            threads: flags.threads,
+            keep: flags.keep,
+            ...(flags.level === undefined ? {} : { level: flags.level }),
+            ...(flags.dir === undefined ? {} : { dir: flags.dir }),
+          },
+          output,
+          context.registry,
+          signal,
+        ),
+      );
+    });
 }

@@ -2,13 +2,14 @@
  * `shmsnap inspect`: the Aerospike segments in shared memory, by instance and
  * namespace, and whether each namespace may be backed up (if not, why).
  */
-import { errNamespaceNotFound, formatKey } from '@shmsnap/core';
+import type { Command } from 'commander';
+import { errNamespaceNotFound, formatBytes, formatKey, type NamespaceAnalysis } from '@shmsnap/core';
 import { analyzeLiveSegments, discoverSegments, type LiveSegment } from '@shmsnap/shm-native';
-import { type NamespaceAnalysis } from '@shmsnap/core';
-import { formatBytes } from '../format.js';
-import type { Output } from '../output.js';
+import { instanceOption, namespaceOption } from '../cli-options.js';
+import { execute, type CliContext } from '../context.js';
+import type { Output } from '../render/output.js';
 import { groupName, userName } from '../owners.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../render/table.js';
 
 export interface InspectOptions {
   readonly instance?: number;
@@ -91,4 +92,18 @@ export async function runInspect(options: InspectOptions, output: Output): Promi
       orphans: i.orphans.map(namespaceJson),
     })),
   });
+}
+
+export function defineInspectCommand(program: Command, context: CliContext): void {
+  program
+    .command('inspect')
+    .description('List the Aerospike segments in shared memory by instance and namespace: kind, key, size, owner, mode, attachments, and whether a backup is allowed (if not, why).')
+    .addOption(instanceOption('only this instance (0..15)'))
+    .addOption(namespaceOption('only these namespaces, comma-separated'))
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: { instance?: number; namespace?: string[]; json?: boolean }) => {
+      await execute(context, flags, 'inspect', (output) =>
+        runInspect({ ...(flags.instance === undefined ? {} : { instance: flags.instance }), ...(flags.namespace ? { namespaces: flags.namespace } : {}) }, output),
+      );
+    });
 }

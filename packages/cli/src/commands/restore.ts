@@ -1,17 +1,18 @@
 /**
  * `shmsnap restore --from <location>`: back into shared memory, all or
- * nothing, after the staleness guard: the backup's age and source host are
- * shown, and a backup from another host or older than --max-age is refused
- * unless --force.
+ * nothing. Parse → prepare (the set, the provenance guard, the target) →
+ * render where each part comes from → refuse unless forced → run → render.
  */
-import { errBackupStale, foreignHostReason, readHostIdentity, runRestore, type HostIdentity, type Registry } from '@shmsnap/core';
+import { Option, type Command } from 'commander';
+import { errRestoreRefused, formatAge, formatBytes, prepareRestore, type RestorePlan, type RestoreProvenance, type Registry } from '@shmsnap/core';
 import { createShmTarget } from '@shmsnap/shm-native';
-import { planRestore, type PlanSource, type RestorePlan } from '@shmsnap/core';
-import { formatAge, formatBytes } from '../format.js';
-import type { Output } from '../output.js';
-import type { SinkOpener } from '../program.js';
-import { planJson, printPlan } from '../plan-table.js';
-import { summaryJson, summaryLine } from '../summary.js';
+import { instanceOption, namespaceOption, threadsOption } from '../cli-options.js';
+import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
+import { parseDuration } from '../duration.js';
+import type { Output } from '../render/output.js';
+import { planJson, printPlan } from '../render/plan-table.js';
+import { summaryJson, summaryLine } from '../render/summary.js';
+import { addS3Options, type S3Flags } from '../s3-options.js';
 
 export interface RestoreCommandOptions {
   readonly from: string;
@@ -23,74 +24,89 @@ export interface RestoreCommandOptions {
   readonly dryRun: boolean;
 }
 
-interface Provenance {
-  readonly namespaces: string[];
-  readonly createdAt: Date | undefined;
-  readonly host: HostIdentity | undefined;
-  readonly what: string;
+function describeProvenance(p: RestoreProvenance): string {
+  const names = p.namespaces.map((n) => `'${n}'`).join(', ');
+  const age = p.ageMs === undefined ? 'of unknown age' : `made ${formatAge(p.ageMs)} ago (${p.createdAt!.toISOString()})`;
+  const boot = p.sameBoot === undefined ? '' : p.sameBoot ? ', in this boot' : ', before the last reboot';
+  const host = p.host ? `on host '${p.host.hostname}'${boot}` : 'on an unknown host (ASMT records none)';
+  return `restore: namespace${p.namespaces.length > 1 ? 's' : ''} ${names} from ${p.what}, ${age} ${host}`;
 }
 
-function provenanceOf(plan: RestorePlan): Provenance[] {
-  const bySource = new Map<PlanSource, string[]>();
-  for (const ns of plan.namespaces) bySource.set(ns.source, [...(bySource.get(ns.source) ?? []), ns.name]);
-  return [...bySource].map(([source, namespaces]) =>
-    source.kind === 'manifest'
-      ? { namespaces, createdAt: new Date(source.backup.manifest.createdAt), host: source.backup.manifest.host, what: source.name }
-      : { namespaces, createdAt: source.newest, host: undefined, what: 'ASMT files (no manifest)' },
-  );
-}
-
-/** Describes where each part of the restore comes from; returns the reasons to refuse it. */
-function staleness(plan: RestorePlan, current: HostIdentity, now: Date, maxAgeMs: number | undefined, output: Output) {
-  const reasons: string[] = [];
-  const described = provenanceOf(plan).map((p) => {
-    const ageMs = p.createdAt ? now.getTime() - p.createdAt.getTime() : undefined;
-    const names = p.namespaces.map((n) => `'${n}'`).join(', ');
-    const age = ageMs === undefined ? 'of unknown age' : `made ${formatAge(Math.max(0, ageMs))} ago (${p.createdAt!.toISOString()})`;
-    let host = 'on an unknown host (ASMT records none)';
-    if (p.host) {
-      const boot = p.host.bootId === null || current.bootId === null ? '' : p.host.bootId === current.bootId ? ', in this boot' : ', before the last reboot';
-      host = `on host '${p.host.hostname}'${boot}`;
-      const foreign = foreignHostReason(p.host, current);
-      if (foreign) reasons.push(`${names}: ${foreign}`);
-    }
-    if (maxAgeMs !== undefined) {
-      if (ageMs === undefined) reasons.push(`${names}: the age of ${p.what} is unknown and --max-age was given`);
-      else if (ageMs > maxAgeMs) reasons.push(`${names}: the backup is ${formatAge(ageMs)} old, older than --max-age (${formatAge(maxAgeMs)})`);
-    }
-    output.line(`restore: namespace${p.namespaces.length > 1 ? 's' : ''} ${names} from ${p.what}, ${age} ${host}`);
-    return { namespaces: p.namespaces, source: p.what, createdAt: p.createdAt?.toISOString() ?? null, ageSeconds: ageMs === undefined ? null : ageMs / 1000, host: p.host ?? null };
-  });
-  return { reasons, described };
+function provenanceJson(plan: RestorePlan) {
+  return plan.provenance.map((p) => ({
+    namespaces: p.namespaces,
+    source: p.what,
+    createdAt: p.createdAt?.toISOString() ?? null,
+    ageSeconds: p.ageMs === undefined ? null : p.ageMs / 1000,
+    host: p.host ?? null,
+  }));
 }
 
 export async function runRestoreCommand(options: RestoreCommandOptions, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<void> {
   const sink = await openSink(options.from);
-  const plan = await planRestore({
+  const plan = await prepareRestore({
     sink,
     codecs: registry,
+    target: createShmTarget(),
     ...(options.instance === undefined ? {} : { instance: options.instance }),
     ...(options.namespaces ? { namespaces: options.namespaces } : {}),
+    ...(options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs }),
+    force: options.force,
+    concurrency: options.threads,
     signal,
   });
-  const { reasons, described } = staleness(plan, await readHostIdentity(), new Date(), options.maxAgeMs, output);
-  if (reasons.length > 0) {
-    if (!options.force) throw errBackupStale(sink.location, reasons.join('; '));
-    output.note(`restore: --force: restoring anyway (${reasons.join('; ')})`);
+  for (const p of plan.provenance) output.line(describeProvenance(p));
+  if (plan.findings.length > 0) {
+    const refusal = errRestoreRefused(plan.location, plan.findings, output.flag);
+    if (!options.force) throw refusal;
+    output.note(`restore: ${output.flag('force')}: restoring anyway (${String(refusal.details.reason)})`);
   }
-  const target = createShmTarget();
-  const segments = plan.entries.map((e) => e.segment);
-  await target.check(segments, { signal });
-  const rawBytes = segments.reduce((sum, s) => sum + s.size, 0);
-  output.line(`restore: instance ${plan.instance}: ${segments.length} segments, ${formatBytes(rawBytes)} from ${sink.location}`);
+  output.line(`restore: instance ${plan.instance}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} from ${plan.location}`);
   if (options.dryRun) {
     printPlan(output, plan.entries);
     output.line('dry run: every check passed; no segment was created and no object content was read beyond headers');
-    output.result({ dryRun: true, location: sink.location, instance: plan.instance, sources: described, plan: planJson(plan.entries) });
+    output.result({ dryRun: true, location: plan.location, instance: plan.instance, sources: provenanceJson(plan), plan: planJson(plan.entries) });
     return;
   }
-  const result = await runRestore({ sink, target, entries: plan.entries, threads: options.threads, signal, onProgress: output.progress() });
+  const result = await plan.run({ signal, onProgress: output.progress() });
   const summary = { phase: 'restore', segments: result.segments, rawBytes: result.rawBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
-  output.result({ location: sink.location, instance: plan.instance, namespaces: plan.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), sources: described, ...summaryJson(summary) });
+  output.result({ location: plan.location, instance: plan.instance, namespaces: plan.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), sources: provenanceJson(plan), ...summaryJson(summary) });
+}
+
+type RestoreFlags = S3Flags & { from: string; instance?: number; namespace?: string[]; threads: number; maxAge?: number; force?: boolean; dryRun?: boolean; json?: boolean };
+
+export function defineRestoreCommand(program: Command, context: CliContext): void {
+  const command = program
+    .command('restore')
+    .description(
+      "Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup's age and source host; refuses a backup from another host or older than --max-age unless --force. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.",
+    )
+    .requiredOption('--from <location>', 'a directory, file:// URL or s3://bucket/prefix')
+    .addOption(instanceOption('Aerospike instance (0..15) (default: the one the location holds)'))
+    .addOption(namespaceOption('only these namespaces, comma-separated (default: every namespace of the instance)'))
+    .addOption(threadsOption())
+    .addOption(new Option('--max-age <duration>', 'refuse a backup older than this (e.g. 30m, 12h, 7d)').argParser(parseDuration))
+    .option('--force', 'restore a backup from another host or older than --max-age anyway')
+    .option('--dry-run', 'run every check and print the plan without creating a segment')
+    .option('--json', 'print the result as JSON');
+  addS3Options(command, false).action(async (flags: RestoreFlags) => {
+    await execute(context, flags, 'restore', (output, signal) =>
+      runRestoreCommand(
+        {
+          from: flags.from,
+          threads: flags.threads,
+          force: flags.force === true,
+          dryRun: flags.dryRun === true,
+          ...(flags.instance === undefined ? {} : { instance: flags.instance }),
+          ...(flags.namespace ? { namespaces: flags.namespace } : {}),
+          ...(flags.maxAge === undefined ? {} : { maxAgeMs: flags.maxAge }),
+        },
+        output,
+        context.registry,
+        sinkOpener(context.registry, flags),
+        signal,
+      ),
+    );
+  });
 }

@@ -226,7 +226,7 @@ export function requireNamespaces(analysis: readonly InstanceAnalysis[], selecti
   const names = selection.namespaces;
   if (names !== undefined) {
     if (names.length === 0 || names.some((n) => n.trim() === '')) {
-      throw errConfigInvalid('--namespace', `empty namespace name in ${JSON.stringify(names.join(','))}`);
+      throw errConfigInvalid('namespaces', `empty namespace name in ${JSON.stringify(names.join(','))}`);
     }
   }
   const instance = analysis.find((a) => a.instance === selection.instance);

@@ -2,8 +2,9 @@
  * The manifest: a JSON object written last, as the commit point of a backup.
  * A location without one holds no complete shmsnap backup.
  *
- * Its name (`shmsnap-manifest.json`) does not match ASMT's `XXXXXXXX.dat[.gz]`
- * pattern, so ASMT ignores it and can restore the files beside it.
+ * Its name (`shmsnap-manifest-i<instance>-n<nsids>.json`) does not match
+ * ASMT's `XXXXXXXX.dat[.gz]` pattern, so ASMT ignores it and can restore the
+ * files beside it (docs/asmt-format.md §24).
  *
  * Reading is strict: a manifest is untrusted input that names files. Unknown
  * fields, wrong types, sizes that disagree, duplicate keys or names, and any
@@ -13,6 +14,7 @@
 import { errManifestInvalid } from '../errors.js';
 import { objectNameProblem } from './object-name.js';
 import { isSegmentKind, type SegmentDescriptor } from '../contracts/segment.js';
+import { decodeKey } from './aerospike-key.js';
 import { keyFileStem } from './asmt-directory.js';
 
 /**
@@ -49,6 +51,46 @@ export function parseBackupObjectName(name: string): BackupObjectName | undefine
   if (instance > 15 || nsids.some((n) => n < 1 || n > 32)) return undefined;
   return { kind: match[1] as BackupObjectKind, instance, nsids };
 }
+/** Whether two backups cover a common namespace of the same instance. */
+export function coversSameNamespace(a: { instance: number; nsids: readonly number[] }, b: { instance: number; nsids: readonly number[] }): boolean {
+  return a.instance === b.instance && a.nsids.some((nsid) => b.nsids.includes(nsid));
+}
+
+/** What the pending marker says of the backup that wrote it: for people (`ls`), never for decisions. */
+export interface PendingMarker {
+  readonly startedAt: string | null;
+  readonly hostname: string | null;
+  readonly pid: number | null;
+}
+
+/** Far above any real marker; bounds what a hostile file can make us read. */
+export const PENDING_MARKER_MAX_BYTES = 64 * 1024;
+
+export function serializePendingMarker(marker: { startedAt: string; host: HostIdentity; tool: { name: string; version: string }; pid: number }): Buffer {
+  return Buffer.from(`${JSON.stringify(marker)}\n`);
+}
+
+/**
+ * Reads a pending marker leniently: its existence is what marks a backup as
+ * interrupted, so an unreadable or foreign body still yields a marker (with
+ * nulls), never an error.
+ */
+export function parsePendingMarker(bytes: Uint8Array | undefined): PendingMarker {
+  let value: unknown;
+  try {
+    value = bytes === undefined ? undefined : JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  const root = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const host = typeof root.host === 'object' && root.host !== null ? (root.host as Record<string, unknown>) : {};
+  return {
+    startedAt: typeof root.startedAt === 'string' ? root.startedAt : null,
+    hostname: typeof host.hostname === 'string' ? host.hostname : null,
+    pid: typeof root.pid === 'number' && Number.isSafeInteger(root.pid) ? root.pid : null,
+  };
+}
+
 export const MANIFEST_FORMAT = 'shmsnap-manifest';
 export const MANIFEST_FORMAT_VERSION = 1;
 /** Far above any real manifest (2,048 stages × a few hundred bytes); bounds what a hostile file can make us parse. */
@@ -228,7 +270,8 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
     if (!isSegmentKind(s.kind)) r.fail(`${path}.kind`, `unknown kind ${JSON.stringify(s.kind)}`);
     const segInstance = r.integer(s.instance, `${path}.instance`, 0, 15);
     const nsid = r.integer(s.nsid, `${path}.nsid`, 1, 32);
-    if (segInstance !== (key >>> 20 & 0xf) || nsid !== (key >>> 12 & 0xff)) r.fail(`${path}`, 'instance or nsid disagrees with the key');
+    const decoded = decodeKey(key);
+    if (!decoded || segInstance !== decoded.instance || nsid !== decoded.nsid) r.fail(`${path}`, 'instance or nsid disagrees with the key');
     const stage = s.stage === null ? null : r.integer(s.stage, `${path}.stage`, 0, 0xfff);
     const size = r.integer(s.size, `${path}.size`, 0, Number.MAX_SAFE_INTEGER);
     const object = r.string(s.object, `${path}.object`, 255);

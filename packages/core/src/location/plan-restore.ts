@@ -16,15 +16,30 @@
 import type { Codec } from '../contracts/codec.js';
 import type { SegmentDescriptor } from '../contracts/segment.js';
 import type { Sink } from '../contracts/sink.js';
-import { errBackupIncomplete, errBackupNotFound, errConfigInvalid, errNamespaceNotFound, errSegmentInvalid, isShmsnapError } from '../errors.js';
+import type { SegmentTarget } from '../contracts/target.js';
+import {
+  errBackupIncomplete,
+  errBackupNotFound,
+  errBackupStale,
+  errConfigInvalid,
+  errManifestInvalid,
+  errNamespaceNotFound,
+  errSegmentInvalid,
+  isShmsnapError,
+  type ShmsnapError,
+} from '../errors.js';
 import { decodeKey } from '../format/aerospike-key.js';
-import { ASMT_FILE_DEFAULT_ATTRIBUTES, asmtFiles, newestModified, readFileHeader, type AsmtFile, type CodecLookup } from '../format/asmt-directory.js';
+import { ASMT_FILE_DEFAULT_ATTRIBUTES, asmtFiles, newestModified, readFileHeader, segmentObjectName, type AsmtFile, type CodecLookup } from '../format/asmt-directory.js';
 import { analyzeLayout, requireNamespaces, type LayoutEntry, type NamespaceAnalysis } from '../format/layout-analysis.js';
-import type { ManifestSegment } from '../format/manifest.js';
+import type { HostIdentity, Manifest, ManifestSegment } from '../format/manifest.js';
 import { readLayoutFields, type LayoutFields } from '../format/segment-fields.js';
-import type { RestoreEntry } from '../pipeline/restore.js';
+import { readHostIdentity } from '../host-identity.js';
+import { executeRestore, type RestoreEntry, type RestoreRunOptions, type TransferResult } from '../pipeline/restore.js';
+import { checkConcurrency } from '../pipeline/settle.js';
 import { readRawHead } from '../pipeline/sink-io.js';
+import { withSinkContext } from '../plugins/with-plugin-context.js';
 import { readLocation, type LocationBackup, type LocationState } from './catalog.js';
+import { assessRestore, describeFinding, type OptionNamer, type RestoreFinding, type RestoreProvenance, type RestoreSource } from './restore-guard.js';
 
 /** The header fields of one object, read through its codec; bases and metas must be uncompressed (as ASMT writes them). */
 async function fieldsOf(sink: Sink, entry: { object: string; key: number; codec: Codec; rawSize: number }, signal: AbortSignal | undefined): Promise<LayoutFields> {
@@ -102,17 +117,36 @@ export interface RestorePlan {
   readonly location: string;
   readonly instance: number;
   readonly namespaces: readonly { readonly name: string; readonly nsid: number; readonly source: PlanSource }[];
-  /** In restore order as planned (the pipeline writes bases last). */
+  /** In restore order as planned (the run writes bases last). */
   readonly entries: readonly RestoreEntry[];
+  readonly rawBytes: number;
+  /** Where each part comes from: host, time, boot. */
+  readonly provenance: readonly RestoreProvenance[];
+  /** Reasons the guard refuses this restore; `run()` refuses while any stands and `force` was not given. */
+  readonly findings: readonly RestoreFinding[];
+  readonly forced: boolean;
+  /** Restores into the target checked in prepare; all or nothing. */
+  run(options?: RestoreRunOptions): Promise<TransferResult>;
 }
 
-export interface PlanRestoreOptions {
+export interface PrepareRestoreOptions {
   readonly sink: Sink;
   readonly codecs: CodecLookup;
+  /** Where the segments go; checked in prepare (nothing there may collide). Without one, `run()` is refused. */
+  readonly target?: SegmentTarget;
   /** Default: the one instance the location holds backups of. */
   readonly instance?: number;
   /** Default: every namespace of the instance. */
   readonly namespaces?: readonly string[];
+  /** This host, for the provenance guard. @default readHostIdentity() */
+  readonly host?: HostIdentity;
+  readonly now?: Date;
+  /** Refuse a backup older than this. */
+  readonly maxAgeMs?: number;
+  /** Restore even if the guard refuses (another host, older than maxAgeMs). */
+  readonly force?: boolean;
+  /** Segments transferred at once. @default 2 */
+  readonly concurrency?: number;
   readonly signal?: AbortSignal;
   /** An already read location. */
   readonly state?: LocationState;
@@ -123,19 +157,20 @@ function instancesIn(state: LocationState, codecs: CodecLookup): number[] {
   const found = new Set<number>([
     ...state.backups.map((b) => b.manifest.instance),
     ...state.interrupted.map((i) => i.instance),
-    ...asmtFiles(state.objects.filter((o) => !claimed.has(o.name)), codecs).map((f) => decodeKey(f.key)!.instance),
+    ...asmtFiles(state.objects.filter((o) => !claimed.has(o.name)), codecs).map((f) => f.decoded.instance),
   ]);
   return [...found].sort((a, b) => a - b);
 }
 
-export async function planRestore(options: PlanRestoreOptions): Promise<RestorePlan> {
+/** The restore set of a location: every check of the set, nothing about where it goes. */
+async function selectRestoreSet(options: PrepareRestoreOptions): Promise<Pick<RestorePlan, 'location' | 'instance' | 'namespaces' | 'entries'>> {
   const { sink, codecs, signal } = options;
   const state = options.state ?? (await readLocation(sink, signal));
   const instances = instancesIn(state, codecs);
   if (instances.length === 0) throw errBackupNotFound(sink.location, 'no shmsnap manifest and no ASMT segment files');
   let instance = options.instance;
   if (instance === undefined) {
-    if (instances.length > 1) throw errConfigInvalid('--instance', `${sink.location} holds backups of instances ${instances.join(', ')}; choose one`);
+    if (instances.length > 1) throw errConfigInvalid('instance', `${sink.location} holds backups of instances ${instances.join(', ')}; choose one`);
     instance = instances[0]!;
   }
   const backups = state.backups.filter((b) => b.manifest.instance === instance);
@@ -143,7 +178,7 @@ export async function planRestore(options: PlanRestoreOptions): Promise<RestoreP
   const claimed = new Set(state.backups.flatMap((b) => b.manifest.segments.map((s) => s.object)));
   const interruptedNsids = new Set(interrupted.flatMap((i) => i.nsids));
   const files = asmtFiles(state.objects.filter((o) => !claimed.has(o.name)), codecs, instance).filter(
-    (f) => !interruptedNsids.has(decodeKey(f.key)!.nsid),
+    (f) => !interruptedNsids.has(f.decoded.nsid),
   );
   if (backups.length === 0 && files.length === 0) {
     if (interrupted.length > 0) throw errBackupIncomplete(sink.location, `${interrupted.map((i) => i.name).join(', ')} without a manifest: the backup was interrupted`);
@@ -186,4 +221,64 @@ export async function planRestore(options: PlanRestoreOptions): Promise<RestoreP
     namespaces.push({ name: ns.namespace, nsid: ns.nsid, source });
   }
   return { location: sink.location, instance, namespaces, entries };
+}
+
+function sourcesOf(namespaces: RestorePlan['namespaces']): RestoreSource[] {
+  const bySource = new Map<PlanSource, string[]>();
+  for (const ns of namespaces) bySource.set(ns.source, [...(bySource.get(ns.source) ?? []), ns.name]);
+  return [...bySource].map(([source, names]) =>
+    source.kind === 'manifest'
+      ? { namespaces: names, what: source.name, createdAt: new Date(source.backup.manifest.createdAt), host: source.backup.manifest.host }
+      : { namespaces: names, what: 'ASMT files (no manifest)', createdAt: source.newest, host: undefined },
+  );
+}
+
+/**
+ * Every check of a restore, once: the location's set (manifests, ASMT files,
+ * the layout analysis), the provenance guard, the target (nothing there may
+ * collide), and the options. A dry run is this call and nothing else.
+ */
+export async function prepareRestore(options: PrepareRestoreOptions): Promise<RestorePlan> {
+  const concurrency = options.concurrency ?? 2;
+  checkConcurrency(concurrency);
+  const sink = withSinkContext(options.sink);
+  const set = await selectRestoreSet({ ...options, sink });
+  const host = options.host ?? (await readHostIdentity());
+  const { provenance, findings } = assessRestore(sourcesOf(set.namespaces), host, options.now ?? new Date(), options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs });
+  const { target, signal } = options;
+  const segments = set.entries.map((e) => e.segment);
+  await target?.check(segments, signal ? { signal } : {});
+  const forced = options.force === true;
+  return {
+    ...set,
+    rawBytes: segments.reduce((sum, s) => sum + s.size, 0),
+    provenance,
+    findings,
+    forced,
+    async run(runOptions = {}) {
+      if (!target) throw errConfigInvalid('target', 'this restore plan was prepared without a target');
+      if (findings.length > 0 && !forced) throw errRestoreRefused(set.location, findings);
+      return executeRestore({ sink, target, entries: set.entries, concurrency }, runOptions);
+    },
+  };
+}
+
+/** BACKUP_STALE for `findings`, worded with `name` for options (frontends pass their flag names). */
+export function errRestoreRefused(location: string, findings: readonly RestoreFinding[], name?: OptionNamer): ShmsnapError {
+  return errBackupStale(location, findings.map((f) => describeFinding(f, name)).join('; ')).withDetails({ override: 'force', findings });
+}
+
+/** Restore entries from a manifest, resolving codecs by name; a codec whose extension the object does not carry is MANIFEST_INVALID. */
+export function planFromManifest(manifest: Manifest, codecByName: (name: string) => Codec, where: string): RestoreEntry[] {
+  return manifest.segments.map((s) => {
+    const codec = codecByName(s.codec);
+    if (s.object !== segmentObjectName(s, codec)) {
+      throw errManifestInvalid(where, `${s.object} does not carry codec '${s.codec}' extension ${codec.extension}`);
+    }
+    if (codec.identity && (s.storedBytes !== s.rawBytes || s.storedCrc32 !== s.rawCrc32)) {
+      throw errManifestInvalid(where, `${s.object}: stored and raw values differ for codec '${s.codec}'`);
+    }
+    const { object, codec: _name, rawBytes: _raw, rawCrc32, storedBytes, storedCrc32, ...segment } = s;
+    return { segment, object, codec, storedBytes, storedCrc32, rawCrc32 };
+  });
 }

@@ -18,30 +18,24 @@ import { Writable } from 'node:stream';
 import type { Codec } from '../contracts/codec.js';
 import { codecNone } from './codec-none.js';
 import { createCrc32Meter } from './checksum.js';
-import {
-  errBackupExists,
-  errConfigInvalid,
-  errNothingSelected,
-  errSizeMismatch,
-  isShmsnapError,
-  withPluginContext,
-} from '../errors.js';
+import { errBackupExists, errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
 import {
   MANIFEST_FORMAT_VERSION,
   manifestName,
   parseBackupObjectName,
+  coversSameNamespace,
   pendingName,
   serializeManifest,
+  serializePendingMarker,
   type HostIdentity,
   type Manifest,
   type ManifestSegment,
 } from '../format/manifest.js';
-import { coversSameNamespace } from '../location/catalog.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
 import type { SegmentDescriptor } from '../contracts/segment.js';
 import { isUncompressedKind, segmentFileConflicts, segmentObjectName } from '../format/asmt-directory.js';
 import { abortReason, pipelineSettled, runBounded } from './settle.js';
-import type { ObjectInfo, Sink } from '../contracts/sink.js';
+import type { Sink } from '../contracts/sink.js';
 import type { SegmentSource } from '../contracts/source.js';
 import { writeObject } from './sink-io.js';
 
@@ -52,74 +46,20 @@ export interface BackupPlanEntry {
 }
 
 /** Which codec and object name each segment gets (bases and metas are never compressed, as ASMT). */
-export function planBackup(segments: readonly SegmentDescriptor[], codec: Codec): BackupPlanEntry[] {
+export function backupEntries(segments: readonly SegmentDescriptor[], codec: Codec): BackupPlanEntry[] {
   return segments.map((segment) => {
     const chosen = isUncompressedKind(segment.kind) ? codecNone : codec;
     return { segment, codec: chosen, object: segmentObjectName(segment, chosen) };
   });
 }
 
-export interface BackupOptions {
-  readonly source: SegmentSource;
-  readonly sink: Sink;
-  readonly codec: Codec;
-  /** Codec level; the codec's default when omitted. */
-  readonly level?: number;
-  /** Segments transferred at once. @default 2 */
-  readonly threads?: number;
-  /** Parallel work inside one segment, for codecs that can split a segment. @default threads ÷ segments in flight */
-  readonly codecThreads?: number;
-  /** Segments already listed (and checked) by the caller; listed from the source otherwise. */
-  readonly segments?: readonly SegmentDescriptor[];
-  /**
-   * Objects already at the location that would make this backup ambiguous
-   * (ASMT refuses files of the same instance and namespace id): returns a
-   * reason per offending object.
-   */
-  readonly conflicts?: (existing: readonly ObjectInfo[], plan: readonly BackupPlanEntry[]) => readonly string[];
-  readonly host: HostIdentity;
-  readonly tool: { readonly name: string; readonly version: string };
-  readonly signal?: AbortSignal;
-  readonly onProgress?: ProgressListener;
-  readonly now?: () => Date;
-}
-
-export interface BackupResult {
-  readonly manifest: Manifest;
-  /** The manifest's object name at the location. */
-  readonly manifestObject: string;
-  readonly elapsedMs: number;
-}
-
-function checkLevel(codec: Codec, level: number | undefined): number | null {
-  if (!codec.levels) {
-    if (level !== undefined) throw errConfigInvalid('--level', `codec '${codec.name}' has no levels`);
-    return null;
-  }
-  const chosen = level ?? codec.levels.default;
-  if (!Number.isInteger(chosen) || chosen < codec.levels.min || chosen > codec.levels.max) {
-    throw errConfigInvalid('--level', `codec '${codec.name}' takes levels ${codec.levels.min}..${codec.levels.max}, got ${chosen}`);
-  }
-  return chosen;
-}
-
 /**
  * Refuses a location that already holds a backup (complete or interrupted)
- * of one of the planned namespaces, a file of one of the planned segments,
- * or whatever `conflicts` objects to. Changes nothing: `--dry-run` runs it too.
+ * of one of the planned namespaces, or a segment file of one of them
+ * (ASMT's rule). Changes nothing.
  */
-export async function checkBackupLocation(
-  sink: Sink,
-  plan: readonly BackupPlanEntry[],
-  conflicts: BackupOptions['conflicts'],
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  let existing: readonly ObjectInfo[];
-  try {
-    existing = await sink.list('', signal ? { signal } : {});
-  } catch (error) {
-    throw withPluginContext(error, sink.name, 'list');
-  }
+export async function checkBackupLocation(sink: Sink, plan: readonly BackupPlanEntry[], signal: AbortSignal | undefined): Promise<void> {
+  const existing = await sink.list('', signal ? { signal } : {});
   const ours = { instance: plan[0]!.segment.instance, nsids: [...new Set(plan.map((e) => e.segment.nsid))] };
   for (const info of existing) {
     const other = parseBackupObjectName(info.name);
@@ -131,8 +71,35 @@ export async function checkBackupLocation(
         : `it holds an interrupted shmsnap backup of instance ${other.instance}, namespace ids ${other.nsids.join(',')} (${info.name}); remove that backup's files first`,
     );
   }
-  const reasons = [...segmentFileConflicts(existing, plan.map((e) => e.segment)), ...(conflicts?.(existing, plan) ?? [])];
+  const reasons = segmentFileConflicts(existing, plan.map((e) => e.segment));
   if (reasons.length > 0) throw errBackupExists(sink.location, reasons.join('; '));
+}
+
+/** What `executeBackup` needs: a plan that passed every check of `prepareBackup`. */
+export interface BackupExecution {
+  readonly source: SegmentSource;
+  readonly sink: Sink;
+  readonly codec: Codec;
+  readonly level: number | null;
+  readonly entries: readonly BackupPlanEntry[];
+  readonly namespaces: readonly { readonly name: string; readonly nsid: number }[];
+  readonly concurrency: number;
+  readonly codecThreads?: number;
+  readonly host: HostIdentity;
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly now: () => Date;
+}
+
+export interface BackupRunOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+}
+
+export interface BackupResult {
+  readonly manifest: Manifest;
+  /** The manifest's object name at the location. */
+  readonly manifestObject: string;
+  readonly elapsedMs: number;
 }
 
 async function checksumSegment(source: SegmentSource, segment: SegmentDescriptor, object: string, signal: AbortSignal): Promise<number> {
@@ -148,7 +115,7 @@ async function checksumSegment(source: SegmentSource, segment: SegmentDescriptor
 }
 
 interface SegmentRun {
-  readonly options: BackupOptions;
+  readonly options: BackupExecution;
   /** Parallel work inside one segment. */
   readonly codecThreads: number;
   readonly level: number | null;
@@ -166,17 +133,12 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
   run.progress.started(object);
   const reader = await source.open(segment, { signal });
   try {
-    let writer;
-    try {
-      writer = await sink.openWriter(object, {
-        ...(codec.identity ? { expectedBytes: segment.size } : {}),
-        sizeHint: segment.size + Math.ceil(segment.size / 1000) + 4096,
-        attributes: { uid: segment.uid, gid: segment.gid, mode: segment.mode },
-        signal,
-      });
-    } catch (error) {
-      throw withPluginContext(error, sink.name, `openWriter ${object}`);
-    }
+    const writer = await sink.openWriter(object, {
+      ...(codec.identity ? { expectedBytes: segment.size } : {}),
+      sizeHint: segment.size + Math.ceil(segment.size / 1000) + 4096,
+      attributes: { uid: segment.uid, gid: segment.gid, mode: segment.mode },
+      signal,
+    });
     const raw = createCrc32Meter({
       object,
       what: 'raw bytes',
@@ -205,7 +167,7 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
     } catch (error) {
       await writer.abort(error).catch(() => undefined);
       if (signal.aborted && !isShmsnapError(error)) throw abortReason(signal, 'backup');
-      throw withPluginContext(error, sink.name, `write ${object}`);
+      throw toShmsnapError(error, 'backup', object);
     }
     run.progress.finished(object);
     return {
@@ -234,57 +196,49 @@ async function removeQuietly(sink: Sink, names: readonly string[]): Promise<stri
   return left;
 }
 
-export async function runBackup(options: BackupOptions): Promise<BackupResult> {
-  const { sink, signal } = options;
-  const threads = options.threads ?? 2;
-  if (!Number.isInteger(threads) || threads < 1) throw errConfigInvalid('--threads', `expected a positive integer, got ${threads}`);
-  // Memory is bounded per writer; the sink bounds how many writers there are.
-  const writers = Math.min(threads, sink.capabilities.maxConcurrency);
-  const level = checkLevel(options.codec, options.level);
-  const segments = options.segments ?? (await options.source.list(signal ? { signal } : {}));
-  if (segments.length === 0) throw errNothingSelected(options.source.name, 'no segments to back up');
-  const instances = new Set(segments.map((s) => s.instance));
-  if (instances.size !== 1) throw errConfigInvalid('--instance', `one backup holds one instance; found ${[...instances].join(', ')}`);
-  const plan = planBackup(segments, options.codec);
+/**
+ * Runs a checked plan: pending marker, every segment object (bases last),
+ * the manifest, then the marker's removal. Checks nothing that
+ * `prepareBackup` checked, except the location, again, just before the
+ * marker: another run may have written there since.
+ */
+export async function executeBackup(plan: BackupExecution, options: BackupRunOptions = {}): Promise<BackupResult> {
+  const { sink, entries, concurrency } = plan;
+  const { signal } = options;
   const started = performance.now();
-
-  await checkBackupLocation(sink, plan, options.conflicts, signal);
-  const now = options.now ?? (() => new Date());
+  // Memory is bounded per writer; the sink bounds how many writers there are.
+  const writers = Math.min(concurrency, sink.capabilities.maxConcurrency);
+  await checkBackupLocation(sink, entries, signal);
+  const segments = entries.map((e) => e.segment);
   const committed: string[] = [];
-  const progress = createProgressTracker(
-    'backup',
-    { bytes: segments.reduce((sum, s) => sum + s.size, 0), segments: segments.length },
-    options.onProgress,
-  );
+  const progress = createProgressTracker('backup', { bytes: segments.reduce((sum, s) => sum + s.size, 0), segments: segments.length }, options.onProgress);
   const outerSignal = signal ?? new AbortController().signal;
 
-  const nsids = [...new Set(segments.map((s) => s.nsid))];
-  const pendingObject = pendingName(segments[0]!.instance, nsids);
+  const nsids = plan.namespaces.map((n) => n.nsid);
+  const instance = segments[0]!.instance;
+  const pendingObject = pendingName(instance, nsids);
   try {
-    const pending = Buffer.from(`${JSON.stringify({ startedAt: now().toISOString(), host: options.host, tool: options.tool, pid: process.pid })}\n`);
-    await writeObject(sink, pendingObject, pending, outerSignal);
+    await writeObject(sink, pendingObject, serializePendingMarker({ startedAt: plan.now().toISOString(), host: plan.host, tool: plan.tool, pid: process.pid }), outerSignal);
     committed.push(pendingObject);
 
     // The codec's parallelism is shared by the segments in flight: memory and
-    // threads stay bounded by --threads, not multiplied by it.
-    const codecThreads = options.codecThreads ?? Math.max(1, Math.floor(threads / Math.min(writers, plan.length)));
-    const run: SegmentRun = { options, level, codecThreads, progress, committed };
+    // threads stay bounded by the concurrency, not multiplied by it.
+    const codecThreads = plan.codecThreads ?? Math.max(1, Math.floor(concurrency / Math.min(writers, entries.length)));
+    const run: SegmentRun = { options: plan, level: plan.level, codecThreads, progress, committed };
     const isBase = (entry: BackupPlanEntry): boolean => entry.segment.kind === 'primary-base';
-    const first = await runBounded(plan.filter((e) => !isBase(e)), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
-    const last = await runBounded(plan.filter(isBase), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
+    const first = await runBounded(entries.filter((e) => !isBase(e)), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
+    const last = await runBounded(entries.filter(isBase), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
     const bySegmentKey = new Map([...first, ...last].map((s) => [s.key, s]));
 
-    const namespaces = new Map<number, string>();
-    for (const s of segments) if (s.kind === 'primary-base' || !namespaces.has(s.nsid)) namespaces.set(s.nsid, s.namespace);
     const manifest: Manifest = {
       formatVersion: MANIFEST_FORMAT_VERSION,
-      tool: options.tool,
-      createdAt: now().toISOString(),
-      host: options.host,
-      instance: segments[0]!.instance,
-      namespaces: [...namespaces].sort(([a], [b]) => a - b).map(([nsid, name]) => ({ name, nsid })),
-      codec: { name: options.codec.name, level },
-      segments: plan.map((entry) => bySegmentKey.get(entry.segment.key)!),
+      tool: plan.tool,
+      createdAt: plan.now().toISOString(),
+      host: plan.host,
+      instance,
+      namespaces: plan.namespaces,
+      codec: { name: plan.codec.name, level: plan.level },
+      segments: entries.map((entry) => bySegmentKey.get(entry.segment.key)!),
     };
     if (outerSignal.aborted) throw abortReason(outerSignal, 'backup');
     const manifestObject = manifestName(manifest.instance, nsids);

@@ -8,7 +8,7 @@
  */
 import type { Stream } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { errAborted, isShmsnapError, type ShmsnapError } from '../errors.js';
+import { errAborted, errConfigInvalid, isShmsnapError, type ShmsnapError } from '../errors.js';
 
 interface ClosableStream {
   closed?: boolean;
@@ -87,4 +87,9 @@ export async function runBounded<T, R>(
   if (options.signal?.aborted) throw abortReason(options.signal, options.what);
   if (hasError) throw firstError;
   return results;
+}
+
+/** How many tasks `runBounded` may run at once: a positive integer, named `concurrency` in every option set. */
+export function checkConcurrency(concurrency: number): void {
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw errConfigInvalid('concurrency', `expected a positive integer, got ${concurrency}`);
 }

@@ -7,16 +7,11 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import type { Codec } from '../contracts/codec.js';
 import type { Sink } from '../contracts/sink.js';
-import { errSizeMismatch, isShmsnapError, withPluginContext } from '../errors.js';
+import { errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
 import { pipelineSettled } from './settle.js';
 
 export async function writeObject(sink: Sink, name: string, bytes: Buffer, signal?: AbortSignal): Promise<void> {
-  let writer;
-  try {
-    writer = await sink.openWriter(name, { expectedBytes: bytes.length, ...(signal ? { signal } : {}) });
-  } catch (error) {
-    throw withPluginContext(error, sink.name, `openWriter ${name}`);
-  }
+  const writer = await sink.openWriter(name, { expectedBytes: bytes.length, ...(signal ? { signal } : {}) });
   try {
     const finished = once(writer.stream, 'finish');
     writer.stream.end(bytes);
@@ -24,7 +19,7 @@ export async function writeObject(sink: Sink, name: string, bytes: Buffer, signa
     await writer.commit();
   } catch (error) {
     await writer.abort(error).catch(() => undefined);
-    throw withPluginContext(error, sink.name, `write ${name}`);
+    throw toShmsnapError(error, 'write', name);
   }
 }
 
@@ -48,7 +43,7 @@ export async function readObject(sink: Sink, name: string, maxBytes: number, sig
     return Buffer.concat(chunks);
   } catch (error) {
     if (isShmsnapError(error)) throw error;
-    throw withPluginContext(error, sink.name, `read ${name}`);
+    throw toShmsnapError(error, 'read', name);
   }
 }
 

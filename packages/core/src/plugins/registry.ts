@@ -9,6 +9,7 @@
 import { errCodecUnknown, errRegistryDuplicate, errSchemeUnknown } from '../errors.js';
 import type { Codec } from '../contracts/codec.js';
 import type { Sink, SinkProvider } from '../contracts/sink.js';
+import { withSinkContext } from './with-plugin-context.js';
 
 export interface Registry {
   registerSink(provider: SinkProvider<never>): void;
@@ -52,7 +53,7 @@ export function createRegistry(): Registry {
       codecs.set(codec.name, codec);
     },
     async openSink(location, options) {
-      return (providerFor(location) as SinkProvider<Record<string, unknown> | undefined>).create(location, options);
+      return withSinkContext(await (providerFor(location) as SinkProvider<Record<string, unknown> | undefined>).create(location, options));
     },
     codec(name) {
       const codec = codecs.get(name);

@@ -1,6 +1,6 @@
 /** The plan of a backup or restore, as `--dry-run` and the start of a run show it. */
 import { formatKey, type SegmentDescriptor } from '@shmsnap/core';
-import { formatBytes } from './format.js';
+import { formatBytes } from '@shmsnap/core';
 import type { Output } from './output.js';
 import { formatTable } from './table.js';
 

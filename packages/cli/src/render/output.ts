@@ -3,9 +3,10 @@
  * and errors on stderr; with `--json`, exactly one JSON document on stdout
  * (the result or the error) and nothing else on stdout.
  */
-import { isShmsnapError, errInternal, type ProgressEvent, type ShmsnapError } from '@shmsnap/core';
-import { EXIT_STATUS_BY_CODE } from './exit-codes.js';
-import { formatBytes, formatDuration, formatRate } from './format.js';
+import { isShmsnapError, errInternal, type OptionNamer, type ProgressEvent, type ShmsnapError } from '@shmsnap/core';
+import { EXIT_STATUS_BY_CODE } from '../exit-codes.js';
+import { namerOf, renderMessage, SHMSNAP_FLAGS } from '../flags.js';
+import { formatBytes, formatDuration, formatRate } from '@shmsnap/core';
 
 export interface OutputStreams {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -17,6 +18,8 @@ export class Output {
     readonly json: boolean,
     private readonly streams: OutputStreams = process,
     private readonly program = 'shmsnap',
+    /** How this frontend names core's options in messages. */
+    readonly flag: OptionNamer = namerOf(SHMSNAP_FLAGS),
   ) {}
 
   /** A line of the human result (suppressed under --json). */
@@ -37,10 +40,11 @@ export class Output {
   /** Prints the error and returns the exit status for it. */
   error(error: unknown): number {
     const coded: ShmsnapError = isShmsnapError(error) ? error : errInternal(error instanceof Error ? error.message : String(error), error);
+    const message = renderMessage(coded, this.flag);
     if (this.json) {
-      this.streams.stdout.write(`${JSON.stringify({ ok: false, error: coded.toJSON() }, null, 2)}\n`);
+      this.streams.stdout.write(`${JSON.stringify({ ok: false, error: { ...coded.toJSON(), message } }, null, 2)}\n`);
     } else {
-      this.streams.stderr.write(`${this.program}: ${coded.code}: ${coded.message}\n`);
+      this.streams.stderr.write(`${this.program}: ${coded.code}: ${message}\n`);
       if (!isShmsnapError(error) && process.env.SHMSNAP_DEBUG && error instanceof Error) this.streams.stderr.write(`${error.stack}\n`);
     }
     return EXIT_STATUS_BY_CODE[coded.code];

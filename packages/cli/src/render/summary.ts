@@ -1,5 +1,5 @@
 /** The closing line of a backup, restore or verify: segments, bytes, time, rate, ratio. */
-import { formatBytes, formatDuration, formatRate } from './format.js';
+import { formatBytes, formatDuration, formatRate } from '@shmsnap/core';
 
 export interface TransferSummary {
   readonly phase: string;

@@ -1,0 +1,61 @@
+/** Options and argument parsers that several commands share. */
+import { InvalidArgumentError, Option } from 'commander';
+import { availableParallelism } from 'node:os';
+import type { Registry } from '@shmsnap/core';
+
+export function parsePositiveInteger(name: string, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a positive integer.`);
+    const parsed = Number(value);
+    if (parsed < 1 || parsed > max) throw new InvalidArgumentError(`${name} must be between 1 and ${max}.`);
+    return parsed;
+  };
+}
+
+export function parseInstance(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 15) throw new InvalidArgumentError('the instance must be an integer from 0 to 15.');
+  return Number(value);
+}
+
+/** `a,b` → ['a', 'b']; an empty name (`a,,b`, a trailing comma) is an error, not skipped (ASMT bug §23). */
+export function parseNamespaces(value: string): string[] {
+  const names = value.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new InvalidArgumentError(`empty namespace name in '${value}'.`);
+  if (names.some((n) => Buffer.byteLength(n, 'latin1') > 31)) throw new InvalidArgumentError('namespace names are at most 31 characters.');
+  return names;
+}
+
+export function parseDepth(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 8) throw new InvalidArgumentError('--depth must be 0..8.');
+  return Number(value);
+}
+
+/** What each codec means for an operator; --help lists the registered ones. */
+const CODEC_HELP: Readonly<Record<string, string>> = {
+  none: 'none: ASMT .dat files, fastest; ASMT can restore them',
+  gzip: 'gzip: ASMT .dat.gz files, compressed on every core; ASMT can restore them',
+  zstd: 'zstd: .dat.zst files, faster and smaller than gzip; ASMT CANNOT restore them',
+};
+
+export function codecOption(registry: Registry): Option {
+  const names = registry.codecs().map((c) => c.name);
+  const lines = names.map((n) => CODEC_HELP[n] ?? n).join('; ');
+  return new Option('--codec <name>', `how segments are stored (${lines})`).choices(names).default('none');
+}
+
+/** One per CPU, at most 8: a disk or a network link is saturated well before, and memory grows with it. */
+export const DEFAULT_THREADS = Math.min(8, availableParallelism());
+
+export function threadsOption(): Option {
+  return new Option('--threads <n>', 'parallel work: segments transferred at once, and compression threads shared among them')
+    .default(DEFAULT_THREADS)
+    .argParser(parsePositiveInteger('--threads', 1024));
+}
+
+export function instanceOption(description: string): Option {
+  return new Option('--instance <n>', description).argParser(parseInstance);
+}
+
+export function namespaceOption(description: string): Option {
+  return new Option('--namespace <names>', description).argParser(parseNamespaces);
+}

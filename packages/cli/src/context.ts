@@ -1,0 +1,36 @@
+/**
+ * What every command is given: the registry, the output streams, and a way
+ * to report its exit status. Commands import this, never program.ts, so
+ * there is no cycle between the composition and its parts.
+ */
+import { schemeOf, type Registry, type Sink } from '@shmsnap/core';
+import { EXIT_OK } from './exit-codes.js';
+import { withInterrupt } from './interrupt.js';
+import { Output, type OutputStreams } from './render/output.js';
+import { s3SinkOptions, type S3Flags } from './s3-options.js';
+
+export interface CliContext {
+  readonly registry: Registry;
+  readonly streams: OutputStreams;
+  /** Records the exit status of the command that ran. */
+  readonly setExit: (status: number) => void;
+}
+
+/** Opens the sink of `location`, with the S3 flags for S3 locations. */
+export type SinkOpener = (location: string) => Promise<Sink>;
+
+export function sinkOpener(registry: Registry, flags: S3Flags): SinkOpener {
+  return (location) => registry.openSink(location, schemeOf(location) === 's3' ? { ...s3SinkOptions(flags) } : undefined);
+}
+
+/** Runs `body` with output set up from `--json`, under Ctrl-C handling; records the exit status. */
+export async function execute(context: CliContext, options: { json?: boolean }, what: string, body: (output: Output, signal: AbortSignal) => Promise<number | void>): Promise<void> {
+  const output = new Output(options.json === true, context.streams);
+  let status: number;
+  try {
+    status = (await withInterrupt(what, (text) => output.note(text), (signal) => body(output, signal))) ?? EXIT_OK;
+  } catch (error) {
+    status = output.error(error);
+  }
+  context.setExit(status);
+}

@@ -1,0 +1,39 @@
+/**
+ * Core names options (`concurrency`, `level`, `force`...); each frontend
+ * names them as its users type them. This table is shmsnap's; `asmt` has its
+ * own (ASMT's single letters). Errors are rendered through it, so a message
+ * never tells an `asmt` user to pass `--threads`.
+ */
+import type { OptionNamer, ShmsnapError } from '@shmsnap/core';
+
+export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
+  codec: '--codec',
+  concurrency: '--threads',
+  force: '--force',
+  from: '--from',
+  instance: '--instance',
+  level: '--level',
+  maxAge: '--max-age',
+  namespaces: '--namespace',
+  to: '--to',
+};
+
+export const ASMT_FLAGS: Readonly<Record<string, string>> = {
+  concurrency: '-t',
+  instance: '-i',
+  namespaces: '-n',
+  to: '-p',
+  from: '-p',
+};
+
+export function namerOf(table: Readonly<Record<string, string>>): OptionNamer {
+  return (option) => table[option] ?? option;
+}
+
+/** The one-line message of `error`, with options named as this frontend's flags. */
+export function renderMessage(error: ShmsnapError, name: OptionNamer): string {
+  const { option, reason, override } = error.details;
+  let message = error.code === 'CONFIG_INVALID' && typeof option === 'string' && typeof reason === 'string' ? `${name(option)}: ${reason}` : error.message;
+  if (typeof override === 'string') message += `; pass ${name(override)} to restore it anyway`;
+  return message;
+}

@@ -1,0 +1,143 @@
+/**
+ * Backup in two phases: `prepareBackup` runs every check once and returns
+ * the plan; `plan.run()` does the work. A dry run (`shmsnap backup
+ * --dry-run`, `asmt -a -b`) is "prepare and render", so it can never
+ * disagree with the real run about a check both do.
+ *
+ * Checked in prepare, in this order: the options (concurrency, codec level),
+ * the source's own refusals (attached, not clean, incomplete sets... the
+ * layout analysis), one instance per backup, the sink's object size limit,
+ * the location (no backup or segment file of these namespaces there), and
+ * free space for the objects whose size is certain (uncompressed ones).
+ */
+import type { Codec } from '../contracts/codec.js';
+import type { SegmentDescriptor } from '../contracts/segment.js';
+import type { Sink } from '../contracts/sink.js';
+import type { SegmentSource } from '../contracts/source.js';
+import { errConfigInvalid, errNoSpace, errNothingSelected, errObjectTooLarge } from '../errors.js';
+import type { HostIdentity } from '../format/manifest.js';
+import { checkConcurrency } from '../pipeline/settle.js';
+import { withSinkContext } from '../plugins/with-plugin-context.js';
+import { formatBytes } from '../units.js';
+import { backupEntries, checkBackupLocation, executeBackup, type BackupPlanEntry, type BackupResult, type BackupRunOptions } from '../pipeline/backup.js';
+
+export interface PrepareBackupOptions {
+  readonly source: SegmentSource;
+  readonly sink: Sink;
+  readonly codec: Codec;
+  /** Codec level; the codec's default when omitted. */
+  readonly level?: number;
+  /** Segments transferred at once, and codec threads shared among them. @default 2 */
+  readonly concurrency?: number;
+  /** Parallel work inside one segment, for codecs that can split a segment. @default concurrency ÷ segments in flight */
+  readonly codecThreads?: number;
+  readonly host: HostIdentity;
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly signal?: AbortSignal;
+  readonly now?: () => Date;
+}
+
+export interface BackupPlan {
+  /** The location, safe to print. */
+  readonly location: string;
+  readonly instance: number;
+  readonly namespaces: readonly { readonly name: string; readonly nsid: number }[];
+  readonly codec: Codec;
+  /** The level the codec will use; null for codecs without levels. */
+  readonly level: number | null;
+  /** In the order the manifest lists them; the run writes bases last. */
+  readonly entries: readonly BackupPlanEntry[];
+  readonly rawBytes: number;
+  /** Bytes the location must have room for whatever the compression achieves (the uncompressed objects). */
+  readonly certainBytes: number;
+  /** Free space the sink reports; undefined when it cannot tell. */
+  readonly freeBytes: number | undefined;
+  /** Facts the operator should know that do not stop the backup. */
+  readonly notes: readonly string[];
+  /** Runs the backup; checks again only what may have changed since (the location). */
+  run(options?: BackupRunOptions): Promise<BackupResult>;
+}
+
+export function checkLevel(codec: Codec, level: number | undefined): number | null {
+  if (!codec.levels) {
+    if (level !== undefined) throw errConfigInvalid('level', `codec '${codec.name}' has no levels`);
+    return null;
+  }
+  const chosen = level ?? codec.levels.default;
+  if (!Number.isInteger(chosen) || chosen < codec.levels.min || chosen > codec.levels.max) {
+    throw errConfigInvalid('level', `codec '${codec.name}' takes levels ${codec.levels.min}..${codec.levels.max}, got ${chosen}`);
+  }
+  return chosen;
+}
+
+function namespacesOf(segments: readonly SegmentDescriptor[]): { name: string; nsid: number }[] {
+  const names = new Map<number, string>();
+  for (const s of segments) if (s.kind === 'primary-base' || !names.has(s.nsid)) names.set(s.nsid, s.namespace);
+  return [...names].sort(([a], [b]) => a - b).map(([nsid, name]) => ({ name, nsid }));
+}
+
+export async function prepareBackup(options: PrepareBackupOptions): Promise<BackupPlan> {
+  const { source, codec, signal } = options;
+  const sink = withSinkContext(options.sink);
+  const concurrency = options.concurrency ?? 2;
+  checkConcurrency(concurrency);
+  const level = checkLevel(codec, options.level);
+  const segments = await source.list(signal ? { signal } : {});
+  if (segments.length === 0) throw errNothingSelected(source.name, 'no segments to back up');
+  const instances = new Set(segments.map((s) => s.instance));
+  if (instances.size !== 1) throw errConfigInvalid('instance', `one backup holds one instance; found ${[...instances].join(', ')}`);
+  const entries = backupEntries(segments, codec);
+
+  const limit = sink.capabilities.maxObjectSize;
+  for (const entry of entries) {
+    // A compressed object can exceed its segment by a little (incompressible data); refuse only what cannot fit.
+    if (entry.segment.size > limit) throw errObjectTooLarge(entry.object, entry.segment.size, limit, sink.location);
+  }
+  await checkBackupLocation(sink, entries, signal);
+
+  const rawBytes = segments.reduce((sum, s) => sum + s.size, 0);
+  const certainBytes = entries.filter((e) => e.codec.identity).reduce((sum, e) => sum + e.segment.size, 0);
+  const freeBytes = await sink.freeBytes?.();
+  if (freeBytes !== undefined && certainBytes > freeBytes) {
+    throw errNoSpace(`${sink.location}: the backup needs ${formatBytes(certainBytes)}, ${formatBytes(freeBytes)} is free`).withDetails({ neededBytes: certainBytes, freeBytes });
+  }
+
+  const notes: string[] = [];
+  if (!sink.capabilities.posixAttributes) {
+    notes.push(`${sink.location} keeps no owner or mode on objects: they are recorded in the manifest only (ASMT, reading the files alone, would restore them as root with mode 0666)`);
+  }
+  const namespaces = namespacesOf(segments);
+  const now = options.now ?? (() => new Date());
+  const execution = {
+    source,
+    sink,
+    codec,
+    level,
+    entries,
+    namespaces,
+    concurrency,
+    ...(options.codecThreads === undefined ? {} : { codecThreads: options.codecThreads }),
+    host: options.host,
+    tool: options.tool,
+    now,
+  };
+  return {
+    location: sink.location,
+    instance: segments[0]!.instance,
+    namespaces,
+    codec,
+    level,
+    entries,
+    rawBytes,
+    certainBytes,
+    freeBytes,
+    notes,
+    run: (runOptions) => executeBackup(execution, runOptions),
+  };
+}
+
+/** Prepare and run in one call, for library users who render nothing in between. */
+export async function runBackup(options: PrepareBackupOptions & BackupRunOptions): Promise<BackupResult> {
+  const plan = await prepareBackup(options);
+  return plan.run({ ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+}
