@@ -1,0 +1,60 @@
+// Structural assertions on representative failures: the whole toJSON(), as
+// scripts reading `--json` see it.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { toShmsnapError, withPluginContext, errObjectNotFound } from './errors.js';
+
+const systemError = (code: string, message = code): Error => Object.assign(new Error(message), { code });
+
+describe('toShmsnapError', () => {
+  it('names the object and what holds it, and keeps the step out of the message', () => {
+    assert.deepEqual(toShmsnapError(systemError('ENOENT'), 'open', '/backups/n1/ae001100.dat').toJSON(), {
+      code: 'OBJECT_NOT_FOUND',
+      message: 'ae001100.dat not found in /backups/n1',
+      retryable: false,
+      fault: 'user',
+      details: { object: 'ae001100.dat', where: '/backups/n1', operation: 'open' },
+    });
+    assert.equal(toShmsnapError(systemError('EEXIST'), 'commit', '/backups/n1/ae001100.dat').message, 'ae001100.dat already exists in /backups/n1; refusing to overwrite it');
+  });
+
+  it('maps full disks, permissions and aborts by kind', () => {
+    assert.equal(toShmsnapError(systemError('ENOSPC'), 'write', '/b/x.dat').code, 'NO_SPACE');
+    assert.equal(toShmsnapError(systemError('EROFS'), 'write', '/b/x.dat').code, 'PERMISSION_DENIED');
+    assert.equal(toShmsnapError(systemError('ABORT_ERR'), 'write', '/b/x.dat').code, 'ABORTED');
+    assert.equal(toShmsnapError(systemError('EIO'), 'write', '/b/x.dat').code, 'IO_FAILED');
+  });
+
+  it('passes our own errors through unchanged', () => {
+    const ours = errObjectNotFound('x', 'y');
+    assert.equal(toShmsnapError(ours, 'open', 'z'), ours);
+  });
+});
+
+describe('withPluginContext', () => {
+  it('turns a foreign error into PLUGIN_FAILED with plugin, stage, object and the plugin\'s own code', () => {
+    const error = withPluginContext(systemError('ECONNRESET', 'socket hang up'), 'azblob', 'write', 'ae001100.dat');
+    assert.deepEqual(error.toJSON(), {
+      code: 'PLUGIN_FAILED',
+      message: 'azblob failed during write of ae001100.dat: socket hang up',
+      retryable: false,
+      fault: 'system',
+      details: { plugin: 'azblob', step: 'write of ae001100.dat', stage: 'write', object: 'ae001100.dat', pluginCode: 'ECONNRESET' },
+    });
+  });
+
+  it('adds the context to a coded error without changing its code or message, once', () => {
+    const coded = errObjectNotFound('ae001100.dat', 's3://b/p');
+    const wrapped = withPluginContext(coded, 's3', 'read', 'ae001100.dat');
+    assert.equal(wrapped.code, 'OBJECT_NOT_FOUND');
+    assert.equal(wrapped.message, coded.message);
+    assert.equal(wrapped.details.plugin, 's3');
+    assert.equal(wrapped.details.stage, 'read');
+    assert.equal(withPluginContext(wrapped, 'other', 'list'), wrapped, 'an error that names a plugin is not relabelled');
+  });
+
+  it('keeps NO_SPACE and ABORTED what they are, whoever raised them', () => {
+    assert.equal(withPluginContext(systemError('ENOSPC'), 'local', 'commit', 'x.dat').code, 'NO_SPACE');
+    assert.equal(withPluginContext(systemError('ABORT_ERR'), 'local', 'write', 'x.dat').code, 'ABORTED');
+  });
+});

@@ -1,0 +1,201 @@
+// The prepare → run API on a real file system: every check happens in
+// prepare (so a dry run is prepare alone and writes nothing), run() checks
+// again only what can change in between, the restore guard refuses without
+// `force`, and sink capabilities are acted on.
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import {
+  BASE_NAME_OFFSET,
+  BASE_SHUTDOWN_OFFSET,
+  BASE_STAGE_COUNT_OFFSET,
+  BASE_VERSION_OFFSET,
+  SHUTDOWN_CLEAN,
+  writeName,
+  codecNone,
+  createRegistry,
+  describeFinding,
+  isShmsnapError,
+  listBackups,
+  prepareBackup,
+  prepareRestore,
+  prepareVerify,
+  type SegmentDescriptor,
+  type Sink,
+} from '@shmsnap/core';
+import { createMemorySource, createMemoryTarget, fillIndexContent, type MemorySegment } from '@shmsnap/core/testkit';
+import { createLocalSink } from '@shmsnap/sink-local';
+import { useScratch } from './support/scratch.js';
+
+const host = { hostname: 'test-host', machineId: 'm', bootId: 'b' };
+const tool = { name: 'shmsnap', version: 'test' };
+const scratch = useScratch('plan');
+
+function segments(): MemorySegment[] {
+  const common = { instance: 0, nsid: 1, namespace: 'test', uid: 0, gid: 0, mode: 0o640 } as const;
+  const list: SegmentDescriptor[] = [
+    { ...common, key: 0xae001000, kind: 'primary-base', stage: null, size: 4096 },
+    { ...common, key: 0xae001001, kind: 'primary-treex', stage: null, size: 8192 },
+    { ...common, key: 0xae001100, kind: 'primary-stage', stage: 0, size: 256 * 1024 },
+  ];
+  return list.map((descriptor, i) => {
+    const data = Buffer.alloc(descriptor.size);
+    fillIndexContent(data, 7 + i);
+    if (descriptor.kind === 'primary-base') {
+      // A base a cleanly shut down server leaves: version 12, status clean, its name, one primary stage.
+      data.writeUInt32LE(12, BASE_VERSION_OFFSET);
+      data.writeUInt32LE(SHUTDOWN_CLEAN, BASE_SHUTDOWN_OFFSET);
+      writeName(data, BASE_NAME_OFFSET, 'test');
+      data.writeUInt32LE(1, BASE_STAGE_COUNT_OFFSET);
+    }
+    return { descriptor, data };
+  });
+}
+
+const registry = createRegistry();
+registry.registerCodec(codecNone);
+
+/** The same sink with some capabilities changed. */
+function withCapabilities(sink: Sink, changes: Partial<Sink['capabilities']>): Sink {
+  return { ...sink, capabilities: { ...sink.capabilities, ...changes } } as Sink;
+}
+
+async function entries(dir: string): Promise<string[]> {
+  return readdir(dir).then((names) => names.sort(), () => []);
+}
+
+describe('prepareBackup', () => {
+  it('runs every check and writes nothing; run() then writes the backup', async () => {
+    const dir = scratch.fresh();
+    const sink = createLocalSink(dir);
+    const plan = await prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host, tool });
+    assert.deepEqual(plan.namespaces, [{ name: 'test', nsid: 1 }]);
+    assert.equal(plan.entries.length, 3);
+    assert.equal(plan.rawBytes, 4096 + 8192 + 256 * 1024);
+    assert.equal(plan.certainBytes, plan.rawBytes, 'uncompressed objects need their full size');
+    assert.deepEqual(plan.notes, [], 'a POSIX file system keeps owner and mode');
+    assert.deepEqual(await entries(dir), [], 'prepare wrote nothing');
+    const result = await plan.run();
+    assert.equal(result.manifestObject, 'shmsnap-manifest-i0-n1.json');
+    assert.deepEqual(await entries(dir), ['ae001000.dat', 'ae001001.dat', 'ae001100.dat', 'shmsnap-manifest-i0-n1.json']);
+  });
+
+  it('checks the location again in run(): a backup that appeared since prepare is not overwritten', async () => {
+    const dir = scratch.fresh();
+    const sink = createLocalSink(dir);
+    const plan = await prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host, tool });
+    await (await prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host, tool })).run();
+    await assert.rejects(plan.run(), (error: unknown) => isShmsnapError(error, 'BACKUP_EXISTS'));
+  });
+
+  it('refuses at plan time a segment larger than the sink takes (maxObjectSize)', async () => {
+    const sink = withCapabilities(createLocalSink(scratch.fresh()), { maxObjectSize: 100_000 });
+    await assert.rejects(prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host, tool }), (error: unknown) => {
+      assert.ok(isShmsnapError(error, 'OBJECT_TOO_LARGE'), String(error));
+      assert.deepEqual({ object: error.details.object, bytes: error.details.bytes, limit: error.details.limit }, { object: 'ae001100.dat', bytes: 256 * 1024, limit: 100_000 });
+      return true;
+    });
+  });
+
+  it('says when owner and mode live only in the manifest (posixAttributes false)', async () => {
+    const sink = withCapabilities(createLocalSink(scratch.fresh()), { posixAttributes: false });
+    const plan = await prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host, tool });
+    assert.equal(plan.notes.length, 1);
+    assert.match(plan.notes[0]!, /recorded in the manifest only/);
+  });
+
+  it('names options, never flags, in its errors', async () => {
+    const sink = createLocalSink(scratch.fresh());
+    await assert.rejects(prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, level: 3, host, tool }), (error: unknown) => {
+      assert.ok(isShmsnapError(error, 'CONFIG_INVALID'));
+      assert.deepEqual(error.toJSON(), {
+        code: 'CONFIG_INVALID',
+        message: "level: codec 'none' has no levels",
+        retryable: false,
+        fault: 'user',
+        details: { option: 'level', reason: "codec 'none' has no levels" },
+      });
+      return true;
+    });
+    await assert.rejects(prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, concurrency: 0, host, tool }), (error: unknown) => {
+      assert.ok(isShmsnapError(error, 'CONFIG_INVALID'));
+      assert.equal(error.details.option, 'concurrency');
+      assert.doesNotMatch(error.message, /--/);
+      return true;
+    });
+  });
+});
+
+describe('prepareRestore', () => {
+  async function backupAt(dir: string, madeOn = host): Promise<Sink> {
+    const sink = createLocalSink(dir);
+    await (await prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host: madeOn, tool })).run();
+    return sink;
+  }
+
+  it('finds another host in prepare, and run() refuses it without force, creating nothing', async () => {
+    const sink = await backupAt(scratch.fresh(), { ...host, hostname: 'elsewhere' });
+    const target = createMemoryTarget();
+    const plan = await prepareRestore({ sink, codecs: registry, target, host });
+    assert.equal(plan.findings.length, 1);
+    assert.equal(plan.findings[0]!.guard, 'host');
+    assert.match(describeFinding(plan.findings[0]!), /backup was made on host 'elsewhere', this is 'test-host'/);
+    await assert.rejects(plan.run(), (error: unknown) => {
+      assert.ok(isShmsnapError(error, 'BACKUP_STALE'));
+      assert.equal(error.details.override, 'force');
+      assert.doesNotMatch(error.message, /--force/);
+      return true;
+    });
+    assert.equal(target.segments.size, 0);
+    const forced = await prepareRestore({ sink, codecs: registry, target, host, force: true });
+    const result = await forced.run();
+    assert.equal(result.segments, 3);
+    assert.equal(target.segments.size, 3);
+  });
+
+  it('words an age finding with the frontend\'s option names', async () => {
+    const sink = await backupAt(scratch.fresh());
+    const plan = await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host, maxAgeMs: 1000, now: new Date(Date.now() + 60_000) });
+    assert.equal(plan.findings.length, 1);
+    assert.equal(plan.findings[0]!.guard, 'age');
+    assert.match(describeFinding(plan.findings[0]!, (option) => (option === 'maxAge' ? '--max-age' : option)), /older than --max-age \(1 second\)/);
+    assert.match(describeFinding(plan.findings[0]!), /older than maxAge/);
+  });
+
+  it('checks the target in prepare: an existing segment refuses before anything is read', async () => {
+    const sink = await backupAt(scratch.fresh());
+    const existing = segments().slice(2);
+    await assert.rejects(prepareRestore({ sink, codecs: registry, target: createMemoryTarget(existing), host }), (error: unknown) => isShmsnapError(error, 'SEGMENT_EXISTS'));
+  });
+
+  it('reports the provenance of each source', async () => {
+    const sink = await backupAt(scratch.fresh());
+    const plan = await prepareRestore({ sink, codecs: registry, host });
+    assert.equal(plan.provenance.length, 1);
+    assert.equal(plan.provenance[0]!.what, 'shmsnap-manifest-i0-n1.json');
+    assert.equal(plan.provenance[0]!.sameBoot, true);
+    await assert.rejects(plan.run(), (error: unknown) => isShmsnapError(error, 'CONFIG_INVALID') && error.details.option === 'target');
+  });
+});
+
+describe('prepareVerify and listBackups', () => {
+  it('read the same location model: a complete backup beside an interrupted one', async () => {
+    const dir = scratch.fresh();
+    const sink = createLocalSink(dir);
+    await (await prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host, tool })).run();
+    // An interrupted backup of another namespace: its marker without a manifest.
+    const other = segments().map((s) => ({ ...s, descriptor: { ...s.descriptor, nsid: 2, key: (s.descriptor.key & ~0xff000) | (2 << 12) } }));
+    const controller = new AbortController();
+    const plan = await prepareBackup({ source: createMemorySource(other), sink, codec: codecNone, host, tool });
+    const run = plan.run({ signal: controller.signal, onProgress: () => controller.abort() });
+    await assert.rejects(run, (error: unknown) => isShmsnapError(error, 'ABORTED'));
+
+    const rows = await listBackups(sink, { codecs: registry });
+    assert.deepEqual(rows.map((r) => [r.status, r.instance, r.segments]), [['complete', 0, 3]], 'an aborted run removes its marker too');
+
+    const verify = await prepareVerify({ sink, codecs: registry });
+    assert.equal(verify.entries.length, 3);
+    const result = await verify.run();
+    assert.deepEqual(result.failures, []);
+  });
+});
