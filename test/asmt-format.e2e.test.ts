@@ -1,6 +1,6 @@
 // ASMT compatibility, both ways, and the `asmt` command line.
 // - A directory written by this test to ASMT's documented format
-//   (asmt-format.md §8–§11, no manifest) restores with shmsnap.
+//   (docs/asmt-format.md §8–§11, no manifest) restores with shmsnap.
 // - shmsnap's none/gzip backups are exactly ASMT's format: checked byte by
 //   byte here and read back by an independent reader written from the
 //   document (what ASMT's restore does), not by shmsnap's own decoder.

@@ -1,5 +1,5 @@
 /**
- * ASMT's 24-byte header in front of a compressed segment (asmt-format.md §11):
+ * ASMT's 24-byte header in front of a compressed segment (docs/asmt-format.md §11):
  *
  * ```
  * offset size  field

@@ -157,7 +157,7 @@ describe('codec-gzip: shape', () => {
 
 describe('codec-gzip: ASMT header', () => {
   it('encodes exactly the bytes ASMT wrote for an 8 MiB stage', () => {
-    // asmt-format.md §11, observed header.
+    // docs/asmt-format.md §11, observed header.
     const header = encodeAsmtHeader(8_388_608, 0xe76a036a);
     assert.equal(header.toString('hex'), '41534d5401000000' + '0000800000000000' + '6a036ae700000000');
     assert.deepEqual(parseAsmtHeader(header, OBJECT), { rawSize: 8_388_608, rawCrc32: 0xe76a036a });

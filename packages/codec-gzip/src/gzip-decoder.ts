@@ -1,6 +1,6 @@
 /**
  * ASMT's `.dat.gz` in, raw segment bytes out: strict where ASMT is lenient
- * (asmt-format.md §11, §23.3–23.5) and bounded whatever the input.
+ * (docs/asmt-format.md §11, §23.3–23.5) and bounded whatever the input.
  *
  * - The ASMT header must match the size (and CRC, when known) the caller
  *   recorded; its CRC is also checked against the inflated bytes.

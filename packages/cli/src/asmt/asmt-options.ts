@@ -1,5 +1,5 @@
 /**
- * ASMT's command line, exactly (asmt-format.md §1): POSIX getopt with the
+ * ASMT's command line, exactly (docs/asmt-format.md §1): POSIX getopt with the
  * option string `abchi:n:p:rt:vz`, options left to right, combined flags
  * (`-zc`, `-ba`, `-i3`), `atoi` numbers, the same validation order, messages
  * and exit statuses. Pure: returns what to print and the status, or the

@@ -4,7 +4,7 @@ import { decodeKey, encodeKey, keyOf } from './aerospike-key.js';
 import { parseSegmentObjectName } from './asmt-directory.js';
 
 describe('Aerospike key encoding', () => {
-  // asmt-format.md §2.1, worked examples.
+  // docs/asmt-format.md §2.1, worked examples.
   const examples: [string, number, number, number, string, number | null][] = [
     ['primary base', 0, 1, 0xae001000, 'primary-base', null],
     ['primary treex', 0, 1, 0xae001001, 'primary-treex', null],

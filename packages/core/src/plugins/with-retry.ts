@@ -10,7 +10,8 @@
  * refusal (permission denied, no such object) fails at once.
  */
 import { Readable } from 'node:stream';
-import { errAborted, errConfigInvalid, errObjectNotFound, isShmsnapError } from '../errors.js';
+import { errConfigInvalid, errObjectNotFound, isShmsnapError } from '../errors.js';
+import { abortReason } from '../pipeline/settle.js';
 import type { ReaderOptions, Sink } from '../contracts/sink.js';
 
 export interface RetryEvent {
@@ -69,21 +70,15 @@ export function retryDelayMs(attempt: number, policy: RetryPolicy = {}, random: 
   return Math.floor(random() * bound);
 }
 
-function abortFailure(what: string, signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  // A caller that aborted with one of our errors meant that error.
-  return isShmsnapError(reason) ? reason : errAborted(what, reason);
-}
-
 function sleep(ms: number, what: string, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(abortFailure(what, signal));
+      reject(abortReason(signal, what));
       return;
     }
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(abortFailure(what, signal!));
+      reject(abortReason(signal!, what));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -107,12 +102,12 @@ export async function retryOperation<T>(
   const what = options.what ?? 'operation';
   const { signal } = options;
   for (let attempt = 1; ; attempt += 1) {
-    if (signal?.aborted) throw abortFailure(what, signal);
+    if (signal?.aborted) throw abortReason(signal, what);
     try {
       return await fn(attempt);
     } catch (error) {
       // A failure caused by the caller's abort is the abort, whatever shape the callee gave it.
-      if (signal?.aborted && !isShmsnapError(error)) throw abortFailure(what, signal);
+      if (signal?.aborted && !isShmsnapError(error)) throw abortReason(signal, what);
       if (attempt >= resolved.maxAttempts || signal?.aborted || !resolved.isRetryable(error)) throw error;
       const delayMs = retryDelayMs(attempt, resolved);
       resolved.onRetry?.({ what, attempt, delayMs, error });
@@ -148,7 +143,7 @@ function resumableReader(sink: Sink, name: string, options: ReaderOptions, polic
         return;
       } catch (error) {
         stream.destroy();
-        if (signal?.aborted && !isShmsnapError(error)) throw abortFailure(what, signal);
+        if (signal?.aborted && !isShmsnapError(error)) throw abortReason(signal, what);
         if (progressed) failures = 0;
         failures += 1;
         if (failures >= policy.maxAttempts || signal?.aborted || !policy.isRetryable(error)) throw error;
