@@ -128,7 +128,7 @@ const rawPath = join(work, 'raw.bin');
     const attachment = attachShm(lookupShm(key)!, key, true);
     for (let offset = 0; offset < size; offset += 8 * MiB) {
       const chunk = Buffer.from(attachment.view(offset, Math.min(8 * MiB, size - offset)));
-      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
     }
     await attachment.detach();
   }

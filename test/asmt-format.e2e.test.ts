@@ -4,11 +4,11 @@
 // - shmsnap's none/gzip backups are exactly ASMT's format: checked byte by
 //   byte here and read back by an independent reader written from the
 //   document (what ASMT's restore does), not by shmsnap's own decoder.
+import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const assert = (await import('node:assert/strict')).default;
 const { execFileSync } = await import('node:child_process');
 const { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } = await import('node:fs/promises');
 const { join } = await import('node:path');

@@ -1,10 +1,10 @@
 // shmsnap backup / restore / verify / ls as an operator runs them, against
 // real shared memory (private IPC namespace) and real files.
+import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const assert = (await import('node:assert/strict')).default;
 const { chmod, chown, cp, readdir, readFile, rm, stat } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const { after, afterEach, before, describe, it } = await import('node:test');

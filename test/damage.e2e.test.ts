@@ -1,10 +1,10 @@
 // Damaged backups and hostile input: each is refused with a clear coded
 // error naming the file, and a restore that fails leaves no segment behind.
+import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const assert = (await import('node:assert/strict')).default;
 const { execFileSync } = await import('node:child_process');
 const { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } = await import('node:fs/promises');
 const { tmpdir } = await import('node:os');

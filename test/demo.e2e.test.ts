@@ -1,11 +1,11 @@
 // `shmsnap demo`, run as the README runs it, checked from the outside: exit
 // status, JSON result, the bytes of the backup files and of the restored
 // segments in shared memory.
+import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace, PRIVATE_IPC_ENV } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const assert = (await import('node:assert/strict')).default;
 const { mkdtemp, readFile, readdir, rm, stat } = await import('node:fs/promises');
 const { tmpdir } = await import('node:os');
 const { join } = await import('node:path');

@@ -1,9 +1,9 @@
 // `shmsnap inspect` against fixtures in real shared memory (private IPC namespace).
+import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const assert = (await import('node:assert/strict')).default;
 const { after, before, describe, it } = await import('node:test');
 const { listShmSegments, removeShm } = await import('@shmsnap/shm-native');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');

@@ -1,11 +1,11 @@
 // Ctrl-C (SIGINT) and SIGKILL in the middle of a backup and of a restore.
 // SIGINT: everything the run wrote is removed. SIGKILL: nothing can be
 // cleaned up, so the state must be recognisable and refused.
+import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const assert = (await import('node:assert/strict')).default;
 const { readdir, rm } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const { after, afterEach, before, describe, it } = await import('node:test');

@@ -1,10 +1,10 @@
 // Segments of 4 GiB and more are copied, compressed and checksummed in full
 // (ASMT bug §23.2: with -z it stores only size mod 4 GiB and says "success").
+import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const assert = (await import('node:assert/strict')).default;
 const { randomBytes } = await import('node:crypto');
 const { readFile, rm, stat, statfs } = await import('node:fs/promises');
 const { join } = await import('node:path');

@@ -94,7 +94,7 @@ describe('pipeline on a local directory', () => {
     for (const s of original) {
       const restored = target.segments.get(s.descriptor.key);
       assert.ok(restored?.data.equals(s.data), `segment ${s.descriptor.key.toString(16)} differs`);
-      assert.deepEqual(restored.descriptor, s.descriptor);
+      assert.deepEqual(restored?.descriptor, s.descriptor);
     }
   });
 

@@ -1,11 +1,11 @@
 // Staging index images in S3: the CLI against a real S3-protocol server
 // (s3rver) on 127.0.0.1, started and stopped by this test, through a fault
 // injecting proxy where the test needs one.
+import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const assert = (await import('node:assert/strict')).default;
 const { after, afterEach, before, describe, it } = await import('node:test');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
 const { startFaultProxy, startS3Server } = await import('@shmsnap/sink-s3/testing');

@@ -49,7 +49,7 @@ export function demoFixtureOptions(options: Pick<DemoOptions, 'sizeMib' | 'stage
   };
 }
 
-export async function runDemo(options: DemoOptions, output: Output, registry: Registry, signal: AbortSignal): Promise<void> {
+export async function runDemoCommand(options: DemoOptions, output: Output, registry: Registry, signal: AbortSignal): Promise<void> {
   const codec = registry.codec(options.codec);
   const scratch = options.dir === undefined ? await mkdtemp(join(tmpdir(), 'shmsnap-demo-')) : undefined;
   const location = options.dir ?? join(scratch!, 'backup');
@@ -123,7 +123,7 @@ export function defineDemoCommand(program: Command, context: CliContext): void {
     .action(async (flags: DemoFlags) => {
       await enterPrivateIpcNamespace();
       await execute(context, flags, 'demo', (output, signal) =>
-        runDemo(
+        runDemoCommand(
           {
             sizeMib: flags.sizeMib,
             stages: flags.stages,

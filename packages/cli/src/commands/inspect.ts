@@ -51,7 +51,7 @@ function namespaceJson(ns: NamespaceAnalysis) {
   };
 }
 
-export async function runInspect(options: InspectOptions, output: Output): Promise<void> {
+export async function runInspectCommand(options: InspectOptions, output: Output): Promise<void> {
   const analysis = analyzeLiveSegments(await discoverSegments(options.instance));
   const wanted = options.namespaces;
   if (wanted) {
@@ -103,7 +103,7 @@ export function defineInspectCommand(program: Command, context: CliContext): voi
     .option('--json', 'print the result as JSON')
     .action(async (flags: { instance?: number; namespace?: string[]; json?: boolean }) => {
       await execute(context, flags, 'inspect', (output) =>
-        runInspect({ ...(flags.instance === undefined ? {} : { instance: flags.instance }), ...(flags.namespace ? { namespaces: flags.namespace } : {}) }, output),
+        runInspectCommand({ ...(flags.instance === undefined ? {} : { instance: flags.instance }), ...(flags.namespace ? { namespaces: flags.namespace } : {}) }, output),
       );
     });
 }
