@@ -1,21 +1,39 @@
 /**
- * The native binding's surface, typed. The addon (native/shm.cc) only checks
- * arguments and makes syscalls; its failures are Errors carrying `errno`,
- * `code` and `syscall`.
+ * The native binding's surface, typed: the one seam between shmsnap and the
+ * kernel. The addon (native/shm.cc) only checks arguments and makes
+ * syscalls; everything above it (shm.ts, the shm source and target, window
+ * streams, fixtures) takes a `ShmBinding`, so the same code runs on the real
+ * System V binding and on the in-memory fake (`@shmsnap/shm-native/testing`).
  *
- * Guarantees the addon gives:
+ * Every implementation MUST give what the addon gives, and
+ * `describeShmBinding` (src/testing/binding-suite.ts) checks it on both:
+ * - Failed syscalls throw (or reject with) an Error carrying `errno`, `code`
+ *   (`EEXIST`, `EINVAL`...) and `syscall` (`shmget`, `shmctl(IPC_STAT)`...);
+ *   bad arguments throw TypeError or RangeError before any syscall.
  * - `shmStat(index)` is `shmctl(index, SHM_STAT)`: null for an index that is
  *   unused or that we may not read; `highestIndex` from `shmInfo()` bounds
  *   the indices worth asking about.
- * - `create()` never reuses an existing segment (IPC_CREAT | IPC_EXCL).
- * - `new Attachment(shmid, readOnly)` maps the segment (shmat). `view()`
- *   returns a zero-copy Buffer over [offset, offset + length), at most
- *   `maxViewBytes` long (Node 20 cannot hold a 4 GiB external buffer). A view
- *   of a read-only attachment MUST NOT be written to (the process would take
- *   SIGSEGV), and no view may be touched after `detach()`.
- * - `detach()` and `remove()` run on the thread pool.
+ * - `lookup(key)` is null when no segment has the key; a segment removed
+ *   while attached has lost its key (it reads IPC_PRIVATE, 0).
+ * - `create()` never reuses an existing segment (IPC_CREAT | IPC_EXCL):
+ *   EEXIST when the key is taken. New memory reads as zeros, and `size` is
+ *   kept exactly as asked (not rounded to pages).
+ * - `new Attachment(shmid, readOnly)` maps the segment (shmat) and counts in
+ *   `nattch`. `view()` returns a zero-copy Buffer over [offset, offset +
+ *   length), at most `maxViewBytes` long (Node 20 cannot hold a 4 GiB
+ *   external buffer); every view of every attachment of a segment aliases
+ *   the same memory. A view of a read-only attachment MUST NOT be written to
+ *   (the process would take SIGSEGV), and no view may be touched after
+ *   `detach()`.
+ * - `detach()` and `remove()` run on the thread pool: `attached` is false as
+ *   soon as `detach()` is called, `nattch` drops when its promise settles.
+ * - `remove()` of a segment still attached only marks it (SHM_DEST in
+ *   `mode`, key gone); it disappears with its last detach, like the kernel
+ *   does.
  */
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { errInternal } from '@shmsnap/core';
 
 export interface ShmStat {
@@ -59,6 +77,12 @@ export interface ShmBinding {
   readonly maxViewBytes: number;
 }
 
+/** How the shm source, the shm target and fixtures are given a binding. */
+export interface ShmBindingOptions {
+  /** @default the System V addon, `loadShmBinding()` */
+  readonly binding?: ShmBinding;
+}
+
 /** The error shape the addon throws. */
 export interface NativeError extends Error {
   readonly errno: number;
@@ -70,18 +94,55 @@ export function isNativeError(error: unknown): error is NativeError {
   return error instanceof Error && typeof (error as Partial<NativeError>).syscall === 'string';
 }
 
-const ADDON_PATH = '../build/Release/shmsnap_shm.node';
-let loaded: ShmBinding | undefined;
+/** Points `loadShmBinding()` at another build of the addon (a debug build, a cross-compiled one). */
+export const NATIVE_PATH_ENV = 'SHMSNAP_NATIVE_PATH';
 
-export function shmBinding(): ShmBinding {
-  if (loaded) return loaded;
+/** The addon node-gyp builds, relative to this file (src/ and dist/ sit side by side with build/). */
+const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../build/Release/shmsnap_shm.node', import.meta.url));
+
+const BINDING_FUNCTIONS = ['shmInfo', 'shmStat', 'ipcStat', 'lookup', 'create', 'setOwner', 'remove', 'setLocked', 'Attachment'] as const;
+
+/** True when `value` has the binding's shape (what was loaded is the addon, not some other module). */
+export function isShmBinding(value: unknown): value is ShmBinding {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return BINDING_FUNCTIONS.every((name) => typeof record[name] === 'function') && typeof record.maxViewBytes === 'number';
+}
+
+export interface LoadShmBindingOptions {
+  /**
+   * The addon to load; a relative path is taken from the working directory.
+   * @default process.env.SHMSNAP_NATIVE_PATH, else the addon built in this package
+   */
+  readonly path?: string;
+}
+
+const loaded = new Map<string, ShmBinding>();
+
+/**
+ * The System V binding: the native addon, loaded once per path. Everything
+ * that takes an optional `binding` defaults to this (read at call time, so
+ * importing the package never loads the addon). INTERNAL when the addon is
+ * not built, does not load, or is not this addon.
+ */
+export function loadShmBinding(options: LoadShmBindingOptions = {}): ShmBinding {
+  const fromEnv = process.env[NATIVE_PATH_ENV];
+  const requested = options.path ?? (fromEnv === '' ? undefined : fromEnv);
+  const path = requested === undefined ? DEFAULT_ADDON_PATH : resolve(requested);
+  const cached = loaded.get(path);
+  if (cached) return cached;
+  // Name the path when it is not ours, and where it came from: a stale
+  // variable in a shell is the likely reason for a wrong one.
+  const which =
+    requested === undefined ? 'the shared-memory addon of @shmsnap/shm-native' : `the shared-memory addon ${path}${options.path === undefined ? ` (from ${NATIVE_PATH_ENV})` : ''}`;
+  let module: unknown;
   try {
-    loaded = createRequire(import.meta.url)(ADDON_PATH) as ShmBinding;
+    module = createRequire(import.meta.url)(path);
   } catch (error) {
-    throw errInternal(
-      'the shared-memory addon of @shmsnap/shm-native is not built or does not load (run `npm run build`, or `node scripts/build-native.mjs` in packages/shm-native)',
-      error,
-    );
+    const hint = requested === undefined ? ' (run `npm run build`, or `node scripts/build-native.mjs` in packages/shm-native)' : '';
+    throw errInternal(`${which} is not built or does not load${hint}`, error);
   }
-  return loaded;
+  if (!isShmBinding(module)) throw errInternal(`${which} is not shmsnap's addon: it lacks ${BINDING_FUNCTIONS.join(', ')} or maxViewBytes`);
+  loaded.set(path, module);
+  return module;
 }

@@ -6,13 +6,15 @@
  * a seed. Damaged variants (dirty shutdown, wrong version, a missing
  * segment, an attached segment) feed the refusal tests.
  *
- * Used by the tests, `shmsnap demo` and the benchmark. It creates segments in
- * the caller's IPC namespace: run it under `unshare --ipc` to keep the host's
- * shared memory untouched.
+ * Used by the tests, `shmsnap demo` and the benchmark. It creates segments
+ * through `binding`: by default the System V addon, in the caller's IPC
+ * namespace (run it under `unshare --ipc` to keep the host's shared memory
+ * untouched); unit tests pass the in-memory fake, so the same fixtures feed
+ * both.
  */
 import { formatKey, type SegmentDescriptor, type SegmentKind } from '@shmsnap/core';
 import { fillIndexContent } from '@shmsnap/core/testkit';
-import type { NativeAttachment } from './binding.js';
+import { loadShmBinding, type NativeAttachment, type ShmBinding, type ShmBindingOptions } from './binding.js';
 import {
   BASE_NAME_OFFSET,
   BASE_SHUTDOWN_OFFSET,
@@ -57,7 +59,7 @@ export interface FixtureDamage {
   readonly locked?: readonly number[];
 }
 
-export interface FixtureOptions {
+export interface FixtureOptions extends ShmBindingOptions {
   /** @default 0 */
   readonly instance?: number;
   readonly namespaces: readonly FixtureNamespaceOptions[];
@@ -170,16 +172,17 @@ async function fillSegment(attachment: NativeAttachment, segment: FixtureSegment
 }
 
 /** Compares one live segment with its recipe, window by window. */
-export async function compareSegment(segment: FixtureSegment): Promise<string | undefined> {
+export async function compareSegment(segment: FixtureSegment, options: ShmBindingOptions = {}): Promise<string | undefined> {
+  const binding = options.binding ?? loadShmBinding();
   const { key, size, uid, gid, mode } = segment.descriptor;
-  const shmid = lookupShm(key);
+  const shmid = lookupShm(key, binding);
   if (shmid === undefined) return 'missing';
-  const stat = statShm(shmid, key);
+  const stat = statShm(shmid, key, binding);
   if (stat.size !== size) return `size ${stat.size}, expected ${size}`;
   if (stat.uid !== uid || stat.gid !== gid || (stat.mode & 0o777) !== mode) {
     return `owner ${stat.uid}:${stat.gid} mode 0${(stat.mode & 0o777).toString(8)}, expected ${uid}:${gid} 0${mode.toString(8)}`;
   }
-  const attachment = attachShm(shmid, key, true);
+  const attachment = attachShm(shmid, key, true, binding);
   const expected = Buffer.alloc(Math.min(DEFAULT_WINDOW_BYTES, size));
   try {
     for (let offset = 0; offset < size; offset += DEFAULT_WINDOW_BYTES) {
@@ -200,6 +203,7 @@ export async function compareSegment(segment: FixtureSegment): Promise<string | 
 }
 
 export async function createFixture(options: FixtureOptions): Promise<Fixture> {
+  const binding: ShmBinding = options.binding ?? loadShmBinding();
   const segments = describeFixture(options);
   const damage = options.damage ?? {};
   const omitted = new Set(damage.omit ?? []);
@@ -209,21 +213,21 @@ export async function createFixture(options: FixtureOptions): Promise<Fixture> {
     for (const segment of segments) {
       const { key, size, uid, gid, mode } = segment.descriptor;
       if (omitted.has(key)) continue;
-      const shmid = createShm(key, size, 0o600);
+      const shmid = createShm(key, size, 0o600, binding);
       made.push({ key, shmid });
-      const attachment = attachShm(shmid, key, false);
+      const attachment = attachShm(shmid, key, false, binding);
       try {
         await fillSegment(attachment, segment);
       } finally {
         await attachment.detach();
       }
-      setShmOwner(shmid, key, uid, gid, mode);
-      if (damage.locked?.includes(key)) setShmLocked(shmid, key, true);
-      if (damage.attached?.includes(key)) held.push(attachShm(shmid, key, true));
+      setShmOwner(shmid, key, uid, gid, mode, binding);
+      if (damage.locked?.includes(key)) setShmLocked(shmid, key, true, binding);
+      if (damage.attached?.includes(key)) held.push(attachShm(shmid, key, true, binding));
     }
   } catch (error) {
     for (const attachment of held) await attachment.detach();
-    for (const { key, shmid } of made) await removeShm(shmid, key);
+    for (const { key, shmid } of made) await removeShm(shmid, key, binding);
     throw error;
   }
 
@@ -234,7 +238,7 @@ export async function createFixture(options: FixtureOptions): Promise<Fixture> {
       const differences: FixtureDifference[] = [];
       for (const segment of segments) {
         if (compareOptions.ignoreOmitted && omitted.has(segment.descriptor.key)) continue;
-        const reason = await compareSegment(segment);
+        const reason = await compareSegment(segment, { binding });
         if (reason !== undefined) differences.push({ key: formatKey(segment.descriptor.key), reason });
       }
       return differences;
@@ -245,8 +249,8 @@ export async function createFixture(options: FixtureOptions): Promise<Fixture> {
     async remove() {
       await fixture.release();
       for (const segment of segments) {
-        const shmid = lookupShm(segment.descriptor.key);
-        if (shmid !== undefined) await removeShm(shmid, segment.descriptor.key);
+        const shmid = lookupShm(segment.descriptor.key, binding);
+        if (shmid !== undefined) await removeShm(shmid, segment.descriptor.key, binding);
       }
     },
   };

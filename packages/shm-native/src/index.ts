@@ -1,5 +1,14 @@
 export * from './shm.js';
-export { isNativeError, type NativeError } from './binding.js';
+export {
+  isNativeError,
+  isShmBinding,
+  loadShmBinding,
+  NATIVE_PATH_ENV,
+  type LoadShmBindingOptions,
+  type NativeError,
+  type ShmBinding,
+  type ShmBindingOptions,
+} from './binding.js';
 export * from './window-stream.js';
 export * from './shm-source.js';
 export * from './shm-target.js';

@@ -7,6 +7,9 @@
  * selected namespace is complete, detached and cleanly shut down.
  * `open()` checks again that nobody attached the segment since, then streams
  * it through read-only windows.
+ *
+ * Everything goes through the `binding` option (the System V addon unless
+ * told otherwise), so every refusal can be tested without root on the fake.
  */
 import {
   analyzeLayout,
@@ -24,6 +27,7 @@ import {
   type SegmentReader,
   type SegmentSource,
 } from '@shmsnap/core';
+import { loadShmBinding, type ShmBinding, type ShmBindingOptions } from './binding.js';
 import { attachShm, listShmSegments, PERMISSION_BITS, statShm, type ShmStat } from './shm.js';
 import { createWindowReader, DEFAULT_WINDOW_BYTES } from './window-stream.js';
 
@@ -32,8 +36,8 @@ export interface LiveSegment extends LayoutEntry {
 }
 
 /** Reads `length` bytes from the start of a segment (a copy), through a short read-only attachment. */
-async function readHead(stat: ShmStat, length: number): Promise<Buffer> {
-  const attachment = attachShm(stat.shmid, stat.key, true);
+async function readHead(binding: ShmBinding, stat: ShmStat, length: number): Promise<Buffer> {
+  const attachment = attachShm(stat.shmid, stat.key, true, binding);
   try {
     return Buffer.from(attachment.view(0, Math.min(length, stat.size)));
   } finally {
@@ -43,14 +47,15 @@ async function readHead(stat: ShmStat, length: number): Promise<Buffer> {
 }
 
 /** Every live Aerospike segment of `instance` (all instances when undefined), with its header fields. */
-export async function discoverSegments(instance?: number): Promise<LiveSegment[]> {
+export async function discoverSegments(instance?: number, options: ShmBindingOptions = {}): Promise<LiveSegment[]> {
+  const binding = options.binding ?? loadShmBinding();
   const out: LiveSegment[] = [];
-  for (const stat of listShmSegments()) {
+  for (const stat of listShmSegments(binding)) {
     const decoded = decodeKey(stat.key);
     if (!decoded || (instance !== undefined && decoded.instance !== instance)) continue;
     const base = { key: stat.key, size: stat.size, label: formatKey(stat.key), nattch: stat.nattch, stat };
     try {
-      out.push({ ...base, ...(await readLayoutFields(decoded.kind, stat.size, base.label, (bytes) => readHead(stat, bytes))) });
+      out.push({ ...base, ...(await readLayoutFields(decoded.kind, stat.size, base.label, (bytes) => readHead(binding, stat, bytes))) });
     } catch (error) {
       // The segment vanished or cannot be attached: say so for this key.
       out.push({ ...base, base: errShmFailed('shmat', `segment ${base.label}`, error) });
@@ -83,7 +88,7 @@ export function descriptorsOf(namespaces: readonly NamespaceAnalysis[]): Segment
   );
 }
 
-export interface ShmSourceOptions {
+export interface ShmSourceOptions extends ShmBindingOptions {
   /** @default 0 (as ASMT) */
   readonly instance?: number;
   /** Namespace names; all namespaces of the instance when omitted. */
@@ -100,10 +105,11 @@ export interface ShmSource extends SegmentSource {
 export function createShmSource(options: ShmSourceOptions = {}): ShmSource {
   const instance = options.instance ?? 0;
   const windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
+  const binding = options.binding ?? loadShmBinding();
   let selection: { namespaces: NamespaceAnalysis[]; shmids: Map<number, number> } | undefined;
 
   async function select(): Promise<NonNullable<typeof selection>> {
-    const live = await discoverSegments(instance);
+    const live = await discoverSegments(instance, { binding });
     const namespaces = requireNamespaces(
       analyzeLiveSegments(live),
       { instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) },
@@ -125,10 +131,10 @@ export function createShmSource(options: ShmSourceOptions = {}): ShmSource {
       const label = formatKey(segment.key);
       const shmid = (selection ?? (await select())).shmids.get(segment.key);
       if (shmid === undefined) throw errSegmentInvalid(label, 'not among the listed segments');
-      const stat = statShm(shmid, segment.key);
+      const stat = statShm(shmid, segment.key, binding);
       if (stat.key !== segment.key || stat.size !== segment.size) throw errSegmentInvalid(label, 'the segment changed since it was listed');
       if (stat.nattch > 0) throw errSegmentAttached(label, stat.nattch);
-      const attachment = attachShm(shmid, segment.key, true);
+      const attachment = attachShm(shmid, segment.key, true, binding);
       return {
         stream: createWindowReader(attachment, segment.size, windowBytes),
         close: () => attachment.detach(),

@@ -10,15 +10,18 @@
  *   status is written by `complete()`. So a restore cut short by SIGKILL
  *   leaves an index that reads "not cleanly shut down" — Aerospike will not
  *   warm-start from it, and shmsnap will not back it up.
+ *
+ * Everything goes through the `binding` option (the System V addon unless
+ * told otherwise).
  */
 import { errSegmentExists, errSizeMismatch, formatKey, type SegmentDescriptor, type SegmentTarget, type SegmentWriter } from '@shmsnap/core';
 import { BASE_SHUTDOWN_OFFSET } from '@shmsnap/core';
 import { decodeKey } from '@shmsnap/core';
-import type { NativeAttachment } from './binding.js';
+import { loadShmBinding, type NativeAttachment, type ShmBindingOptions } from './binding.js';
 import { attachShm, createShm, listShmSegments, removeShm, setShmOwner } from './shm.js';
 import { DEFAULT_WINDOW_BYTES, WindowWriter } from './window-stream.js';
 
-export interface ShmTargetOptions {
+export interface ShmTargetOptions extends ShmBindingOptions {
   /** @default 8 MiB */
   readonly windowBytes?: number;
 }
@@ -36,10 +39,10 @@ export interface ShmTarget extends SegmentTarget {
 }
 
 /** Live segments that a restore of `segments` would collide with: same key, or same instance and namespace id (as ASMT). */
-export function conflictingSegments(segments: readonly SegmentDescriptor[]): { key: number; nattch: number }[] {
+export function conflictingSegments(segments: readonly SegmentDescriptor[], options: ShmBindingOptions = {}): { key: number; nattch: number }[] {
   const wanted = new Set(segments.map((s) => s.key));
   const namespaces = new Set(segments.map((s) => `${s.instance}/${s.nsid}`));
-  return listShmSegments()
+  return listShmSegments(options.binding ?? loadShmBinding())
     .filter((stat) => {
       const decoded = decodeKey(stat.key);
       return wanted.has(stat.key) || (decoded !== undefined && namespaces.has(`${decoded.instance}/${decoded.nsid}`));
@@ -49,6 +52,7 @@ export function conflictingSegments(segments: readonly SegmentDescriptor[]): { k
 
 export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
   const windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
+  const binding = options.binding ?? loadShmBinding();
   let created: Created[] = [];
   let heldStatus: { key: number; shmid: number; bytes: Buffer }[] = [];
 
@@ -65,7 +69,7 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
     created: () => created.map((c) => c.key),
 
     async check(segments) {
-      const conflicts = conflictingSegments(segments).sort((a, b) => a.key - b.key);
+      const conflicts = conflictingSegments(segments, { binding }).sort((a, b) => a.key - b.key);
       if (conflicts.length === 0) return;
       const names = new Map(segments.map((s) => [`${s.instance}/${s.nsid}`, s.namespace]));
       const described = [...new Set(conflicts.map((c) => {
@@ -82,10 +86,10 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
 
     async create(segment): Promise<SegmentWriter> {
       const label = formatKey(segment.key);
-      const shmid = createShm(segment.key, segment.size, 0o600);
+      const shmid = createShm(segment.key, segment.size, 0o600, binding);
       const entry: Created = { key: segment.key, shmid, attachment: undefined, writer: undefined };
       created.push(entry);
-      entry.attachment = attachShm(shmid, segment.key, false);
+      entry.attachment = attachShm(shmid, segment.key, false, binding);
       const isBase = segment.kind === 'primary-base';
       const stream = new WindowWriter(entry.attachment, segment.size, {
         label,
@@ -97,7 +101,7 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
         stream,
         async commit() {
           if (stream.written !== segment.size) throw errSizeMismatch(label, segment.size, stream.written);
-          setShmOwner(shmid, segment.key, segment.uid, segment.gid, segment.mode);
+          setShmOwner(shmid, segment.key, segment.uid, segment.gid, segment.mode, binding);
           await release(entry);
           if (isBase) heldStatus.push({ key: segment.key, shmid, bytes: stream.held });
         },
@@ -112,7 +116,7 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
       let failure: unknown;
       for (const entry of toRemove.reverse()) {
         await release(entry).catch(() => undefined);
-        await removeShm(entry.shmid, entry.key).catch((error: unknown) => {
+        await removeShm(entry.shmid, entry.key, binding).catch((error: unknown) => {
           failure ??= error;
         });
       }
@@ -121,7 +125,7 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
 
     async complete() {
       for (const held of heldStatus) {
-        const attachment = attachShm(held.shmid, held.key, false);
+        const attachment = attachShm(held.shmid, held.key, false, binding);
         try {
           held.bytes.copy(attachment.view(BASE_SHUTDOWN_OFFSET, held.bytes.length));
         } finally {

@@ -9,6 +9,8 @@ const { Readable, Writable } = await import('node:stream');
 const { afterEach, describe, it } = await import('node:test');
 const { crc32, isShmsnapError, pipelineSettled } = await import('@shmsnap/core');
 const { createFixture, describeFixture } = await import('./fixture.js');
+const { describeShmBinding } = await import('./testing/binding-suite.js');
+const { assertSourceRefuses, ONE_NAMESPACE, SOURCE_REFUSALS } = await import('./testing/source-refusals.js');
 const shm = { ...(await import('@shmsnap/core')), ...(await import('./index.js')) };
 
 type FixtureOptions = import('./fixture.js').FixtureOptions;
@@ -25,7 +27,11 @@ afterEach(async () => {
   assert.deepEqual(left.map((s) => `0x${s.key.toString(16)}`), [], 'a test left segments behind');
 });
 
-const oneNamespace: FixtureOptions = { namespaces: [{ name: 'test', nsid: 1, stages: 3, stageBytes: 256 * 1024 }] };
+const oneNamespace: FixtureOptions = ONE_NAMESPACE;
+
+// The same suite runs on the in-memory fake in testing/fake-binding.test.ts:
+// this run is what makes the fake's behaviour the kernel's.
+describeShmBinding('sysv', shm.loadShmBinding());
 
 describe('the native binding', () => {
   it('creates, lists, stats, attaches, views and removes a segment', async () => {
@@ -221,76 +227,9 @@ describe('shm source and target', () => {
   });
 });
 
+// The table is shared with shm-source.test.ts, which runs it on the fake.
 describe('refusals before a backup, one per check', () => {
-  async function refused(options: FixtureOptions, code: string, message: RegExp, selection: { instance?: number; namespaces?: string[] } = {}): Promise<void> {
-    const fixture = await createFixture(options);
-    try {
-      await assert.rejects(shm.createShmSource(selection).list(), (e: unknown) => {
-        assert.ok(isShmsnapError(e), `expected a coded error, got ${String(e)}`);
-        assert.equal(e.code, code, e.message);
-        assert.match(e.message, message);
-        return true;
-      });
-    } finally {
-      await fixture.remove();
-    }
-  }
-  const ns = oneNamespace.namespaces[0]!;
-
-  it('a segment attached (server running)', () =>
-    refused({ ...oneNamespace, damage: { attached: [0xae001101] } }, 'SEGMENT_ATTACHED', /0xae001101 is attached by 1 process/));
-  it('an attached base (ASMT makes this a silent no-op)', () =>
-    refused({ ...oneNamespace, damage: { attached: [0xae001000] } }, 'SEGMENT_ATTACHED', /0xae001000/));
-  it('not cleanly shut down', () =>
-    refused({ ...oneNamespace, damage: { shutdownStatus: 0 } }, 'SEGMENT_NOT_CLEAN', /0xae001000 was not cleanly shut down \(shutdown status 0/));
-  it('an unsupported version', () =>
-    refused({ ...oneNamespace, damage: { version: 13 } }, 'SEGMENT_VERSION', /0xae001000 has version 13; supported versions are 10 to 12/));
-  it('a missing stage', () =>
-    refused({ ...oneNamespace, damage: { omit: [0xae001101] } }, 'SEGMENT_SET_INVALID', /missing primary stage segment 1 \(0x101\)/));
-  it('more stages than the base records', async () => {
-    const fixture = await createFixture(oneNamespace);
-    const extra = shm.createShm(0xae001103, 4096, 0o666);
-    try {
-      await assert.rejects(shm.createShmSource().list(), (e: unknown) => isShmsnapError(e, 'SEGMENT_SET_INVALID') && /header says 3, found 4/.test(e.message));
-    } finally {
-      await shm.removeShm(extra, 0xae001103);
-      await fixture.remove();
-    }
-  });
-  it('a base without its treex', () =>
-    refused({ ...oneNamespace, damage: { omit: [0xae001001] } }, 'SEGMENT_SET_INVALID', /base 0xae001000 without its treex segment/));
-  it('a treex and stages without their base', () =>
-    refused({ ...oneNamespace, damage: { omit: [0xae001000] } }, 'SEGMENT_SET_INVALID', /0xae001001, .* have no primary base segment/));
-  it('secondary stages without their meta (ASMT skips them silently)', () =>
-    refused({ namespaces: [{ ...ns, secondary: { stages: 2, stageBytes: 4096 } }], damage: { omit: [0xa2001000] } }, 'SEGMENT_SET_INVALID', /secondary stages 0xa2001100, 0xa2001101 without their meta/));
-  it('a missing secondary stage', () =>
-    refused({ namespaces: [{ ...ns, secondary: { stages: 2, stageBytes: 4096 } }], damage: { omit: [0xa2001100] } }, 'SEGMENT_SET_INVALID', /missing secondary stage segment 0/));
-  it('a data stage naming another namespace', async () => {
-    const fixture = await createFixture(oneNamespace);
-    const data = shm.createShm(0xad001000, 4096, 0o666);
-    const a = shm.attachShm(data, 0xad001000, false);
-    shm.writeName(a.view(0, 4096), 12, 'other');
-    await a.detach();
-    try {
-      await assert.rejects(shm.createShmSource().list(), (e: unknown) => isShmsnapError(e, 'SEGMENT_SET_INVALID') && /0xad001000 names namespace 'other', not 'test'/.test(e.message));
-    } finally {
-      await shm.removeShm(data, 0xad001000);
-      await fixture.remove();
-    }
-  });
-  it('an unexpected key in the namespace (ASMT takes it for a second base)', async () => {
-    const fixture = await createFixture(oneNamespace);
-    const odd = shm.createShm(0xae001050, 4096, 0o666);
-    try {
-      await assert.rejects(shm.createShmSource().list(), (e: unknown) => isShmsnapError(e, 'SEGMENT_INVALID') && /0xae001050: unexpected segment/.test(e.message));
-    } finally {
-      await shm.removeShm(odd, 0xae001050);
-      await fixture.remove();
-    }
-  });
-  it('a namespace that is not there (ASMT exits 0)', () => refused(oneNamespace, 'NAMESPACE_NOT_FOUND', /namespace 'nosuch' of instance 0 not found/, { namespaces: ['nosuch'] }));
-  it('an empty name in the namespace list (ASMT exits 0)', () => refused(oneNamespace, 'CONFIG_INVALID', /empty namespace name/, { namespaces: ['test', ''] }));
-  it('an instance with no segments', () => refused(oneNamespace, 'NOTHING_SELECTED', /no Aerospike segments of instance 4/, { instance: 4 }));
+  for (const refusal of SOURCE_REFUSALS) it(refusal.name, () => assertSourceRefuses(refusal, shm.loadShmBinding()));
 });
 
 describe('refusal before a restore', () => {

@@ -7,6 +7,9 @@
  *   be done with them before the segment is detached (the pipeline waits for
  *   every stage to close first).
  * - Writing copies each chunk into the mapping and never past its end.
+ *
+ * They take an attachment, not a binding: whichever binding made it (the
+ * System V addon, or the in-memory fake in unit tests) is the one they use.
  */
 import { Readable, Writable } from 'node:stream';
 import { errSizeMismatch } from '@shmsnap/core';
