@@ -98,7 +98,11 @@ function ensureDependencies() {
 // 3. Native addons, then TypeScript (tsc -b is incremental by itself).
 function build() {
   run('native build', process.execPath, [pnpmEntry, '-r', '--if-present', '--reporter=append-only', 'run', 'build:native']);
-  run('typescript build', process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', join(root, 'tsconfig.json')]);
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  run('typescript build', process.execPath, [tsc, '-b', join(root, 'tsconfig.json')]);
+  // Tests run through tsx, which strips types without checking them: check them here,
+  // so a renamed contract field breaks the build, not a test at run time (or not at all).
+  run('typescript check of the tests', process.execPath, [tsc, '-p', join(root, 'tsconfig.tests.json')]);
 }
 
 ensurePnpm();

@@ -64,14 +64,14 @@ export async function discoverSegments(instance?: number, options: ShmBindingOpt
   return out;
 }
 
-export function analyzeLiveSegments(segments: readonly LiveSegment[]): InstanceAnalysis[] {
+export function analyzeLiveSegments(segments: readonly LiveSegment[]): InstanceAnalysis<LiveSegment>[] {
   return analyzeLayout(segments, { requireClean: true, requireDetached: true, noun: 'segment' });
 }
 
-export function descriptorsOf(namespaces: readonly NamespaceAnalysis[]): SegmentDescriptor[] {
+export function descriptorsOf(namespaces: readonly NamespaceAnalysis<LiveSegment>[]): SegmentDescriptor[] {
   return namespaces.flatMap((ns) =>
     ns.members.map((m): SegmentDescriptor => {
-      const stat = (m.entry as LiveSegment).stat;
+      const stat = m.entry.stat;
       return {
         key: m.entry.key,
         kind: m.kind,
@@ -99,14 +99,14 @@ export interface ShmSourceOptions extends ShmBindingOptions {
 
 export interface ShmSource extends SegmentSource {
   /** The namespaces `list()` selected, with their analysis. */
-  selected(): Promise<readonly NamespaceAnalysis[]>;
+  selected(): Promise<readonly NamespaceAnalysis<LiveSegment>[]>;
 }
 
 export function createShmSource(options: ShmSourceOptions = {}): ShmSource {
   const instance = options.instance ?? 0;
   const windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
   const binding = options.binding ?? loadShmBinding();
-  let selection: { namespaces: NamespaceAnalysis[]; shmids: Map<number, number> } | undefined;
+  let selection: { namespaces: NamespaceAnalysis<LiveSegment>[]; shmids: Map<number, number> } | undefined;
 
   async function select(): Promise<NonNullable<typeof selection>> {
     const live = await discoverSegments(instance, { binding });

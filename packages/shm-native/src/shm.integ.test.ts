@@ -1,9 +1,9 @@
 // Real System V shared memory, in a private IPC namespace for this test file.
+import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from './private-ipc.js';
 
 await enterPrivateIpcNamespace();
 
-const assert = (await import('node:assert/strict')).default;
 const { randomBytes } = await import('node:crypto');
 const { Readable, Writable } = await import('node:stream');
 const { afterEach, describe, it } = await import('node:test');

@@ -66,9 +66,9 @@ function progressLines(out: (text: string) => void): (event: ProgressEvent) => v
   };
 }
 
-function backupTable(ns: NamespaceAnalysis): string[] {
+function backupTable(ns: NamespaceAnalysis<LiveSegment>): string[] {
   const rows = TABLE_ORDER.flatMap((kind) => ns.members.filter((m) => m.kind === kind)).map((m) => {
-    const stat = (m.entry as LiveSegment).stat;
+    const stat = m.entry.stat;
     return [
       `0x${m.entry.key.toString(16).padStart(8, '0')}`, String(stat.shmid), userName(stat.uid), groupName(stat.gid), `0${(stat.mode & 0o7777).toString(8)}`,
       String(stat.nattch), String(stat.size), String(ns.instance), String(ns.nsid), ns.namespace || '-', TYPE_NAMES[m.kind],

@@ -18,9 +18,9 @@ export interface InspectOptions {
 
 const octal = (mode: number): string => `0${(mode & 0o7777).toString(8)}`;
 
-function segmentJson(ns: NamespaceAnalysis) {
+function segmentJson(ns: NamespaceAnalysis<LiveSegment>) {
   return ns.members.map((m) => {
-    const stat = (m.entry as LiveSegment).stat;
+    const stat = m.entry.stat;
     return {
       key: formatKey(m.entry.key),
       kind: m.kind,
@@ -38,7 +38,7 @@ function segmentJson(ns: NamespaceAnalysis) {
   });
 }
 
-function namespaceJson(ns: NamespaceAnalysis) {
+function namespaceJson(ns: NamespaceAnalysis<LiveSegment>) {
   return {
     namespace: ns.namespace || null,
     nsid: ns.nsid,

@@ -32,31 +32,31 @@ export interface LayoutEntry extends LayoutFields {
   readonly nattch?: number;
 }
 
-export interface NamespaceMember {
-  readonly entry: LayoutEntry;
+export interface NamespaceMember<E extends LayoutEntry = LayoutEntry> {
+  readonly entry: E;
   readonly kind: SegmentKind;
   readonly stage: number | null;
 }
 
-export interface NamespaceAnalysis {
+export interface NamespaceAnalysis<E extends LayoutEntry = LayoutEntry> {
   readonly instance: number;
   readonly nsid: number;
   /** From the base; '' when there is no readable base. */
   readonly namespace: string;
   readonly base: BaseInfo | undefined;
   /** In I/O order: base, treex, primary stages, meta, secondary stages, data stages. */
-  readonly members: readonly NamespaceMember[];
+  readonly members: readonly NamespaceMember<E>[];
   /** Entries whose key fits no segment kind. */
-  readonly unexpected: readonly LayoutEntry[];
+  readonly unexpected: readonly E[];
   readonly problems: readonly ShmsnapError[];
 }
 
-export interface InstanceAnalysis {
+export interface InstanceAnalysis<E extends LayoutEntry = LayoutEntry> {
   readonly instance: number;
   /** Namespaces with a base entry. */
-  readonly namespaces: readonly NamespaceAnalysis[];
+  readonly namespaces: readonly NamespaceAnalysis<E>[];
   /** Groups of entries whose namespace has no base entry. */
-  readonly orphans: readonly NamespaceAnalysis[];
+  readonly orphans: readonly NamespaceAnalysis<E>[];
 }
 
 export interface AnalyzeOptions {
@@ -86,7 +86,7 @@ function describeNamespace(instance: number, nsid: number, name: string): string
 }
 
 /** Stages numbered 0..count-1 with none missing and none extra; returns the problems. */
-function stageProblems(stages: readonly NamespaceMember[], expected: number | undefined, what: string, where: string, noun: string): ShmsnapError[] {
+function stageProblems(stages: readonly NamespaceMember<LayoutEntry>[], expected: number | undefined, what: string, where: string, noun: string): ShmsnapError[] {
   const problems: ShmsnapError[] = [];
   const numbers = new Set(stages.map((m) => m.stage!));
   const count = stages.length;
@@ -99,11 +99,11 @@ function stageProblems(stages: readonly NamespaceMember[], expected: number | un
   return problems;
 }
 
-function analyzeGroup(instance: number, nsid: number, entries: readonly LayoutEntry[], options: AnalyzeOptions): NamespaceAnalysis {
+function analyzeGroup<E extends LayoutEntry>(instance: number, nsid: number, entries: readonly E[], options: AnalyzeOptions): NamespaceAnalysis<E> {
   const problems: ShmsnapError[] = [];
-  const members: NamespaceMember[] = [];
-  const unexpected: LayoutEntry[] = [];
-  const seen = new Map<number, LayoutEntry>();
+  const members: NamespaceMember<E>[] = [];
+  const unexpected: E[] = [];
+  const seen = new Map<number, E>();
   for (const entry of entries) {
     const decoded = decodeKey(entry.key) as DecodedKey;
     const twin = seen.get(entry.key);
@@ -123,7 +123,7 @@ function analyzeGroup(instance: number, nsid: number, entries: readonly LayoutEn
   const base = isBaseInfo(baseMember?.entry.base) ? baseMember.entry.base : undefined;
   const namespace = base?.namespace ?? '';
   const where = describeNamespace(instance, nsid, namespace);
-  const of = (kind: SegmentKind): NamespaceMember[] => members.filter((m) => m.kind === kind);
+  const of = (kind: SegmentKind): NamespaceMember<E>[] => members.filter((m) => m.kind === kind);
 
   for (const entry of unexpected) {
     problems.push(errSegmentInvalid(entry.label, `unexpected ${options.noun} in ${where}: its key (low bits 0x${(entry.key & 0xfff).toString(16).padStart(3, '0')}) fits no Aerospike segment kind`));
@@ -180,23 +180,23 @@ function analyzeGroup(instance: number, nsid: number, entries: readonly LayoutEn
 }
 
 /** Analyzes every Aerospike entry, grouped by instance then namespace id. */
-export function analyzeLayout(entries: readonly LayoutEntry[], options: AnalyzeOptions): InstanceAnalysis[] {
-  const groups = new Map<number, Map<number, LayoutEntry[]>>();
+export function analyzeLayout<E extends LayoutEntry>(entries: readonly E[], options: AnalyzeOptions): InstanceAnalysis<E>[] {
+  const groups = new Map<number, Map<number, E[]>>();
   for (const entry of entries) {
     const decoded = decodeKey(entry.key);
     if (!decoded) continue;
-    const byNsid = groups.get(decoded.instance) ?? new Map<number, LayoutEntry[]>();
+    const byNsid = groups.get(decoded.instance) ?? new Map<number, E[]>();
     groups.set(decoded.instance, byNsid);
     const list = byNsid.get(decoded.nsid) ?? [];
     byNsid.set(decoded.nsid, list);
     list.push(entry);
   }
-  const out: InstanceAnalysis[] = [];
+  const out: InstanceAnalysis<E>[] = [];
   for (const [instance, byNsid] of [...groups].sort(([a], [b]) => a - b)) {
     const analyses = [...byNsid].sort(([a], [b]) => a - b).map(([nsid, list]) => analyzeGroup(instance, nsid, list, options));
     const namespaces = analyses.filter((a) => a.members.some((m) => m.kind === 'primary-base'));
     // The same name on two namespace ids makes "namespace X" ambiguous.
-    const withName = new Map<string, NamespaceAnalysis[]>();
+    const withName = new Map<string, NamespaceAnalysis<E>[]>();
     for (const a of namespaces) if (a.namespace) withName.set(a.namespace, [...(withName.get(a.namespace) ?? []), a]);
     const finalNamespaces = namespaces.map((a) => {
       const twins = withName.get(a.namespace) ?? [];
@@ -222,7 +222,7 @@ export interface Selection {
  * explicit names, a group without a base in the instance is a problem too:
  * "everything" would silently leave it out.
  */
-export function requireNamespaces(analysis: readonly InstanceAnalysis[], selection: Selection, where: string): NamespaceAnalysis[] {
+export function requireNamespaces<E extends LayoutEntry>(analysis: readonly InstanceAnalysis<E>[], selection: Selection, where: string): NamespaceAnalysis<E>[] {
   const names = selection.namespaces;
   if (names !== undefined) {
     if (names.length === 0 || names.some((n) => n.trim() === '')) {
@@ -233,7 +233,7 @@ export function requireNamespaces(analysis: readonly InstanceAnalysis[], selecti
   if (!instance || (instance.namespaces.length === 0 && instance.orphans.length === 0)) {
     throw errNothingSelected(where, `no Aerospike segments of instance ${selection.instance}`);
   }
-  let selected: NamespaceAnalysis[];
+  let selected: NamespaceAnalysis<E>[];
   const problems: ShmsnapError[] = [];
   if (names === undefined) {
     selected = [...instance.namespaces];
