@@ -15,6 +15,7 @@ export * from './host-identity.js';
 export * from './plugins/registry.js';
 export * from './plugins/with-retry.js';
 export * from './plugins/with-plugin-context.js';
+export * from './plugins/sink-writer.js';
 export * from './pipeline/checksum.js';
 export * from './pipeline/codec-none.js';
 export * from './pipeline/progress.js';

@@ -20,3 +20,4 @@ export { assertObjectName, assertObjectPath, isObjectName, objectNameProblem } f
 export { retryDelayMs, retryOperation, withRetry, type RetryEvent, type RetryOptions, type RetryPolicy } from './plugins/with-retry.js';
 export { crc32, crc32Combine, createCrc32Meter, type Crc32Meter, type Crc32MeterOptions, type Crc32Result } from './pipeline/checksum.js';
 export { pipelineSettled } from './pipeline/settle.js';
+export { createSinkWriter, type SinkWriterOptions } from './plugins/sink-writer.js';

@@ -9,6 +9,10 @@
  * even against a concurrent writer. Temp files start with a dot and end in
  * `.shmsnap-tmp`; they are never listed, so a crash leaves nothing that
  * looks like an object.
+ *
+ * The writer's lifecycle (states, abort, the signal, the size check, "a
+ * failed commit discards") is core's `createSinkWriter`; this file brings the
+ * file, its publish and its removal.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
@@ -19,13 +23,13 @@ import { fileURLToPath } from 'node:url';
 import {
   assertObjectName,
   assertObjectPath,
+  createSinkWriter,
   errAborted,
   errIoFailed,
   errObjectExists,
   errPermissionDenied,
   errSizeMismatch,
   isObjectName,
-  isShmsnapError,
   toShmsnapError,
   type ListOptions,
   type ObjectAttributes,
@@ -34,8 +38,6 @@ import {
   type ShmsnapError,
   type Sink,
   type SinkProvider,
-  type SinkWriter,
-  type WriterOptions,
 } from '@shmsnap/core';
 
 export interface LocalSinkOptions {
@@ -147,37 +149,23 @@ class FileSink extends Writable {
   }
 }
 
-type WriterState = 'open' | 'committing' | 'committed' | 'failed' | 'aborted';
-
-class LocalWriter implements SinkWriter {
-  readonly stream: FileSink;
-  #state: WriterState = 'open';
+/**
+ * The temp file behind one writer, and the two ways it ends: published under
+ * its final name (`publish`), or removed with every trace (`discard`).
+ * `createSinkWriter` decides which, and when.
+ */
+class TempFile {
   #handleClosed = false;
-  #cleanup: Promise<void> | undefined;
-  readonly #removeSignalListener: () => void;
+  /** The final name is ours: a discard after it (an abort that won over the commit) removes it. */
+  #published = false;
 
   constructor(
+    private readonly handle: FileHandle,
+    private readonly tempPath: string,
     private readonly directory: string,
     private readonly name: string,
-    private readonly tempPath: string,
-    private readonly handle: FileHandle,
-    private readonly options: WriterOptions,
     private readonly fsync: boolean,
-  ) {
-    this.stream = new FileSink(handle, join(directory, name), options.expectedBytes);
-    // The stream's error is reported again by commit() (stream.errored); a
-    // caller writing without pipeline() must not crash on an abort.
-    this.stream.on('error', () => undefined);
-    const signal = options.signal;
-    const onAbort = (): void => {
-      const reason = errAborted(`write of ${join(directory, name)}`, signal?.reason);
-      this.stream.destroy(reason);
-      void this.abort(reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this.#removeSignalListener = () => signal?.removeEventListener('abort', onAbort);
-    if (signal?.aborted) onAbort();
-  }
+  ) {}
 
   get #finalPath(): string {
     return join(this.directory, this.name);
@@ -189,55 +177,35 @@ class LocalWriter implements SinkWriter {
     await this.handle.close().catch(() => undefined);
   }
 
-  async #waitForStreamClose(): Promise<void> {
-    if (this.stream.closed) return;
-    await new Promise<void>((resolveClose) => {
-      this.stream.once('close', resolveClose);
-      if (!this.stream.destroyed) this.stream.destroy();
-    });
-  }
-
-  async commit(): Promise<ObjectInfo> {
-    const where = this.#finalPath;
-    if (this.#state === 'aborted' || this.options.signal?.aborted) throw errAborted(`write of ${where}`);
-    if (this.#state !== 'open') throw errIoFailed('commit', where, new Error(`writer is ${this.#state}`));
-    this.#state = 'committing';
-    let published = false;
+  async publish(bytes: number, attributes: ObjectAttributes | undefined): Promise<ObjectInfo> {
     try {
-      const streamError = this.stream.errored;
-      if (streamError) throw isShmsnapError(streamError) ? streamError : errIoFailed('write', where, streamError);
-      if (!this.stream.writableFinished) throw errIoFailed('commit', where, new Error('the stream was not finished'));
-      const { expectedBytes, attributes } = this.options;
-      if (expectedBytes !== undefined && this.stream.bytes !== expectedBytes) {
-        throw errSizeMismatch(where, expectedBytes, this.stream.bytes);
-      }
       if (attributes) await this.#applyAttributes(attributes);
       if (this.fsync) await this.handle.sync();
       await this.#closeHandle();
-      const how = await this.#publish();
-      published = true;
+      const how = await this.#link();
+      this.#published = true;
       if (how === 'linked') await unlink(this.tempPath);
       if (this.fsync) await fsyncDirectory(this.directory);
-      this.#state = 'committed';
-      this.#removeSignalListener();
-      const info: ObjectInfo = {
-        name: this.name,
-        size: this.stream.bytes,
-        ...(attributes ? { attributes: { ...attributes, mode: attributes.mode & 0o777 } } : {}),
-      };
-      return info;
     } catch (error) {
-      this.#state = 'failed';
-      await this.#closeHandle();
-      await unlink(this.tempPath).catch(() => undefined);
-      if (published) await unlink(where).catch(() => undefined);
-      this.#removeSignalListener();
-      throw toShmsnapError(error, 'commit', where);
+      throw toShmsnapError(error, 'commit', this.#finalPath);
     }
+    return {
+      name: this.name,
+      size: bytes,
+      ...(attributes ? { attributes: { ...attributes, mode: attributes.mode & 0o777 } } : {}),
+    };
+  }
+
+  async discard(): Promise<void> {
+    await this.#closeHandle();
+    await removeIfThere(this.tempPath);
+    if (!this.#published) return;
+    await removeIfThere(this.#finalPath);
+    // As durable as the link was: a crash must not bring the object back.
+    if (this.fsync) await fsyncDirectory(this.directory);
   }
 
   async #applyAttributes(attributes: ObjectAttributes): Promise<void> {
-    const where = this.#finalPath;
     // Only the nine permission bits: SHM_LOCKED (02000) must never become setgid (ASMT's bug).
     const mode = attributes.mode & 0o777;
     const needsChown = attributes.uid !== process.getuid?.() || attributes.gid !== process.getgid?.();
@@ -245,11 +213,11 @@ class LocalWriter implements SinkWriter {
       if (needsChown) await this.handle.chown(attributes.uid, attributes.gid);
       await this.handle.chmod(mode);
     } catch (error) {
-      throw errPermissionDenied(`setting owner ${attributes.uid}:${attributes.gid} and mode 0${mode.toString(8)} on`, where, error);
+      throw errPermissionDenied(`setting owner ${attributes.uid}:${attributes.gid} and mode 0${mode.toString(8)} on`, this.#finalPath, error);
     }
   }
 
-  async #publish(): Promise<'linked' | 'renamed'> {
+  async #link(): Promise<'linked' | 'renamed'> {
     const where = this.#finalPath;
     try {
       await link(this.tempPath, where);
@@ -269,17 +237,14 @@ class LocalWriter implements SinkWriter {
       throw error;
     }
   }
+}
 
-  abort(_reason?: unknown): Promise<void> {
-    if (this.#state === 'committed') return Promise.resolve();
-    if (this.#state !== 'failed') this.#state = 'aborted';
-    this.#cleanup ??= (async () => {
-      await this.#waitForStreamClose();
-      await this.#closeHandle();
-      await unlink(this.tempPath).catch(() => undefined);
-      this.#removeSignalListener();
-    })();
-    return this.#cleanup;
+/** Removes a file; one that is already gone is fine (after a link, the temp name is). */
+async function removeIfThere(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw toShmsnapError(error, 'remove', path);
   }
 }
 
@@ -349,7 +314,18 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       } catch (error) {
         throw toShmsnapError(error, 'create', tempPath);
       }
-      return new LocalWriter(directory, name, tempPath, handle, writerOptions, fsync);
+      const stream = new FileSink(handle, join(directory, name), writerOptions.expectedBytes);
+      const file = new TempFile(handle, tempPath, directory, name, fsync);
+      return createSinkWriter({
+        plugin: 'local',
+        object: join(directory, name),
+        stream,
+        bytesWritten: () => stream.bytes,
+        expectedBytes: writerOptions.expectedBytes,
+        signal: writerOptions.signal,
+        publish: () => file.publish(stream.bytes, writerOptions.attributes),
+        discard: () => file.discard(),
+      });
     },
 
     async openReader(name, readerOptions: ReaderOptions = {}) {

@@ -8,8 +8,17 @@
  *   S3-compatible stores.
  * - Credentials come only from the SDK's default chain (or `profile`).
  */
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, S3Client, type HeadObjectCommandOutput, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { isShmsnapError } from '@shmsnap/core';
+import { mapS3Error, type S3Step } from './s3-errors.js';
 import type { ResolvedS3SinkOptions } from './s3-options.js';
+
+/** One object's address, and the client that reaches it. */
+export interface S3ObjectAddress {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+}
 
 /** A connection that cannot be made in this time is a failure (and retryable). */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -50,4 +59,28 @@ export function createS3Client(options: ResolvedS3SinkOptions): S3Client {
     ...(options.profile === undefined ? {} : { profile: options.profile }),
   };
   return withoutNodeVersionWarning(() => new S3Client(config));
+}
+
+/**
+ * Sends one request, cancelled by `at.signal`; its failure becomes a coded
+ * error naming the step, bucket and key. Every request of the sink and its
+ * writers goes through here, so the mapping happens in one place.
+ */
+export async function callS3<T>(at: S3Step, send: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  try {
+    return await send(at.signal);
+  } catch (error) {
+    throw mapS3Error(error, at);
+  }
+}
+
+/** HeadObject's answer, or undefined when no object has that key. */
+export async function headObject(address: S3ObjectAddress, step: string, signal: AbortSignal | undefined): Promise<HeadObjectCommandOutput | undefined> {
+  const { client, bucket, key } = address;
+  try {
+    return await callS3({ step, bucket, key, signal }, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
+  } catch (error) {
+    if (isShmsnapError(error, 'OBJECT_NOT_FOUND')) return undefined;
+    throw error;
+  }
 }

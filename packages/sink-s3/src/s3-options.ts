@@ -29,15 +29,17 @@ export type S3SinkEvent =
       readonly bytes: number;
       /** Parts being uploaded, this one included. */
       readonly inFlight: number;
-      /** Bytes the writer holds now (parts in flight and the one being filled). */
+      /** Part memory the writer holds now: parts in flight, the one being filled, and memory kept for reuse. */
       readonly bufferedBytes: number;
     }
   | {
+      /** The store accepted the object (an abort() that still wins over the commit then removes it). */
       readonly type: 'upload-completed';
       readonly key: string;
       readonly bytes: number;
       /** 0 for a single PutObject. */
       readonly parts: number;
+      /** The most part memory the writer held at once: at most (uploadConcurrency + 1) parts. */
       readonly peakBufferedBytes: number;
     }
   | {
@@ -99,6 +101,21 @@ export interface ResolvedS3SinkOptions {
   readonly retry: RetryPolicy;
   readonly client: S3Client | undefined;
   readonly onEvent: (event: S3SinkEvent) => void;
+}
+
+/** What every new object is stored with (PutObject, CreateMultipartUpload): storage class and encryption, where given. */
+export function objectSettings(options: ResolvedS3SinkOptions): { StorageClass?: StorageClass; ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string } {
+  const { storageClass, serverSideEncryption, sseKmsKeyId } = options;
+  return {
+    ...(storageClass === undefined ? {} : { StorageClass: storageClass }),
+    ...(serverSideEncryption === undefined ? {} : { ServerSideEncryption: serverSideEncryption }),
+    ...(sseKmsKeyId === undefined ? {} : { SSEKMSKeyId: sseKmsKeyId }),
+  };
+}
+
+/** The checksum the store verifies on upload: only in `when-supported` mode (see `checksumMode`). */
+export function uploadChecksum(options: ResolvedS3SinkOptions): { ChecksumAlgorithm?: 'CRC32' } {
+  return options.checksumMode === 'when-supported' ? { ChecksumAlgorithm: 'CRC32' } : {};
 }
 
 function integerIn(option: string, value: number, min: number, max: number): number {

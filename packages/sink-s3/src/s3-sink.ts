@@ -6,11 +6,11 @@
  * `s3-writer.ts`); reads stream GetObject bodies, ranged when asked. This
  * sink does not retry reads, listings or removals itself: compose it with
  * core's `withRetry(sink, policy)`, which also resumes a download that
- * drops mid-way. Its writer retries its own requests, since a write stream
- * cannot be replayed from outside.
+ * drops mid-way (`provider.ts` composes the two). Its writer retries its own
+ * requests, since a write stream cannot be replayed from outside.
  */
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import {
   assertObjectName,
   assertObjectPath,
@@ -26,16 +26,15 @@ import {
   type ObjectInfo,
   type ReaderOptions,
   type Sink,
-  type SinkProvider,
   type WriterOptions,
 } from '@shmsnap/core';
 import { bodyStream } from './body-stream.js';
 import { planParts } from './part-plan.js';
-import { createS3Client } from './s3-client.js';
+import { callS3, createS3Client, headObject } from './s3-client.js';
 import { mapS3Error } from './s3-errors.js';
-import { formatS3Location, keyOf, parseS3Location, redactS3Location } from './s3-location.js';
+import { formatS3Location, keyOf, parseS3Location } from './s3-location.js';
 import { resolveS3SinkOptions, S3_MAX_OBJECT_BYTES, type S3SinkOptions, S3_MAX_WRITERS } from './s3-options.js';
-import { S3Writer } from './s3-writer.js';
+import { createS3Writer } from './s3-writer.js';
 
 const byName = (a: ObjectInfo, b: ObjectInfo): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -55,23 +54,10 @@ export function createS3Sink(location: string, options: S3SinkOptions = {}): Sin
   const conditionalWrites = { supported: true };
   const listBase = parsed.prefix === '' ? '' : `${parsed.prefix}/`;
 
-  async function call<T>(step: string, key: string | undefined, signal: AbortSignal | undefined, send: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
-    try {
-      return await send(signal);
-    } catch (error) {
-      throw mapS3Error(error, { step, bucket, ...(key === undefined ? {} : { key }), ...(signal ? { signal } : {}) });
-    }
-  }
-
   async function head(name: string, signal: AbortSignal | undefined): Promise<ObjectInfo | undefined> {
-    const key = keyOf(parsed, name);
-    try {
-      const answer = await call('stat', key, signal, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
-      return { name, size: answer.ContentLength ?? 0, ...(answer.LastModified ? { modified: answer.LastModified } : {}) };
-    } catch (error) {
-      if (isShmsnapError(error, 'OBJECT_NOT_FOUND')) return undefined;
-      throw error;
-    }
+    const answer = await headObject({ client, bucket, key: keyOf(parsed, name) }, 'stat', signal);
+    if (answer === undefined) return undefined;
+    return { name, size: answer.ContentLength ?? 0, ...(answer.LastModified ? { modified: answer.LastModified } : {}) };
   }
 
   const emptyStream = (): Readable => Readable.from([], { objectMode: false });
@@ -105,7 +91,7 @@ export function createS3Sink(location: string, options: S3SinkOptions = {}): Sin
       });
       const existing = await retryOperation(() => head(name, signal), resolved.retry, { what: `s3 check for an existing ${where}`, ...(signal ? { signal } : {}) });
       if (existing) throw errObjectExists(name, printable);
-      return new S3Writer({ client, bucket, key, name, location: printable, options: resolved, plan, conditionalWrites }, writerOptions);
+      return createS3Writer({ client, bucket, key, name, location: printable, options: resolved, plan, conditionalWrites }, writerOptions);
     },
 
     async openReader(name: string, readerOptions: ReaderOptions = {}) {
@@ -124,7 +110,7 @@ export function createS3Sink(location: string, options: S3SinkOptions = {}): Sin
       }
       let answer;
       try {
-        answer = await call('read', key, signal, (abortSignal) =>
+        answer = await callS3({ step: 'read', bucket, key, signal }, (abortSignal) =>
           client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}) }), { abortSignal }),
         );
       } catch (error) {
@@ -165,7 +151,7 @@ export function createS3Sink(location: string, options: S3SinkOptions = {}): Sin
       const out: ObjectInfo[] = [];
       let token: string | undefined;
       do {
-        const page = await call('list', parsed.prefix === '' ? undefined : parsed.prefix, signal, (abortSignal) =>
+        const page = await callS3({ step: 'list', bucket, key: parsed.prefix === '' ? undefined : parsed.prefix, signal }, (abortSignal) =>
           client.send(
             new ListObjectsV2Command({
               Bucket: bucket,
@@ -194,7 +180,7 @@ export function createS3Sink(location: string, options: S3SinkOptions = {}): Sin
       assertObjectName(name);
       const key = keyOf(parsed, name);
       try {
-        await call('remove', key, removeOptions.signal, (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
+        await callS3({ step: 'remove', bucket, key, signal: removeOptions.signal }, (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }));
       } catch (error) {
         if (isShmsnapError(error, 'OBJECT_NOT_FOUND')) return;
         throw error;
@@ -206,9 +192,3 @@ export function createS3Sink(location: string, options: S3SinkOptions = {}): Sin
     },
   };
 }
-
-export const s3SinkProvider: SinkProvider<S3SinkOptions> = {
-  schemes: ['s3'],
-  create: (location, options) => createS3Sink(location, options),
-  redact: redactS3Location,
-};

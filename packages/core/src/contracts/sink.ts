@@ -21,6 +21,15 @@
  *   after `signal` aborts, the object MUST NOT be visible, and no leftover
  *   (temporary file, multipart upload) may be listed as an object. `abort()`
  *   is idempotent and safe after a failed commit.
+ * - `commit()` is idempotent: a second call returns the same outcome and
+ *   never publishes twice. A failed commit is final. A commit before the
+ *   stream ended fails with a coded error, and the object vanishes.
+ * - `abort()` (or `signal`) before `commit()` resolved wins: a commit in
+ *   progress rejects with ABORTED, a later one fails with ABORTED, and once
+ *   `abort()` resolves the object is not visible. After `commit()` resolved,
+ *   `abort()` does nothing.
+ * - Core's `createSinkWriter` (`plugins/sink-writer.ts`) implements this
+ *   lifecycle; a sink brings its stream, its publish and its discard.
  * - Memory held by a writer is bounded by the sink's design (for S3: part size
  *   times upload concurrency), never by the object's size.
  *
