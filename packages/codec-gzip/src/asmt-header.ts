@@ -9,7 +9,7 @@
  * 16     8     crc32   u64 LE, CRC-32 of the raw bytes (upper 4 bytes 0)
  * ```
  */
-import { errCorruptObject, errConfigInvalid } from '@shmsnap/core';
+import { errCorruptObject, errConfigInvalid } from '@shmsnap/core/plugin-kit';
 
 export const ASMT_HEADER_BYTES = 24;
 /** The bytes "ASMT" read as a little-endian u32. */

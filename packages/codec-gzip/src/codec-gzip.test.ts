@@ -8,7 +8,8 @@ import { Readable, type Duplex } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { crc32, isShmsnapError, type Codec, type ErrorCode } from '@shmsnap/core';
+import { isShmsnapError, type Codec, type ErrorCode } from '@shmsnap/core';
+import { crc32 } from '@shmsnap/core/plugin-kit';
 import { fillIndexContent } from '@shmsnap/core/testkit';
 import {
   ASMT_HEADER_BYTES,

@@ -3,7 +3,7 @@
  * member), written in parallel on Node's zlib and read strictly.
  */
 import type { Duplex } from 'node:stream';
-import { errConfigInvalid, type Codec, type CodecHeader, type DecodeOptions, type EncodeOptions } from '@shmsnap/core';
+import { errConfigInvalid, type Codec, type CodecHeader, type DecodeOptions, type EncodeOptions } from '@shmsnap/core/plugin-kit';
 import { ASMT_HEADER_BYTES, parseAsmtHeader } from './asmt-header.js';
 import { GzipDecoder } from './gzip-decoder.js';
 import { GzipEncoder } from './gzip-encoder.js';

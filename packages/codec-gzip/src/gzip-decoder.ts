@@ -27,7 +27,7 @@ import {
   errSizeMismatch,
   isShmsnapError,
   type ShmsnapError,
-} from '@shmsnap/core';
+} from '@shmsnap/core/plugin-kit';
 import { ASMT_HEADER_BYTES, parseAsmtHeader, type AsmtHeader } from './asmt-header.js';
 import { GZIP_TRAILER_BYTES, GzipHeaderParser, isZlibHeader } from './gzip-header.js';
 

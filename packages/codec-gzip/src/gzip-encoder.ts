@@ -11,7 +11,7 @@
  */
 import { Duplex, addAbortSignal } from 'node:stream';
 import zlib from 'node:zlib';
-import { crc32, errChecksumMismatch, errPluginFailed, errSizeMismatch } from '@shmsnap/core';
+import { crc32, errChecksumMismatch, errPluginFailed, errSizeMismatch } from '@shmsnap/core/plugin-kit';
 import { encodeAsmtHeader } from './asmt-header.js';
 import { ByteQueue } from './byte-queue.js';
 import { gzipMemberHeader, gzipMemberTrailer } from './gzip-header.js';

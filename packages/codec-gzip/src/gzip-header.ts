@@ -3,7 +3,7 @@
  * (RFC 1952 §2.3), written by us and parsed as a stream, and the two-byte
  * zlib header (RFC 1950), which ASMT's reader auto-detects too.
  */
-import { crc32, errCorruptObject } from '@shmsnap/core';
+import { crc32, errCorruptObject } from '@shmsnap/core/plugin-kit';
 
 export const GZIP_HEADER_BYTES = 10;
 export const GZIP_TRAILER_BYTES = 8;

@@ -9,7 +9,7 @@
  *
  * ASMT cannot read these files; backups meant for ASMT use none or gzip.
  */
-import { errConfigInvalid, errCorruptObject, type Codec } from '@shmsnap/core';
+import { errConfigInvalid, errCorruptObject, type Codec } from '@shmsnap/core/plugin-kit';
 import { ZSTD_FRAME_HEADER_MAX_BYTES, ZstdDecoder } from './zstd-decoder.js';
 import { ZstdEncoder } from './zstd-encoder.js';
 import { zstd } from './zstd-binding.js';

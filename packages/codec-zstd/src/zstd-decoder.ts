@@ -8,7 +8,7 @@
  *   zstd-worker-pool.ts): a block of zeros can expand a thousandfold.
  * The decompression itself runs on a worker thread (zstd-worker-stream.ts).
  */
-import { errCorruptObject, errSizeMismatch, type ShmsnapError } from '@shmsnap/core';
+import { errCorruptObject, errSizeMismatch, type ShmsnapError } from '@shmsnap/core/plugin-kit';
 import { ZstdWorkerStream, type WorkerFailure } from './zstd-worker-stream.js';
 import { zstd } from './zstd-binding.js';
 

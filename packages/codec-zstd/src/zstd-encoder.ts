@@ -7,7 +7,7 @@
  * workers of its own when `threads` > 1, for large segments): the main thread
  * never waits for it (see zstd-worker-stream.ts).
  */
-import { errPluginFailed, errSizeMismatch, type ShmsnapError } from '@shmsnap/core';
+import { errPluginFailed, errSizeMismatch, type ShmsnapError } from '@shmsnap/core/plugin-kit';
 import { ZstdWorkerStream, type WorkerFailure } from './zstd-worker-stream.js';
 
 export interface ZstdEncoderOptions {

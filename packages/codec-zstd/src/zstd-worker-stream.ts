@@ -7,7 +7,7 @@
  * decoder add only their own checks and how a failure reads.
  */
 import { Duplex } from 'node:stream';
-import type { ShmsnapError } from '@shmsnap/core';
+import type { ShmsnapError } from '@shmsnap/core/plugin-kit';
 import { zstdWorkers, type FromWorker, type ToWorker, type ZstdWorker } from './zstd-worker-pool.js';
 
 type Callback = (error?: Error | null) => void;

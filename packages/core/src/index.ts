@@ -1,3 +1,20 @@
+/**
+ * `@shmsnap/core`: the public API for frontends and library users.
+ *
+ * - Contracts (types): segment, source, target, codec, sink.
+ * - Errors: the registry (codes, `ShmsnapError`, `isShmsnapError`, factories).
+ * - The location format (docs/asmt-format.md): Aerospike keys, header
+ *   fields, the layout analysis, ASMT directory rules, the manifest.
+ * - Plans: `prepareBackup`, `prepareRestore`, `prepareVerify`, `listBackups`,
+ *   each checking once and returning a plan whose `run()` does the work; the
+ *   restore guard; `runBackup` / `runRestore` / `runVerify` for callers who
+ *   render nothing in between or hold restore entries already.
+ * - Composition: the registry, `withRetry`, `withSinkContext`, `codecNone`.
+ *
+ * Plugin authors import `@shmsnap/core/plugin-kit`; conformance kits are in
+ * `@shmsnap/core/testkit`. Pipeline internals (executors, bounded runners,
+ * small-object I/O) are not exported.
+ */
 export * from './errors.js';
 export * from './units.js';
 export * from './contracts/segment.js';
@@ -9,21 +26,16 @@ export * from './format/aerospike-key.js';
 export * from './format/segment-fields.js';
 export * from './format/layout-analysis.js';
 export * from './format/asmt-directory.js';
-export * from './format/object-name.js';
 export * from './format/manifest.js';
 export * from './host-identity.js';
 export * from './plugins/registry.js';
-export * from './plugins/with-retry.js';
-export * from './plugins/with-plugin-context.js';
-export * from './plugins/sink-writer.js';
-export * from './pipeline/checksum.js';
-export * from './pipeline/codec-none.js';
-export * from './pipeline/progress.js';
-export * from './pipeline/settle.js';
-export * from './pipeline/sink-io.js';
-export * from './pipeline/backup.js';
-export * from './pipeline/restore.js';
-export * from './pipeline/verify.js';
+export { withRetry, type RetryPolicy } from './plugins/with-retry.js';
+export { withSinkContext } from './plugins/with-plugin-context.js';
+export { codecNone } from './pipeline/codec-none.js';
+export type { Phase, ProgressEvent, ProgressListener } from './pipeline/progress.js';
+export type { BackupPlanEntry, BackupResult, BackupRunOptions } from './pipeline/backup.js';
+export { runRestore, type RestoreEntry, type RestoreExecution, type RestoreRunOptions, type TransferResult } from './pipeline/restore.js';
+export { runVerify, type VerifyOptions, type VerifyResult } from './pipeline/verify.js';
 export * from './location/catalog.js';
 export * from './location/plan-backup.js';
 export * from './location/plan-restore.js';

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { isShmsnapError, pipelineSettled, type SegmentDescriptor } from '@shmsnap/core';
+import { isShmsnapError, type SegmentDescriptor } from '@shmsnap/core';
+import { pipelineSettled } from '@shmsnap/core/plugin-kit';
 import { createFixture, describeFixture, fixtureContent } from './fixture.js';
 import { attachShm, listShmSegments, lookupShm, removeShm } from './shm.js';
 import { createShmSource, discoverSegments, type ShmSource } from './shm-source.js';

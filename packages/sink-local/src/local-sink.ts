@@ -38,7 +38,7 @@ import {
   type ShmsnapError,
   type Sink,
   type SinkProvider,
-} from '@shmsnap/core';
+} from '@shmsnap/core/plugin-kit';
 
 export interface LocalSinkOptions {
   /**
@@ -290,11 +290,9 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
     name: 'local',
     location: directory,
     capabilities: {
-      atomicCommit: true,
       rangedReads: true,
       maxConcurrency: 16,
       maxObjectSize: Number.MAX_SAFE_INTEGER,
-      serverSideChecksum: false,
       posixAttributes: true,
     },
 

@@ -10,7 +10,7 @@
  * answers 200 with everything. The caller must get exactly its range.
  */
 import { Readable } from 'node:stream';
-import { errRemoteFailed, type ShmsnapError } from '@shmsnap/core';
+import { errRemoteFailed, type ShmsnapError } from '@shmsnap/core/plugin-kit';
 
 export interface BodyStreamOptions {
   /** Content-Length of the answer, when it said. */

@@ -22,7 +22,7 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { errInternal, errRemoteFailed, retryOperation } from '@shmsnap/core';
+import { errInternal, errRemoteFailed, retryOperation } from '@shmsnap/core/plugin-kit';
 import { callS3, type S3ObjectAddress } from './s3-client.js';
 import { mapS3Error } from './s3-errors.js';
 import { objectSettings, uploadChecksum, type ResolvedS3SinkOptions } from './s3-options.js';

@@ -10,7 +10,7 @@
  *   S3's 10 000 parts of 16 MiB and never runs out of parts first. S3 allows
  *   parts of different sizes as long as all but the last are at least 5 MiB.
  */
-import { errConfigInvalid, errSizeMismatch } from '@shmsnap/core';
+import { errConfigInvalid, errSizeMismatch } from '@shmsnap/core/plugin-kit';
 import { roundUpToMiB, S3_MAX_OBJECT_BYTES, S3_MAX_PART_BYTES } from './s3-options.js';
 
 export interface PartPlan {

@@ -20,7 +20,7 @@
  *   landing behind the abort.
  */
 import { Writable } from 'node:stream';
-import { errAborted, errConfigInvalid, errPluginFailed, errSizeMismatch, isShmsnapError, type ShmsnapError } from '@shmsnap/core';
+import { errAborted, errConfigInvalid, errPluginFailed, errSizeMismatch, isShmsnapError, type ShmsnapError } from '@shmsnap/core/plugin-kit';
 import { PartBuffer } from './part-buffer.js';
 import { partBytesAt, type PartPlan } from './part-plan.js';
 import { S3_MAX_OBJECT_BYTES } from './s3-options.js';

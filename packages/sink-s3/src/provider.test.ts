@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { isShmsnapError, type RetryEvent } from '@shmsnap/core';
+import { isShmsnapError } from '@shmsnap/core';
+import { type RetryEvent } from '@shmsnap/core/plugin-kit';
 import { createS3SinkProvider, s3SinkProvider } from './provider.js';
 import { useS3rverCredentials } from './testing/index.js';
 

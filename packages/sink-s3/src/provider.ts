@@ -9,7 +9,7 @@
  * so reads, listings and removals are retried by the wrapper, and the
  * writer retries its own requests under the same policy.
  */
-import { withRetry, type RetryPolicy, type SinkProvider } from '@shmsnap/core';
+import { withRetry, type RetryPolicy, type SinkProvider } from '@shmsnap/core/plugin-kit';
 import { redactS3Location } from './s3-location.js';
 import type { S3SinkOptions } from './s3-options.js';
 

@@ -14,7 +14,7 @@
  *   `removeIfOurs` can make a failed or aborted commit vanish all the same.
  */
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { errObjectExists, isShmsnapError, retryOperation, type RetryPolicy } from '@shmsnap/core';
+import { errObjectExists, isShmsnapError, retryOperation, type RetryPolicy } from '@shmsnap/core/plugin-kit';
 import { callS3, headObject, type S3ObjectAddress } from './s3-client.js';
 import { isNotImplemented } from './s3-errors.js';
 

@@ -9,7 +9,7 @@
  * - Credentials come only from the SDK's default chain (or `profile`).
  */
 import { HeadObjectCommand, S3Client, type HeadObjectCommandOutput, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { isShmsnapError } from '@shmsnap/core';
+import { isShmsnapError } from '@shmsnap/core/plugin-kit';
 import { mapS3Error, type S3Step } from './s3-errors.js';
 import type { ResolvedS3SinkOptions } from './s3-options.js';
 

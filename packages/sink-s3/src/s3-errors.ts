@@ -22,7 +22,7 @@ import {
   isShmsnapError,
   errPluginFailed,
   type ShmsnapError,
-} from '@shmsnap/core';
+} from '@shmsnap/core/plugin-kit';
 
 export interface S3Step {
   /** What was being done: `upload part 3`, `list`, `read`. */

@@ -48,11 +48,9 @@ describe('S3 locations', () => {
     const sink = createS3Sink('s3://bucket//p/', { endpoint: 'http://127.0.0.1:9', region: 'us-east-1' });
     assert.equal(sink.location, 's3://bucket/p');
     assert.deepEqual(sink.capabilities, {
-      atomicCommit: true,
       rangedReads: true,
       maxConcurrency: 4,
       maxObjectSize: 5 * 1024 ** 4,
-      serverSideChecksum: false,
       posixAttributes: false,
     });
   });

@@ -5,7 +5,7 @@
  * URL) is refused, and `redactS3Location` strips both for logs, erring on the
  * side of removing too much.
  */
-import { errConfigInvalid } from '@shmsnap/core';
+import { errConfigInvalid } from '@shmsnap/core/plugin-kit';
 
 export interface S3Location {
   readonly bucket: string;

@@ -3,7 +3,7 @@
  * Every refusal is CONFIG_INVALID naming the option, before any request.
  */
 import type { S3Client, StorageClass } from '@aws-sdk/client-s3';
-import { errConfigInvalid, type RetryPolicy, type ShmsnapError } from '@shmsnap/core';
+import { errConfigInvalid, type RetryPolicy, type ShmsnapError } from '@shmsnap/core/plugin-kit';
 
 export const MiB = 1024 * 1024;
 /** S3's limits: object size, part size, part count, smallest part but the last. */

@@ -27,7 +27,7 @@ import {
   type ReaderOptions,
   type Sink,
   type WriterOptions,
-} from '@shmsnap/core';
+} from '@shmsnap/core/plugin-kit';
 import { bodyStream } from './body-stream.js';
 import { planParts } from './part-plan.js';
 import { callS3, createS3Client, headObject } from './s3-client.js';
@@ -66,11 +66,9 @@ export function createS3Sink(location: string, options: S3SinkOptions = {}): Sin
     name: 's3',
     location: printable,
     capabilities: {
-      atomicCommit: true,
       rangedReads: true,
       maxConcurrency: S3_MAX_WRITERS,
       maxObjectSize: S3_MAX_OBJECT_BYTES,
-      serverSideChecksum: resolved.checksumMode === 'when-supported',
       posixAttributes: false,
     },
 

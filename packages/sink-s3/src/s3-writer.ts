@@ -16,7 +16,7 @@
  * may have stored.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createSinkWriter, type SinkWriter, type WriterOptions } from '@shmsnap/core';
+import { createSinkWriter, type SinkWriter, type WriterOptions } from '@shmsnap/core/plugin-kit';
 import { MultipartUpload } from './multipart-upload.js';
 import { PartStream } from './part-stream.js';
 import type { PartPlan } from './part-plan.js';

@@ -57,17 +57,18 @@ export interface ObjectAttributes {
 }
 
 export interface SinkCapabilities {
-  /** commit() publishes the object in one atomic step. */
-  readonly atomicCommit: boolean;
   /** openReader() honours `range` without reading the bytes before it. */
   readonly rangedReads: boolean;
   /** How many writers/readers the sink takes at once; the pipelines never open more (a writer's memory times this bounds a backup's). */
   readonly maxConcurrency: number;
-  /** Largest object the sink can hold, in bytes. */
+  /** Largest object the sink can hold, in bytes: a backup with a larger segment is refused at plan time. */
   readonly maxObjectSize: number;
-  /** The store verifies a checksum of what it received. */
-  readonly serverSideChecksum: boolean;
-  /** Objects carry uid/gid/mode (a POSIX file system): ASMT reads them from there. */
+  /**
+   * Objects carry uid/gid/mode (a POSIX file system): ASMT reads them from
+   * there. When false, owner and mode live only in the manifest, and the
+   * backup plan says so. (Every sink commits atomically: that is the
+   * contract above, not a capability.)
+   */
   readonly posixAttributes: boolean;
 }
 

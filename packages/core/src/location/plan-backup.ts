@@ -58,7 +58,7 @@ export interface BackupPlan {
   run(options?: BackupRunOptions): Promise<BackupResult>;
 }
 
-export function checkLevel(codec: Codec, level: number | undefined): number | null {
+function checkLevel(codec: Codec, level: number | undefined): number | null {
   if (!codec.levels) {
     if (level !== undefined) throw errConfigInvalid('level', `codec '${codec.name}' has no levels`);
     return null;

@@ -16,7 +16,7 @@ function brokenSink(): Sink {
   return {
     name: 'broken',
     location: 'broken://x',
-    capabilities: { atomicCommit: true, rangedReads: true, maxConcurrency: 1, maxObjectSize: 1e9, serverSideChecksum: false, posixAttributes: false },
+    capabilities: { rangedReads: true, maxConcurrency: 1, maxObjectSize: 1e9, posixAttributes: false },
     async openWriter() {
       return {
         stream: new Writable({ write: (_c, _e, callback) => callback(boom('disk on fire')) }),

@@ -29,7 +29,7 @@ function flakySink(data: Buffer, script: { failCalls?: number; failWith?: () => 
   const sink: Sink = {
     name: 'flaky',
     location: 'memory://flaky',
-    capabilities: { atomicCommit: true, rangedReads: script.rangedReads ?? true, maxConcurrency: 1, maxObjectSize: 1e9, serverSideChecksum: false, posixAttributes: false },
+    capabilities: { rangedReads: script.rangedReads ?? true, maxConcurrency: 1, maxObjectSize: 1e9, posixAttributes: false },
     async openWriter() {
       calls.openWriter += 1;
       throw flaky(0);
