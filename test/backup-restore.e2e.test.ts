@@ -82,6 +82,26 @@ describe('selection', () => {
     assert.deepEqual(await fixture.compare(), []);
   });
 
+  it('keeps data stripes whose keys carry another nsid with their namespace, selected by name or not (Aerospike 7+)', async () => {
+    // Data has a key base of its own since 7.0: stripes ad005000.. belong to 'test' (nsid 1) by the name they hold.
+    const recipe: FixtureOptions = { namespaces: [{ name: 'test', nsid: 1, stages: 1, stageBytes: 65536, data: { stages: 2, stageBytes: 65536, nsid: 5 } }] };
+    for (const selection of [[], ['--namespace', 'test']]) {
+      const fixture = await createFixture(recipe);
+      const dir = freshDir();
+      const backup = await runShmsnap(['backup', '--to', dir, ...selection, '--json']);
+      assert.equal(backup.status, 0, backup.stderr);
+      const result = JSON.parse(backup.stdout);
+      assert.equal(result.manifest, 'shmsnap-manifest-i0-n1.json');
+      assert.deepEqual(result.namespaces, [{ name: 'test', nsid: 1 }]);
+      assert.ok((await readdir(dir)).includes('ad005001.dat'), 'the stripes are in the backup');
+      await fixture.remove();
+      const restore = await runShmsnap(['restore', '--from', dir, ...selection]);
+      assert.equal(restore.status, 0, restore.stderr);
+      assert.deepEqual(await fixture.compare(), []);
+      await fixture.remove();
+    }
+  });
+
   it('keeps two backups of different namespaces in one directory, as ASMT allows', async () => {
     const fixture = await createFixture(twoNamespaces);
     const dir = freshDir();

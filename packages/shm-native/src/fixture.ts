@@ -42,8 +42,12 @@ export interface FixtureNamespaceOptions {
   readonly baseBytes?: number;
   /** A secondary index: a meta segment and its stages. */
   readonly secondary?: { readonly stages: number; readonly stageBytes: number; readonly metaBytes?: number };
-  /** Data stages (storage-engine memory); `lows` overrides their key low bits (default 0, 1, 2...). */
-  readonly data?: { readonly stages: number; readonly stageBytes: number; readonly lows?: readonly number[] };
+  /**
+   * Data stages (storage-engine memory); `lows` overrides their key low bits
+   * (default 0, 1, 2...); `nsid` the nsid in their keys (default the
+   * namespace's: Aerospike 7+ gives data a key base of its own).
+   */
+  readonly data?: { readonly stages: number; readonly stageBytes: number; readonly lows?: readonly number[]; readonly nsid?: number };
 }
 
 export interface FixtureDamage {
@@ -101,10 +105,10 @@ export function describeFixture(options: FixtureOptions): FixtureSegment[] {
   const out: FixtureSegment[] = [];
   for (const ns of options.namespaces) {
     const stages = ns.stages ?? 2;
-    const add = (kind: SegmentKind, size: number, stage: number | null, patches: FixtureSegment['patches'] = [], keyStage = stage): void => {
-      const key = keyOf(kind, instance, ns.nsid, keyStage);
+    const add = (kind: SegmentKind, size: number, stage: number | null, patches: FixtureSegment['patches'] = [], keyNsid = ns.nsid): void => {
+      const key = keyOf(kind, instance, keyNsid, stage);
       out.push({
-        descriptor: { key, kind, instance, nsid: ns.nsid, namespace: ns.name, stage, size, uid: owner.uid, gid: owner.gid, mode: owner.mode & 0o777 },
+        descriptor: { key, kind, instance, nsid: keyNsid, namespace: ns.name, stage, size, uid: owner.uid, gid: owner.gid, mode: owner.mode & 0o777 },
         seed: (seed * 0x10001 + key) >>> 0,
         patches,
       });
@@ -130,7 +134,7 @@ export function describeFixture(options: FixtureOptions): FixtureSegment[] {
         add('data-stage', ns.data.stageBytes, low, [
           { offset: 0, bytes: prefix },
           { offset: DATA_NAME_OFFSET, bytes: nameField(ns.name) },
-        ]);
+        ], ns.data.nsid);
       }
     }
   }

@@ -76,7 +76,8 @@ export function descriptorsOf(namespaces: readonly NamespaceAnalysis<LiveSegment
         key: m.entry.key,
         kind: m.kind,
         instance: ns.instance,
-        nsid: ns.nsid,
+        // The key's own: a data stripe's key may carry another nsid than its base's.
+        nsid: decodeKey(m.entry.key)!.nsid,
         namespace: ns.namespace,
         stage: m.stage,
         size: m.entry.size,

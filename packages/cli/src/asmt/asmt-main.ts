@@ -11,6 +11,7 @@ import { access, constants as fsConstants, mkdir, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import {
+  formatKey,
   isShmsnapError,
   prepareBackup,
   prepareRestore,
@@ -70,7 +71,7 @@ function backupTable(ns: NamespaceAnalysis<LiveSegment>): string[] {
   const rows = TABLE_ORDER.flatMap((kind) => ns.members.filter((m) => m.kind === kind)).map((m) => {
     const stat = m.entry.stat;
     return [
-      `0x${m.entry.key.toString(16).padStart(8, '0')}`, String(stat.shmid), userName(stat.uid), groupName(stat.gid), `0${(stat.mode & 0o7777).toString(8)}`,
+      formatKey(m.entry.key), String(stat.shmid), userName(stat.uid), groupName(stat.gid), `0${(stat.mode & 0o7777).toString(8)}`,
       String(stat.nattch), String(stat.size), String(ns.instance), String(ns.nsid), ns.namespace || '-', TYPE_NAMES[m.kind],
       m.stage === null ? '-' : `0x${m.stage.toString(16).padStart(3, '0')}`,
     ];
@@ -81,7 +82,7 @@ function backupTable(ns: NamespaceAnalysis<LiveSegment>): string[] {
 function restoreTable(entries: readonly RestoreEntry[]): string[] {
   const order = (e: RestoreEntry): number => TABLE_ORDER.indexOf(e.segment.kind);
   const rows = [...entries].sort((a, b) => order(a) - order(b) || a.segment.key - b.segment.key).map(({ segment, storedBytes }) => [
-    `0x${segment.key.toString(16).padStart(8, '0')}`, userName(segment.uid), groupName(segment.gid), `0100${segment.mode.toString(8).padStart(3, '0')}`,
+    formatKey(segment.key), userName(segment.uid), groupName(segment.gid), `0100${segment.mode.toString(8).padStart(3, '0')}`,
     String(storedBytes ?? '-'), String(segment.size), String(segment.instance), String(segment.nsid), segment.namespace || '-',
     segment.kind === 'data-stage' ? 'data' : TYPE_NAMES[segment.kind], segment.stage === null ? '-' : `0x${segment.stage.toString(16).padStart(3, '0')}`,
   ]);

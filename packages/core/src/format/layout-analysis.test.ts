@@ -165,3 +165,31 @@ describe('layout analysis: what passes, and how problems are reported', () => {
     assert.equal(select([...CLEAN, ...other]).length, 1, "instance 3's dirty base does not concern instance 0");
   });
 });
+
+describe('layout analysis: data stripes with a key base of their own (Aerospike 7+)', () => {
+  // The nsid nibble of a data key need not be the base's: ASMT (2.1.0 on) matches stripes by the name at offset 12.
+  const STRIPES = [entry(0xad005000, { dataName: 'test' }), entry(0xad005001, { dataName: 'test' })];
+
+  it('belong to the namespace they name, also when it is selected by name', () => {
+    for (const selection of [{ instance: 0 }, { instance: 0, namespaces: ['test'] }]) {
+      const [ns, ...rest] = select([...CLEAN, ...STRIPES], BACKUP, selection);
+      assert.deepEqual(rest, []);
+      assert.deepEqual(ns!.problems, []);
+      assert.deepEqual(ns!.members.filter((m) => m.kind === 'data-stage').map((m) => m.entry.key.toString(16)), ['ad005000', 'ad005001']);
+    }
+    const [analysis] = analyzeLayout([...CLEAN, ...STRIPES], BACKUP);
+    assert.equal(analysis!.orphans.length, 0, 'no group without a base is left over');
+  });
+
+  it('follow their name past another namespace that has their key nsid', () => {
+    const bar = [entry(0xae005000, { base: { version: 12, shutdownStatus: 1, namespace: 'bar', primaryStageCount: 1 } }), entry(0xae005001), entry(0xae005100)];
+    const namespaces = select([...CLEAN, ...STRIPES, ...bar]);
+    assert.deepEqual(namespaces.map((n) => [n.namespace, n.members.filter((m) => m.kind === 'data-stage').length]), [['test', 2], ['bar', 0]]);
+  });
+
+  it('that name no namespace there stay with their key nsid, and block "everything"', () => {
+    const strays = [entry(0xad005000, { dataName: 'gone' })];
+    assert.equal(select([...CLEAN, ...strays], BACKUP, { instance: 0, namespaces: ['test'] }).length, 1);
+    assert.throws(() => select([...CLEAN, ...strays]), (e: unknown) => isShmsnapError(e, 'SEGMENT_SET_INVALID') && /0xad005000 has no primary base/.test(e.message));
+  });
+});

@@ -179,16 +179,40 @@ function analyzeGroup<E extends LayoutEntry>(instance: number, nsid: number, ent
   return { instance, nsid, namespace, base, members, unexpected, problems };
 }
 
-/** Analyzes every Aerospike entry, grouped by instance then namespace id. */
+/**
+ * The namespace id an entry belongs to. For primary and secondary keys it is
+ * the key's. Data stripes (Aerospike 7+) have a key base of their own, so the
+ * nsid in a data key need not be the base's: as ASMT (2.1.0 on), a data stage
+ * that names a namespace whose base is in the same instance under another
+ * nsid belongs to that namespace (docs/asmt-format.md §6, §25). One whose name
+ * fits no base, or two bases, stays with its key's nsid, where the analysis
+ * reports it.
+ */
+function groupNsid(entry: LayoutEntry, decoded: DecodedKey, baseNsidsByName: ReadonlyMap<string, readonly number[]>): number {
+  if (decoded.kind !== 'data-stage' || !entry.dataName) return decoded.nsid;
+  const owners = baseNsidsByName.get(entry.dataName) ?? [];
+  return owners.length === 1 ? owners[0]! : decoded.nsid;
+}
+
+/** Analyzes every Aerospike entry, grouped by instance then namespace (id, or name for data stripes). */
 export function analyzeLayout<E extends LayoutEntry>(entries: readonly E[], options: AnalyzeOptions): InstanceAnalysis<E>[] {
+  const baseNames = new Map<number, Map<string, number[]>>();
+  for (const entry of entries) {
+    const decoded = decodeKey(entry.key);
+    if (decoded?.kind !== 'primary-base' || !isBaseInfo(entry.base) || entry.base.namespace === '') continue;
+    const byName = baseNames.get(decoded.instance) ?? new Map<string, number[]>();
+    baseNames.set(decoded.instance, byName);
+    byName.set(entry.base.namespace, [...(byName.get(entry.base.namespace) ?? []), decoded.nsid]);
+  }
   const groups = new Map<number, Map<number, E[]>>();
   for (const entry of entries) {
     const decoded = decodeKey(entry.key);
     if (!decoded) continue;
     const byNsid = groups.get(decoded.instance) ?? new Map<number, E[]>();
     groups.set(decoded.instance, byNsid);
-    const list = byNsid.get(decoded.nsid) ?? [];
-    byNsid.set(decoded.nsid, list);
+    const nsid = groupNsid(entry, decoded, baseNames.get(decoded.instance) ?? new Map());
+    const list = byNsid.get(nsid) ?? [];
+    byNsid.set(nsid, list);
     list.push(entry);
   }
   const out: InstanceAnalysis<E>[] = [];

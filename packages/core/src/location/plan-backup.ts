@@ -70,9 +70,17 @@ function checkLevel(codec: Codec, level: number | undefined): number | null {
   return chosen;
 }
 
+/**
+ * The namespaces a backup covers, by their base's nsid. A data stripe's key
+ * may carry another nsid than its base's (Aerospike 7+): it belongs to the
+ * namespace it names, and only a segment whose namespace has no base in the
+ * set counts on its own.
+ */
 function namespacesOf(segments: readonly SegmentDescriptor[]): { name: string; nsid: number }[] {
   const names = new Map<number, string>();
-  for (const s of segments) if (s.kind === 'primary-base' || !names.has(s.nsid)) names.set(s.nsid, s.namespace);
+  for (const s of segments) if (s.kind === 'primary-base') names.set(s.nsid, s.namespace);
+  const covered = new Set(names.values());
+  for (const s of segments) if (!names.has(s.nsid) && !(s.namespace !== '' && covered.has(s.namespace))) names.set(s.nsid, s.namespace);
   return [...names].sort(([a], [b]) => a - b).map(([nsid, name]) => ({ name, nsid }));
 }
 
