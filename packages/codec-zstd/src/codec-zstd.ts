@@ -9,12 +9,23 @@
  *
  * ASMT cannot read these files; backups meant for ASMT use none or gzip.
  */
+import { addAbortSignal, type Duplex } from 'node:stream';
 import { errConfigInvalid, errCorruptObject, type Codec } from '@shmsnap/core/plugin-kit';
 import { ZSTD_FRAME_HEADER_MAX_BYTES, ZstdDecoder } from './zstd-decoder.js';
 import { ZstdEncoder } from './zstd-encoder.js';
 import { zstd } from './zstd-binding.js';
 
 export const ZSTD_LEVELS = { min: 1, max: 19, default: 1 } as const;
+
+/**
+ * Destroys `stream` when `signal` aborts. The pipeline also tears its stages
+ * down on its own signal, but a caller running the codec alone relies on this
+ * one; without it an aborted stream kept its worker lease (found by the codec
+ * conformance kit).
+ */
+function withSignal<T extends Duplex>(stream: T, signal: AbortSignal | undefined): T {
+  return signal === undefined ? stream : addAbortSignal(signal, stream);
+}
 
 export function createZstdCodec(): Codec {
   return {
@@ -38,10 +49,13 @@ export function createZstdCodec(): Codec {
       if (!Number.isInteger(level) || level < ZSTD_LEVELS.min || level > ZSTD_LEVELS.max) {
         throw errConfigInvalid('level', `zstd takes levels ${ZSTD_LEVELS.min}..${ZSTD_LEVELS.max}, got ${level}`);
       }
-      return new ZstdEncoder({ rawSize: options.rawSize, level, threads: options.threads ?? 1, objectName: options.objectName });
+      return withSignal(new ZstdEncoder({ rawSize: options.rawSize, level, threads: options.threads ?? 1, objectName: options.objectName }), options.signal);
     },
     createDecoder(options) {
-      return new ZstdDecoder({ rawSize: options.rawSize, objectName: options.objectName, ...(options.threads === undefined ? {} : { threads: options.threads }) });
+      return withSignal(
+        new ZstdDecoder({ rawSize: options.rawSize, objectName: options.objectName, ...(options.threads === undefined ? {} : { threads: options.threads }) }),
+        options.signal,
+      );
     },
   };
 }

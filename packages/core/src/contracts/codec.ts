@@ -6,9 +6,10 @@
  * - `name` is unique in a registry; `extension` is the object-name suffix
  *   (`.dat`, `.dat.gz`, `.dat.zst`) and tells codecs apart when reading a
  *   location that has no manifest.
- * - The encoder turns exactly `rawSize` bytes into one stored object. When
- *   `needsRawCrc32` is set, the caller passes the CRC-32 of the raw bytes in
- *   advance (ASMT's header carries it before the data).
+ * - The encoder turns exactly `rawSize` bytes into one stored object; more
+ *   or fewer fail with SIZE_MISMATCH naming the object. When `needsRawCrc32`
+ *   is set, the caller passes the CRC-32 of the raw bytes in advance (ASMT's
+ *   header carries it before the data).
  * - The decoder is strict and bounded: it emits exactly `rawSize` bytes or
  *   fails with CORRUPT_OBJECT / SIZE_MISMATCH / CHECKSUM_MISMATCH naming the
  *   object. It never emits more than `rawSize` bytes, and rejects trailing
@@ -16,7 +17,11 @@
  *   bounded whatever the object's size.
  * - Destroying an encoder or decoder stream waits until no work still reads
  *   its input (chunks may be views of shared memory about to be detached)
- *   before it emits 'close'.
+ *   before it emits 'close'. Aborting the `signal` it was given destroys it
+ *   the same way (failing with AbortError or ABORTED), and frees whatever it
+ *   holds (workers, leases).
+ *
+ * `describeCodecConformance` (`@shmsnap/core/testkit`) checks these.
  */
 import type { Duplex } from 'node:stream';
 
@@ -51,7 +56,11 @@ export interface Codec {
   readonly name: string;
   readonly extension: string;
   readonly levels: { readonly min: number; readonly max: number; readonly default: number } | null;
-  /** Stored bytes are exactly the raw bytes: the pipeline skips encoding and the second checksum. */
+  /**
+   * Stored bytes are exactly the raw bytes: the pipeline runs neither the
+   * encoder nor the decoder, nor the second checksum; its raw CRC-32 meter
+   * checks the bytes.
+   */
   readonly identity?: boolean;
   readonly needsRawCrc32: boolean;
   /** Bytes `readHeader` needs; 0 when the object has no header. */

@@ -1,3 +1,4 @@
 export * from './sink-conformance.js';
+export * from './codec-conformance.js';
 export * from './memory.js';
 export * from './index-content.js';
