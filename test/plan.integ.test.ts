@@ -199,3 +199,54 @@ describe('prepareVerify and listBackups', () => {
     assert.deepEqual(result.failures, []);
   });
 });
+
+describe('raw restore straight into the segment (positional reads, ranges in parallel)', () => {
+  /** The sink, counting how objects are read. */
+  function counting(sink: Sink): { sink: Sink; random: string[]; streamed: string[] } {
+    const seen = { random: [] as string[], streamed: [] as string[] };
+    const wrapped: Sink = {
+      ...sink,
+      openReader: (name, options) => {
+        seen.streamed.push(name);
+        return sink.openReader(name, options);
+      },
+      openRandomReader: (name, options) => {
+        seen.random.push(name);
+        return sink.openRandomReader!(name, options);
+      },
+    };
+    return { sink: wrapped, ...seen };
+  }
+
+  it('reads every raw segment into the target in place, byte-identical', async () => {
+    const original = segments();
+    const dir = scratch.fresh();
+    await (await prepareBackup({ source: createMemorySource(original), sink: createLocalSink(dir), codec: codecNone, host, tool })).run();
+    const probe = counting(createLocalSink(dir));
+    const target = createMemoryTarget();
+    await (await prepareRestore({ sink: probe.sink, codecs: registry, target, host })).run();
+    assert.deepEqual(probe.random.sort(), ['ae001000.dat', 'ae001001.dat', 'ae001100.dat']);
+    assert.deepEqual(probe.streamed, ['shmsnap-manifest-i0-n1.json', 'ae001000.dat'], 'streams only for the manifest and the base header, while planning');
+    for (const s of original) assert.ok(target.segments.get(s.descriptor.key)?.data.equals(s.data), s.descriptor.key.toString(16));
+  });
+
+  it('a corrupt raw object fails with CHECKSUM_MISMATCH and leaves no segment behind', async () => {
+    const dir = scratch.fresh();
+    await (await prepareBackup({ source: createMemorySource(segments()), sink: createLocalSink(dir), codec: codecNone, host, tool })).run();
+    const { open } = await import('node:fs/promises');
+    const file = await open(`${dir}/ae001100.dat`, 'r+');
+    await file.write(Buffer.from([0xff]), 0, 1, 200_000);
+    await file.close();
+    const target = createMemoryTarget();
+    await assert.rejects((await prepareRestore({ sink: createLocalSink(dir), codecs: registry, target, host })).run(), (e: unknown) => isShmsnapError(e, 'CHECKSUM_MISMATCH') && /ae001100\.dat/.test(e.message));
+    assert.equal(target.segments.size, 0);
+  });
+
+  it('directCopy: false keeps the stream path (for measurements)', async () => {
+    const dir = scratch.fresh();
+    await (await prepareBackup({ source: createMemorySource(segments()), sink: createLocalSink(dir), codec: codecNone, host, tool })).run();
+    const probe = counting(createLocalSink(dir));
+    await (await prepareRestore({ sink: probe.sink, codecs: registry, target: createMemoryTarget(), host, directCopy: false })).run();
+    assert.deepEqual(probe.random, []);
+  });
+});

@@ -14,7 +14,7 @@
  * Everything goes through the `binding` option (the System V addon unless
  * told otherwise).
  */
-import { errSegmentExists, errSizeMismatch, formatKey, type SegmentDescriptor, type SegmentTarget, type SegmentWriter } from '@shmsnap/core';
+import { errSegmentExists, errSizeMismatch, formatKey, type DirectWindows, type SegmentDescriptor, type SegmentTarget, type SegmentWriter } from '@shmsnap/core';
 import { BASE_SHUTDOWN_OFFSET } from '@shmsnap/core';
 import { decodeKey } from '@shmsnap/core';
 import { loadShmBinding, type NativeAttachment, type ShmBindingOptions } from './binding.js';
@@ -97,8 +97,23 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
         ...(isBase ? { hold: { offset: BASE_SHUTDOWN_OFFSET, length: 4 } } : {}),
       });
       entry.writer = stream;
+      const attachment = entry.attachment;
+      // Raw restores fill the segment in place; not a base, whose shutdown status the stream withholds.
+      const direct: DirectWindows | undefined = isBase
+        ? undefined
+        : {
+            maxViewBytes: binding.maxViewBytes,
+            view: (offset, length) => {
+              if (offset < 0 || length < 0 || offset + length > segment.size) throw errSizeMismatch(label, segment.size, offset + length, 'bytes (or more)');
+              return attachment.view(offset, length);
+            },
+            wrote: (bytes) => {
+              stream.written += bytes;
+            },
+          };
       return {
         stream,
+        ...(direct ? { direct } : {}),
         async commit() {
           if (stream.written !== segment.size) throw errSizeMismatch(label, segment.size, stream.written);
           setShmOwner(shmid, segment.key, segment.uid, segment.gid, segment.mode, binding);

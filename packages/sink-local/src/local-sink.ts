@@ -352,6 +352,44 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       return stream;
     },
 
+    async openRandomReader(name) {
+      assertObjectPath(name);
+      const path = join(directory, name);
+      let handle: FileHandle;
+      let size: number;
+      try {
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses anything but a file.
+        handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+        const info = await handle.stat();
+        if (!info.isFile()) {
+          await handle.close();
+          throw Object.assign(new Error('not a regular file'), { code: 'ENOENT' });
+        }
+        size = info.size;
+      } catch (error) {
+        throw toShmsnapError(error, 'open', path);
+      }
+      let closed: Promise<void> | undefined;
+      return {
+        size,
+        async read(target, position) {
+          // pread until `target` is full or the file ends: the kernel may return less than asked.
+          let done = 0;
+          try {
+            while (done < target.length) {
+              const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
+              if (bytesRead === 0) break;
+              done += bytesRead;
+            }
+          } catch (error) {
+            throw toShmsnapError(error, 'read', path);
+          }
+          return done;
+        },
+        close: () => (closed ??= handle.close()),
+      };
+    },
+
     async stat(name) {
       assertObjectPath(name);
       return infoOf(name);

@@ -43,6 +43,16 @@
  *   sorted by name. With `depth` > 0 it also descends that many levels of
  *   sub-locations; such names carry `/` separators.
  *
+ * Positional reads (optional)
+ * - `openRandomReader()` gives reads into the caller's memory at a position
+ *   (local files: pread). Restore uses it, when the sink has it, to read raw
+ *   objects straight into the segment, several ranges at once. `size` is the
+ *   object's size when opened; `read()` fills as much of `target` as the
+ *   object holds from `position` and resolves to that count: fewer than
+ *   asked only at the end of the object. A missing object fails as
+ *   `openReader` does; an object that is not a regular file (FIFO, device,
+ *   directory, a link) is refused without blocking.
+ *
  * Errors
  * - Every failure is a ShmsnapError with a code; foreign errors are wrapped
  *   with the sink's name and the step (write, commit, list...).
@@ -99,6 +109,15 @@ export interface ReaderOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface RandomReader {
+  /** The object's size in bytes, when it was opened. */
+  readonly size: number;
+  /** Reads into `target` from `position`; resolves to the count, less than `target.length` only at the end. */
+  read(target: Uint8Array, position: number): Promise<number>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
 export interface ListOptions {
   /** How many levels of sub-locations to descend; 0 (default) lists this location only. */
   readonly depth?: number;
@@ -113,6 +132,8 @@ export interface Sink {
   readonly capabilities: SinkCapabilities;
   openWriter(name: string, options?: WriterOptions): Promise<SinkWriter>;
   openReader(name: string, options?: ReaderOptions): Promise<Readable>;
+  /** Positional reads into the caller's memory; sinks that have them let raw restores skip every copy. */
+  openRandomReader?(name: string, options?: { readonly signal?: AbortSignal }): Promise<RandomReader>;
   stat(name: string, options?: { readonly signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
   list(prefix?: string, options?: ListOptions): Promise<readonly ObjectInfo[]>;
   remove(name: string, options?: { readonly signal?: AbortSignal }): Promise<void>;

@@ -13,6 +13,12 @@
  *   releases the segment. Fewer bytes than `size` fail with SIZE_MISMATCH.
  * - `rollback()` removes every segment this target created (committed or not)
  *   and no other, and may be called at any time, more than once.
+ * - A writer MAY offer `direct`: the segment's memory, writable in place, for
+ *   restores that fill it without a stream (raw objects read straight into
+ *   it). Bytes written there count once `wrote()` is called for them; the
+ *   stream and `direct` are never both used for one segment. A target does
+ *   not offer `direct` for a segment whose bytes it must see on the way (a
+ *   base, whose shutdown status it withholds until `complete()`).
  * - `complete()` ends the restore successfully: afterwards `rollback()`
  *   removes nothing. Until then, nothing the target created may be taken as
  *   a usable index by anyone else.
@@ -20,8 +26,19 @@
 import type { Writable } from 'node:stream';
 import type { SegmentDescriptor } from './segment.js';
 
+export interface DirectWindows {
+  /** The largest view `view()` gives. */
+  readonly maxViewBytes: number;
+  /** A writable view of the segment's bytes [offset, offset + length), within the segment and at most maxViewBytes long. */
+  view(offset: number, length: number): Uint8Array;
+  /** Counts `bytes` as written, for commit's size check. */
+  wrote(bytes: number): void;
+}
+
 export interface SegmentWriter {
   readonly stream: Writable;
+  /** The segment's memory, writable in place (see the contract above). */
+  readonly direct?: DirectWindows;
   commit(): Promise<void>;
 }
 

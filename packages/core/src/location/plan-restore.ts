@@ -147,6 +147,8 @@ export interface PrepareRestoreOptions {
   readonly force?: boolean;
   /** Segments transferred at once. @default 2 */
   readonly concurrency?: number;
+  /** Raw objects straight into the segment where sink and target allow (see RestoreExecution). @default true */
+  readonly directCopy?: boolean;
   readonly signal?: AbortSignal;
   /** An already read location. */
   readonly state?: LocationState;
@@ -258,7 +260,7 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Re
     async run(runOptions = {}) {
       if (!target) throw errConfigInvalid('target', 'this restore plan was prepared without a target');
       if (findings.length > 0 && !forced) throw errRestoreRefused(set.location, findings);
-      return executeRestore({ sink, target, entries: set.entries, concurrency }, runOptions);
+      return executeRestore({ sink, target, entries: set.entries, concurrency, ...(options.directCopy === undefined ? {} : { directCopy: options.directCopy }) }, runOptions);
     },
   };
 }

@@ -1,14 +1,16 @@
 /**
  * The identity codec: stored bytes are the segment's bytes (ASMT's `.dat`).
- * Its decoder still bounds the output to the segment size.
+ * The pipeline never runs its streams (`identity`), but a caller may: both
+ * still hold to the contract, bounding the bytes to the segment size and
+ * ending on the abort signal.
  */
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
-import type { Codec, DecodeOptions } from '../contracts/codec.js';
+import { addAbortSignal, Transform, type TransformCallback } from 'node:stream';
+import type { Codec } from '../contracts/codec.js';
 import { errSizeMismatch } from '../errors.js';
 
 class BoundedPassThrough extends Transform {
   #bytes = 0;
-  constructor(private readonly options: DecodeOptions) {
+  constructor(private readonly options: { readonly rawSize: number; readonly objectName: string }) {
     super();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -24,6 +26,10 @@ class BoundedPassThrough extends Transform {
   }
 }
 
+function withSignal(stream: Transform, signal: AbortSignal | undefined): Transform {
+  return signal ? addAbortSignal(signal, stream) : stream;
+}
+
 export const codecNone: Codec = {
   name: 'none',
   extension: '.dat',
@@ -31,6 +37,6 @@ export const codecNone: Codec = {
   identity: true,
   needsRawCrc32: false,
   headerBytes: 0,
-  createEncoder: () => new PassThrough(),
-  createDecoder: (options) => new BoundedPassThrough(options),
+  createEncoder: (options) => withSignal(new BoundedPassThrough(options), options.signal),
+  createDecoder: (options) => withSignal(new BoundedPassThrough(options), options.signal),
 };

@@ -10,12 +10,13 @@
 import { Writable } from 'node:stream';
 import type { Codec } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
-import { isShmsnapError, toShmsnapError } from '../errors.js';
+import { errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
+import { copyDirect } from './direct-copy.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
 import type { SegmentDescriptor } from '../contracts/segment.js';
 import { abortReason, checkConcurrency, pipelineSettled, runBounded } from './settle.js';
 import type { Sink } from '../contracts/sink.js';
-import type { SegmentTarget } from '../contracts/target.js';
+import type { DirectWindows, SegmentTarget } from '../contracts/target.js';
 
 /** One object to bring back, with whatever check values are known for it. */
 export interface RestoreEntry {
@@ -86,6 +87,33 @@ export interface RestoreExecution {
   readonly entries: readonly RestoreEntry[];
   /** Segments transferred at once. @default 2 */
   readonly concurrency?: number;
+  /**
+   * Raw objects go straight into the segment when the sink reads at positions
+   * and the target offers its memory (`copyDirect`); false forces the stream
+   * path (for measurements). @default true
+   */
+  readonly directCopy?: boolean;
+}
+
+/** A raw object read in ranges straight into the segment's memory. */
+async function transferDirect(sink: Sink, entry: RestoreEntry, windows: DirectWindows, progress: ProgressTracker, signal: AbortSignal): Promise<void> {
+  const { segment, object } = entry;
+  if (entry.storedBytes !== undefined && entry.storedBytes !== segment.size) throw errSizeMismatch(object, segment.size, entry.storedBytes, 'stored bytes recorded');
+  const reader = await sink.openRandomReader!(object, { signal });
+  try {
+    await copyDirect(reader, windows, {
+      object,
+      size: segment.size,
+      ...(entry.rawCrc32 === undefined ? {} : { expectedCrc32: entry.rawCrc32 }),
+      signal,
+      onBytes: (bytes) => progress.advance(bytes),
+    });
+  } catch (error) {
+    if (signal.aborted && !isShmsnapError(error)) throw abortReason(signal, 'restore');
+    throw toShmsnapError(error, 'read', `${sink.location}/${object}`);
+  } finally {
+    await reader.close().catch(() => undefined);
+  }
 }
 
 export interface RestoreRunOptions {
@@ -114,10 +142,12 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
   const progress = createProgressTracker('restore', totals, options.onProgress);
   const context: TransferContext = { sink, threads: concurrency, progress };
 
+  const direct = execution.directCopy !== false && sink.openRandomReader !== undefined;
   const restoreOne = async (entry: RestoreEntry, entrySignal: AbortSignal): Promise<void> => {
     progress.started(entry.object);
     const writer = await target.create(entry.segment, { signal: entrySignal });
-    await transfer(context, entry, writer.stream, entrySignal);
+    if (direct && entry.codec.identity && writer.direct) await transferDirect(sink, entry, writer.direct, progress, entrySignal);
+    else await transfer(context, entry, writer.stream, entrySignal);
     await writer.commit();
     progress.finished(entry.object);
   };

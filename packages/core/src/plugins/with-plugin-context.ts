@@ -54,6 +54,18 @@ export function withSinkContext(sink: Sink): Sink {
     async openReader(name, options) {
       return contextStream(await call('read', name, () => sink.openReader(name, options)), plugin, 'read', name);
     },
+    ...(sink.openRandomReader
+      ? {
+          async openRandomReader(name: string, options?: { readonly signal?: AbortSignal }) {
+            const reader = await call('read', name, () => sink.openRandomReader!(name, options));
+            return {
+              size: reader.size,
+              read: (target: Uint8Array, position: number) => call('read', name, () => reader.read(target, position)),
+              close: () => call('read', name, () => reader.close()),
+            };
+          },
+        }
+      : {}),
     stat: (name, options) => call('stat', name, () => sink.stat(name, options)),
     list: (prefix, options) => call('list', undefined, () => sink.list(prefix, options)),
     remove: (name, options) => call('remove', name, () => sink.remove(name, options)),

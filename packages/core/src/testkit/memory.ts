@@ -7,7 +7,7 @@ import { Readable, Writable } from 'node:stream';
 import { errSegmentExists, errSizeMismatch } from '../errors.js';
 import { formatKey, type SegmentDescriptor } from '../contracts/segment.js';
 import type { SegmentReader, SegmentSource } from '../contracts/source.js';
-import type { SegmentTarget, SegmentWriter } from '../contracts/target.js';
+import type { DirectWindows, SegmentTarget, SegmentWriter } from '../contracts/target.js';
 
 export interface MemorySegment {
   readonly descriptor: SegmentDescriptor;
@@ -53,7 +53,12 @@ export interface MemoryTarget extends SegmentTarget {
   readonly segments: ReadonlyMap<number, MemorySegment>;
 }
 
-export function createMemoryTarget(existing: readonly MemorySegment[] = []): MemoryTarget {
+export interface MemoryTargetOptions {
+  /** Offer `direct` windows on every writer (raw restores then fill the memory in place). @default true */
+  readonly direct?: boolean;
+}
+
+export function createMemoryTarget(existing: readonly MemorySegment[] = [], options: MemoryTargetOptions = {}): MemoryTarget {
   const segments = new Map<number, MemorySegment>(existing.map((s) => [s.descriptor.key, s]));
   let created = new Set<number>();
 
@@ -84,8 +89,19 @@ export function createMemoryTarget(existing: readonly MemorySegment[] = []): Mem
           callback();
         },
       });
+      const direct: DirectWindows = {
+        maxViewBytes: 1 << 30,
+        view: (at, length) => {
+          if (at < 0 || at + length > data.length) throw errSizeMismatch(name, data.length, at + length, 'bytes (or more)');
+          return data.subarray(at, at + length);
+        },
+        wrote: (bytes) => {
+          offset += bytes;
+        },
+      };
       return {
         stream,
+        ...(options.direct === false ? {} : { direct }),
         async commit() {
           if (offset !== data.length) throw errSizeMismatch(name, data.length, offset);
           segments.set(descriptor.key, { descriptor, data });

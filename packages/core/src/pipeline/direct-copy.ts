@@ -1,0 +1,77 @@
+/**
+ * Raw objects straight into the segment: positional reads from the sink
+ * (`openRandomReader`, pread for local files) into the target's memory
+ * (`direct` windows), several ranges of one segment at once, the CRC-32 of
+ * each range computed on the bytes where they landed and combined in order.
+ * No intermediate Buffer, no stream, no copy: what ASMT does (it reads files
+ * straight into the attached segment), with the checks ASMT does not make.
+ *
+ * Guarantees, like the stream path's meters:
+ * - the object must hold exactly the segment's size (SIZE_MISMATCH
+ *   otherwise, before a byte is written when the size is known up front);
+ * - the combined CRC-32 must match the recorded one (CHECKSUM_MISMATCH);
+ * - a failure in one range stops the others and is reported after every
+ *   range in flight has settled (nothing touches the segment afterwards, so
+ *   the target can remove it).
+ */
+import type { RandomReader } from '../contracts/sink.js';
+import type { DirectWindows } from '../contracts/target.js';
+import { errChecksumMismatch, errSizeMismatch } from '../errors.js';
+import { crc32, crc32Combine } from './checksum.js';
+import { runBounded } from './settle.js';
+
+export interface DirectCopyOptions {
+  /** Object name, for messages. */
+  readonly object: string;
+  readonly size: number;
+  readonly expectedCrc32?: number;
+  /** Bytes per range. @default 64 MiB */
+  readonly rangeBytes?: number;
+  /** Ranges of this segment in flight at once. @default 2 */
+  readonly inFlight?: number;
+  readonly signal: AbortSignal;
+  readonly onBytes?: (bytes: number) => void;
+}
+
+/**
+ * 64 MiB ranges, 2 at a time per segment (with 2 segments in flight: 4
+ * reads, libuv's 4 threads), and no populate ahead: the kernel faults the
+ * segment's pages in while it copies into them, in bulk. Measured on 2 GiB
+ * (8 × 256 MiB stages, cold cache, 2 vCPUs, 3 runs each, same session):
+ * 8 MiB × 4 with MADV_POPULATE_WRITE 0.94–1.34 GB/s; 8 MiB × 4 without
+ * 1.36–1.41; 64 MiB × 2 without 1.41–1.85; 256 MiB × 1 (ASMT's one pread per
+ * file) 0.99–1.70; the stream path 0.69–0.84. Larger ranges cost less kernel
+ * time per byte; two per segment keep a huge single segment on both cores.
+ */
+const DEFAULT_RANGE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_IN_FLIGHT = 2;
+
+/** Copies the whole object into the segment; resolves to its CRC-32. */
+export async function copyDirect(reader: RandomReader, windows: DirectWindows, options: DirectCopyOptions): Promise<number> {
+  const { object, size, signal } = options;
+  if (reader.size !== size) throw errSizeMismatch(object, size, reader.size, 'raw bytes');
+  const rangeBytes = Math.min(options.rangeBytes ?? DEFAULT_RANGE_BYTES, windows.maxViewBytes);
+  const ranges: { offset: number; length: number }[] = [];
+  for (let offset = 0; offset < size; offset += rangeBytes) ranges.push({ offset, length: Math.min(rangeBytes, size - offset) });
+  const crcs = await runBounded(
+    ranges,
+    options.inFlight ?? DEFAULT_IN_FLIGHT,
+    async ({ offset, length }) => {
+      const view = windows.view(offset, length);
+      const got = await reader.read(view, offset);
+      // The file shrank since it was opened: never leave a range unwritten.
+      if (got !== length) throw errSizeMismatch(object, size, offset + got, 'raw bytes');
+      windows.wrote(length);
+      options.onBytes?.(length);
+      return crc32(view);
+    },
+    { signal, what: 'restore' },
+  );
+  // Bytes past the recorded size mean the object is not what was recorded.
+  const probe = new Uint8Array(1);
+  if ((await reader.read(probe, size)) !== 0) throw errSizeMismatch(object, size, size + 1, 'raw bytes (or more)');
+  let crc = 0;
+  for (const [i, range] of ranges.entries()) crc = i === 0 ? crcs[0]! : crc32Combine(crc, crcs[i]!, range.length);
+  if (options.expectedCrc32 !== undefined && crc !== options.expectedCrc32 >>> 0) throw errChecksumMismatch(object, 'raw bytes', options.expectedCrc32, crc);
+  return crc;
+}
