@@ -44,6 +44,10 @@ describe('backup → reboot → restore, per codec', () => {
       const suffix = { none: '.dat', gzip: '.dat.gz', zstd: '.dat.zst' }[codec];
       assert.ok(files.includes('ae001000.dat') && files.includes('a2001000.dat'), 'base and meta are never compressed');
       assert.ok(files.includes(`ae001100${suffix}`) && files.includes(`ad001001${suffix}`), `stages are ${suffix}`);
+      const manifest = parseManifest(await readFile(join(dir, result.manifest)), { where: dir });
+      const indexed = manifest.segments.filter((seg) => seg.pieces !== undefined).map((seg) => seg.object);
+      // gzip cuts independent pieces and indexes them, so the restore below decodes them in parallel.
+      assert.deepEqual(indexed, codec === 'gzip' ? manifest.segments.filter((seg) => seg.object.endsWith('.gz')).map((seg) => seg.object) : []);
 
       await fixture.remove();
       assert.deepEqual(aerospikeKeys(), []);

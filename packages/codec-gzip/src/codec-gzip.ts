@@ -7,6 +7,7 @@ import { errConfigInvalid, type Codec, type CodecHeader, type DecodeOptions, typ
 import { ASMT_HEADER_BYTES, parseAsmtHeader } from './asmt-header.js';
 import { GzipDecoder } from './gzip-decoder.js';
 import { GzipEncoder } from './gzip-encoder.js';
+import { GzipPieceDecoder } from './gzip-piece-decoder.js';
 
 export const GZIP_LEVELS = { min: 1, max: 9, default: 1 } as const;
 const DEFAULT_THREADS = 2;
@@ -15,6 +16,8 @@ const DEFAULT_PIECE_BYTES = 1024 * 1024;
 const MIN_PIECE_BYTES = 1024;
 /** zlib takes an input length that must fit in 32 bits (the root of ASMT's ≥ 4 GiB bug, §12). */
 const MAX_PIECE_BYTES = 1024 * 1024 * 1024;
+/** Groups a piece decoder inflates at once, whatever the threads: each holds its stored and raw bytes (~3 MiB). */
+const MAX_GROUPS_IN_FLIGHT = 4;
 
 export interface GzipCodecOptions {
   /**
@@ -29,6 +32,14 @@ export interface GzipCodecOptions {
    * @default 2
    */
   readonly threads?: number;
+  /**
+   * Pieces start with an empty window and the manifest records where they
+   * are, so shmsnap restores decode them in parallel; the file stays one
+   * gzip member that ASMT and `gzip -d` read. False: pigz's way, each piece
+   * primed with the 32 KiB before it, sequential decode only.
+   * @default true
+   */
+  readonly independentPieces?: boolean;
 }
 
 function positiveInteger(option: string, value: number, min: number, max: number, objectName?: string): number {
@@ -48,6 +59,7 @@ function checkRawSize(objectName: string, rawSize: number): void {
 export function createGzipCodec(codecOptions: GzipCodecOptions = {}): Codec {
   const pieceBytes = positiveInteger('gzip pieceBytes', codecOptions.pieceBytes ?? DEFAULT_PIECE_BYTES, MIN_PIECE_BYTES, MAX_PIECE_BYTES);
   const defaultThreads = positiveInteger('gzip threads', codecOptions.threads ?? DEFAULT_THREADS, 1, 1024);
+  const independent = codecOptions.independentPieces ?? true;
 
   return {
     name: 'gzip',
@@ -76,6 +88,7 @@ export function createGzipCodec(codecOptions: GzipCodecOptions = {}): Codec {
         level: positiveInteger('level', options.level ?? GZIP_LEVELS.default, GZIP_LEVELS.min, GZIP_LEVELS.max, objectName),
         threads: positiveInteger('threads', options.threads ?? defaultThreads, 1, 1024, objectName),
         pieceBytes,
+        independent,
         objectName,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
@@ -84,6 +97,17 @@ export function createGzipCodec(codecOptions: GzipCodecOptions = {}): Codec {
     createDecoder(options: DecodeOptions): Duplex {
       const { objectName, rawSize, rawCrc32 } = options;
       checkRawSize(objectName, rawSize);
+      if (options.pieces) {
+        return new GzipPieceDecoder({
+          rawSize,
+          objectName,
+          pieces: options.pieces,
+          // libuv's thread pool (4 threads by default) runs the jobs: more in flight would only hold memory.
+          inFlight: Math.min(positiveInteger('threads', options.threads ?? defaultThreads, 1, 1024, objectName), MAX_GROUPS_IN_FLIGHT),
+          ...(rawCrc32 === undefined ? {} : { rawCrc32 }),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
+      }
       return new GzipDecoder({
         rawSize,
         objectName,

@@ -3,15 +3,24 @@
  * gzip member compressed in parallel the way pigz does it.
  *
  * The raw stream is cut into pieces; each piece is deflated on its own by
- * zlib on libuv's thread pool, primed with the 32 KiB of raw bytes just
- * before it as dictionary and ended with a sync flush (the last one with
+ * zlib on libuv's thread pool and ended with a sync flush (the last one with
  * Z_FINISH). A sync flush ends on a byte boundary with a non-final block, so
- * the outputs, joined in order, are one valid deflate stream, and references
- * into the dictionary are references into the previous piece's bytes.
+ * the outputs, joined in order, are one valid deflate stream: ASMT, `gzip -t`
+ * and `gzip -d` read it as any other.
+ *
+ * Independent pieces (the default): each piece starts with an empty window,
+ * so a decoder can start at any piece boundary, and `pieceIndex()` says where
+ * the boundaries are (grouped by `groupPieces`): shmsnap's decoder then
+ * inflates groups in parallel. The cost is the 32 KiB of history each piece
+ * does not see: measured on index-like data, ~0.3% more stored bytes with
+ * 1 MiB pieces. With `independent: false` each piece is primed with the
+ * 32 KiB before it as dictionary (pigz's way; references into the
+ * dictionary are references into the previous piece's bytes), and there is
+ * no index.
  */
 import { Duplex, addAbortSignal } from 'node:stream';
 import zlib from 'node:zlib';
-import { crc32, errChecksumMismatch, errPluginFailed, errSizeMismatch } from '@shmsnap/core/plugin-kit';
+import { crc32, errChecksumMismatch, errPluginFailed, errSizeMismatch, type IndexingEncoder, type PieceIndex } from '@shmsnap/core/plugin-kit';
 import { encodeAsmtHeader } from './asmt-header.js';
 import { ByteQueue } from './byte-queue.js';
 import { gzipMemberHeader, gzipMemberTrailer } from './gzip-header.js';
@@ -28,12 +37,23 @@ export interface GzipEncoderOptions {
   readonly pieceBytes: number;
   readonly objectName: string;
   readonly signal?: AbortSignal;
+  /** Pieces start with an empty window and are indexed. @default true */
+  readonly independent?: boolean;
+  /** Pieces per indexed group. @default 2 */
+  readonly groupPieces?: number;
 }
 
 type Callback = (error?: Error | null) => void;
 
-export class GzipEncoder extends Duplex {
+export class GzipEncoder extends Duplex implements IndexingEncoder {
   readonly #options: GzipEncoderOptions;
+  readonly #independent: boolean;
+  readonly #groupPieces: number;
+  /** Bytes before the deflate stream: ASMT's header and the gzip member header. */
+  readonly #streamOffset: number;
+  /** Stored bytes per indexed group, in order. */
+  readonly #groups: number[] = [];
+  #ended = false;
   /** Input not yet cut into pieces. */
   readonly #queue = new ByteQueue();
   readonly #recent = new RecentBytes(WINDOW_BYTES);
@@ -58,8 +78,17 @@ export class GzipEncoder extends Duplex {
     // One piece of output may wait in the readable buffer without stalling the workers.
     super({ readableHighWaterMark: options.pieceBytes });
     this.#options = options;
-    this.push(Buffer.concat([encodeAsmtHeader(options.rawSize, options.rawCrc32), gzipMemberHeader(options.level)]));
+    this.#independent = options.independent ?? true;
+    this.#groupPieces = options.groupPieces ?? 2;
+    const prefix = Buffer.concat([encodeAsmtHeader(options.rawSize, options.rawCrc32), gzipMemberHeader(options.level)]);
+    this.#streamOffset = prefix.length;
+    this.push(prefix);
     if (options.signal) addAbortSignal(options.signal, this);
+  }
+
+  pieceIndex(): PieceIndex | undefined {
+    if (!this.#independent || !this.#ended) return undefined;
+    return { offset: this.#streamOffset, rawBytes: this.#options.pieceBytes * this.#groupPieces, storedBytes: [...this.#groups] };
   }
 
   /** Pieces started and not yet pushed: what memory is bounded by. */
@@ -137,6 +166,7 @@ export class GzipEncoder extends Duplex {
       const callback = this.#pendingFinal;
       this.#pendingFinal = null;
       this.push(gzipMemberTrailer(this.#crc, rawSize));
+      this.#ended = true;
       this.push(null);
       callback();
     }
@@ -144,8 +174,8 @@ export class GzipEncoder extends Duplex {
 
   #start(piece: Buffer): void {
     const { level, rawSize } = this.#options;
-    const dictionary = this.#recent.tail();
-    this.#recent.append(piece);
+    const dictionary = this.#independent ? undefined : this.#recent.tail();
+    if (!this.#independent) this.#recent.append(piece);
     this.#cut += piece.length;
     const last = this.#cut === rawSize;
     if (last) this.#lastCut = true;
@@ -181,6 +211,8 @@ export class GzipEncoder extends Duplex {
     this.#finished.set(index, compact);
     for (let next = this.#finished.get(this.#nextOutput); next !== undefined; next = this.#finished.get(this.#nextOutput)) {
       this.#finished.delete(this.#nextOutput);
+      if (this.#nextOutput % this.#groupPieces === 0) this.#groups.push(0);
+      this.#groups[this.#groups.length - 1]! += next.length;
       this.#nextOutput += 1;
       if (!this.push(next)) this.#readBlocked = true;
     }

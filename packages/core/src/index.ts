@@ -21,6 +21,7 @@ export * from './contracts/segment.js';
 export type * from './contracts/source.js';
 export type * from './contracts/target.js';
 export type * from './contracts/codec.js';
+export { hasPieceIndex } from './contracts/codec.js';
 export type * from './contracts/sink.js';
 export * from './format/aerospike-key.js';
 export * from './format/segment-fields.js';

@@ -21,6 +21,15 @@
  *   the same way (failing with AbortError or ABORTED), and frees whatever it
  *   holds (workers, leases).
  *
+ * - An encoder MAY cut the object into pieces a decoder can start at
+ *   independently (no reference into earlier bytes) and describe them with
+ *   `pieceIndex()`, read once it finished: the pipeline records the index in
+ *   the manifest and hands it to the decoder, which then MAY decode pieces
+ *   in parallel. The object MUST stay valid without its index (ASMT and
+ *   `gzip -d` read it as any other), and a decoder given an index MUST still
+ *   check every value it checks without one, and fail with CORRUPT_OBJECT
+ *   when the object does not match the index.
+ *
  * `describeCodecConformance` (`@shmsnap/core/testkit`) checks these.
  */
 import type { Duplex } from 'node:stream';
@@ -36,11 +45,34 @@ export interface EncodeOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Where an object's independently decodable pieces are: the first starts at
+ * stored byte `offset`; every piece holds `rawBytes` raw bytes (the last one
+ * the rest) and `storedBytes[i]` stored bytes.
+ */
+export interface PieceIndex {
+  readonly offset: number;
+  readonly rawBytes: number;
+  readonly storedBytes: readonly number[];
+}
+
+/** What an encoder that cuts independent pieces also offers. */
+export interface IndexingEncoder {
+  /** The object's pieces, once the encoder finished; undefined when it cut none. */
+  pieceIndex(): PieceIndex | undefined;
+}
+
+export function hasPieceIndex(encoder: object): encoder is IndexingEncoder {
+  return typeof (encoder as Partial<IndexingEncoder>).pieceIndex === 'function';
+}
+
 export interface DecodeOptions {
   readonly rawSize: number;
   /** Size of the stored object when known (manifest or stat). */
   readonly storedSize?: number;
   readonly rawCrc32?: number;
+  /** The encoder's piece index, from the manifest: the decoder may decode pieces in parallel. */
+  readonly pieces?: PieceIndex;
   readonly threads?: number;
   readonly objectName: string;
   readonly signal?: AbortSignal;

@@ -13,6 +13,7 @@
  */
 import { errManifestInvalid } from '../errors.js';
 import { objectNameProblem } from './object-name.js';
+import type { PieceIndex } from '../contracts/codec.js';
 import { isSegmentKind, type SegmentDescriptor } from '../contracts/segment.js';
 import { decodeKey } from './aerospike-key.js';
 import { keyFileStem } from './asmt-directory.js';
@@ -111,6 +112,8 @@ export interface ManifestSegment extends SegmentDescriptor {
   readonly rawCrc32: number;
   readonly storedBytes: number;
   readonly storedCrc32: number;
+  /** Where the object's independently decodable pieces are, when its encoder cut them. */
+  readonly pieces?: PieceIndex;
 }
 
 export interface Manifest {
@@ -156,6 +159,7 @@ export function serializeManifest(manifest: Manifest): Buffer {
       rawCrc32: hex32(s.rawCrc32),
       storedBytes: s.storedBytes,
       storedCrc32: hex32(s.storedCrc32),
+      ...(s.pieces ? { pieces: s.pieces } : {}),
     })),
   };
   return Buffer.from(`${JSON.stringify(document, null, 2)}\n`, 'utf8');
@@ -172,12 +176,13 @@ class Reader {
     throw errManifestInvalid(this.where, `${path}: ${reason}`);
   }
 
-  object(value: unknown, path: string, allowed: readonly string[]): Json {
+  /** An object with exactly the `required` fields and none but those and the `optional` ones. */
+  object(value: unknown, path: string, required: readonly string[], optional: readonly string[] = []): Json {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(path, 'expected an object');
     for (const field of Object.keys(value)) {
-      if (!allowed.includes(field)) this.fail(`${path}.${field}`, 'unknown field');
+      if (!required.includes(field) && !optional.includes(field)) this.fail(`${path}.${field}`, 'unknown field');
     }
-    for (const field of allowed) {
+    for (const field of required) {
       if (!(field in value)) this.fail(`${path}.${field}`, 'missing');
     }
     return value as Json;
@@ -263,7 +268,7 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
     const s = r.object(value, path, [
       'key', 'kind', 'instance', 'nsid', 'namespace', 'stage', 'size', 'uid', 'gid', 'mode',
       'object', 'codec', 'rawBytes', 'rawCrc32', 'storedBytes', 'storedCrc32',
-    ]);
+    ], ['pieces']);
     const key = Number.parseInt(r.pattern(s.key, `${path}.key`, /^0x[0-9a-f]{8}$/, 'a key like 0xae001100'), 16);
     if (keys.has(key)) r.fail(`${path}.key`, 'duplicate key');
     keys.add(key);
@@ -283,6 +288,7 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
     const rawBytes = r.integer(s.rawBytes, `${path}.rawBytes`, 0, Number.MAX_SAFE_INTEGER);
     if (rawBytes !== size) r.fail(`${path}.rawBytes`, `${rawBytes} differs from size ${size}`);
     const mode = Number.parseInt(r.pattern(s.mode, `${path}.mode`, /^0[0-7]{3}$/, 'octal permission bits like 0640'), 8);
+    const storedBytes = r.integer(s.storedBytes, `${path}.storedBytes`, 0, Number.MAX_SAFE_INTEGER);
     return {
       key,
       kind: s.kind,
@@ -298,14 +304,28 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
       codec: r.pattern(s.codec, `${path}.codec`, /^[a-z0-9-]{1,32}$/, 'a codec name'),
       rawBytes,
       rawCrc32: Number.parseInt(r.pattern(s.rawCrc32, `${path}.rawCrc32`, /^[0-9a-f]{8}$/, '8 hex digits'), 16),
-      storedBytes: r.integer(s.storedBytes, `${path}.storedBytes`, 0, Number.MAX_SAFE_INTEGER),
+      storedBytes,
       storedCrc32: Number.parseInt(r.pattern(s.storedCrc32, `${path}.storedCrc32`, /^[0-9a-f]{8}$/, '8 hex digits'), 16),
+      ...(s.pieces === undefined ? {} : { pieces: readPieces(r, s.pieces, `${path}.pieces`, size, storedBytes) }),
     };
   });
   for (const [i, s] of segments.entries()) {
     if (s.instance !== instance) r.fail(`segments[${i}].instance`, `differs from the manifest's instance ${instance}`);
   }
   return { formatVersion, tool, createdAt, host, instance, namespaces, codec, segments };
+}
+
+/** A piece index must describe exactly the segment: count, sizes and offsets that fit in the object. */
+function readPieces(r: Reader, value: unknown, path: string, size: number, storedBytes: number): PieceIndex {
+  const p = r.object(value, path, ['offset', 'rawBytes', 'storedBytes']);
+  const offset = r.integer(p.offset, `${path}.offset`, 0, storedBytes);
+  const rawBytes = r.integer(p.rawBytes, `${path}.rawBytes`, 1, Number.MAX_SAFE_INTEGER);
+  if (!Array.isArray(p.storedBytes)) r.fail(`${path}.storedBytes`, 'expected an array');
+  const expected = size === 0 ? 1 : Math.ceil(size / rawBytes);
+  if (p.storedBytes.length !== expected) r.fail(`${path}.storedBytes`, `${p.storedBytes.length} pieces for ${size} raw bytes in pieces of ${rawBytes} (expected ${expected})`);
+  const sizes = p.storedBytes.map((v, i) => r.integer(v, `${path}.storedBytes[${i}]`, 1, storedBytes));
+  if (offset + sizes.reduce((sum, v) => sum + v, 0) > storedBytes) r.fail(path, 'the pieces end past the object');
+  return { offset, rawBytes, storedBytes: sizes };
 }
 
 /** Raw and stored byte totals, for summaries and `ls`. */

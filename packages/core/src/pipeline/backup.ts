@@ -14,8 +14,8 @@
  * Any failure or abort before 4 completes removes every object this run
  * committed (marker included) before the error is reported.
  */
-import { Writable } from 'node:stream';
-import type { Codec } from '../contracts/codec.js';
+import { Writable, type Duplex } from 'node:stream';
+import { hasPieceIndex, type Codec } from '../contracts/codec.js';
 import { codecNone } from './codec-none.js';
 import { createCrc32Meter } from './checksum.js';
 import { errBackupExists, errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
@@ -147,11 +147,12 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
       onBytes: (bytes) => run.progress.advance(bytes),
     });
     const stored = codec.identity ? raw : createCrc32Meter({ object, what: 'stored bytes' });
+    let encoder: Duplex | undefined;
     try {
       if (codec.identity) {
         await pipelineSettled([reader.stream, raw, writer.stream], signal);
       } else {
-        const encoder = codec.createEncoder({
+        encoder = codec.createEncoder({
           rawSize: segment.size,
           ...(rawCrc32 === undefined ? {} : { rawCrc32 }),
           ...(run.level === null ? {} : { level: run.level }),
@@ -170,6 +171,7 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
       throw toShmsnapError(error, 'backup', object);
     }
     run.progress.finished(object);
+    const pieces = encoder && hasPieceIndex(encoder) ? encoder.pieceIndex() : undefined;
     return {
       ...segment,
       object,
@@ -178,6 +180,7 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
       rawCrc32: raw.result.crc32,
       storedBytes: stored.result.bytes,
       storedCrc32: stored.result.crc32,
+      ...(pieces ? { pieces } : {}),
     };
   } finally {
     await reader.close();

@@ -8,7 +8,7 @@
  * else already is.
  */
 import { Writable } from 'node:stream';
-import type { Codec } from '../contracts/codec.js';
+import type { Codec, PieceIndex } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
 import { errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
 import { copyDirect } from './direct-copy.js';
@@ -26,6 +26,8 @@ export interface RestoreEntry {
   readonly storedBytes?: number;
   readonly storedCrc32?: number;
   readonly rawCrc32?: number;
+  /** The encoder's piece index, from the manifest. */
+  readonly pieces?: PieceIndex;
 }
 
 export interface TransferContext {
@@ -61,6 +63,7 @@ export async function transfer(context: TransferContext, entry: RestoreEntry, de
           rawSize: segment.size,
           ...(entry.storedBytes === undefined ? {} : { storedSize: entry.storedBytes }),
           ...(entry.rawCrc32 === undefined ? {} : { rawCrc32: entry.rawCrc32 }),
+          ...(entry.pieces === undefined ? {} : { pieces: entry.pieces }),
           threads: context.threads,
           objectName: object,
           signal,
@@ -140,6 +143,7 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
   const started = performance.now();
   const totals = totalsOf(entries);
   const progress = createProgressTracker('restore', totals, options.onProgress);
+  // Decoders take the whole concurrency: zstd's worker pool is process-wide and sized by it; gzip's piece decoder bounds its own jobs.
   const context: TransferContext = { sink, threads: concurrency, progress };
 
   const direct = execution.directCopy !== false && sink.openRandomReader !== undefined;

@@ -1,0 +1,243 @@
+/**
+ * A `.dat.gz` written with independent pieces, decoded on every core: the
+ * manifest's piece index says where each group of pieces starts in the
+ * deflate stream, and since none refers to bytes before it, groups are
+ * inflated at once on libuv's thread pool and emitted in order.
+ *
+ * Every check of the sequential decoder still holds: the ASMT header must
+ * match the recorded size and CRC, the gzip header must be whole and end
+ * where the index says the deflate stream starts, every group must inflate
+ * to exactly its raw size and consume exactly its stored bytes, the last one
+ * must end the deflate stream, the trailer's CRC-32 and size must match the
+ * bytes emitted, and nothing may follow. An object that does not fit its
+ * index is CORRUPT_OBJECT.
+ *
+ * Memory is bounded by design: at most `inFlight` groups (each the stored
+ * group plus its raw output) are held, and no group is started while
+ * downstream is full.
+ */
+import { Duplex, addAbortSignal } from 'node:stream';
+import zlib from 'node:zlib';
+import { crc32, errChecksumMismatch, errCorruptObject, errSizeMismatch, isShmsnapError, type PieceIndex } from '@shmsnap/core/plugin-kit';
+import { ASMT_HEADER_BYTES, parseAsmtHeader, type AsmtHeader } from './asmt-header.js';
+import { ByteQueue } from './byte-queue.js';
+import { GZIP_TRAILER_BYTES, GzipHeaderParser } from './gzip-header.js';
+
+export interface GzipPieceDecoderOptions {
+  readonly rawSize: number;
+  readonly rawCrc32?: number;
+  readonly objectName: string;
+  readonly pieces: PieceIndex;
+  /** Groups inflated at once. */
+  readonly inFlight: number;
+  readonly signal?: AbortSignal;
+}
+
+type Callback = (error?: Error | null) => void;
+
+/** Inflates one group on the thread pool; resolves to its raw bytes, or rejects with why it does not fit. */
+function inflateGroup(stored: Buffer, last: boolean, rawBytes: number, objectName: string, index: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const inflater = zlib.createInflateRaw({ chunkSize: Math.min(Math.max(64 * 1024, rawBytes), 16 * 1024 * 1024), finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH });
+    const chunks: Buffer[] = [];
+    let produced = 0;
+    const where = `piece group ${index}`;
+    inflater.on('data', (chunk: Buffer) => {
+      produced += chunk.length;
+      // Never hold more than the group's raw size, whatever the input claims.
+      if (produced > rawBytes) inflater.destroy(errCorruptObject(objectName, `${where} inflates to more than its ${rawBytes} bytes`));
+      else chunks.push(chunk);
+    });
+    inflater.on('error', (error: Error) =>
+      reject(isShmsnapError(error) ? error : errCorruptObject(objectName, `${where}: invalid compressed data (${error.message})`, error)),
+    );
+    inflater.on('end', () => {
+      if (produced !== rawBytes) reject(errCorruptObject(objectName, `${where} inflates to ${produced} bytes, the index says ${rawBytes}`));
+      else if (inflater.bytesWritten !== stored.length) reject(errCorruptObject(objectName, `${where} ends ${stored.length - inflater.bytesWritten} bytes before its recorded size`));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, produced));
+    });
+    inflater.end(stored);
+  });
+}
+
+export class GzipPieceDecoder extends Duplex {
+  readonly #options: GzipPieceDecoderOptions;
+  readonly #queue = new ByteQueue();
+  #phase: 'prefix' | 'groups' | 'trailer' | 'done' = 'prefix';
+  #header: AsmtHeader | undefined;
+  #nextGroup = 0;
+  #nextOutput = 0;
+  readonly #finished = new Map<number, Buffer>();
+  #running = 0;
+  #readBlocked = false;
+  #failed = false;
+  #pendingWrite: Callback | null = null;
+  #pendingFinal: Callback | null = null;
+  #whenIdle: (() => void)[] = [];
+  #outputBytes = 0;
+  #outputCrc = 0;
+  #received = 0;
+
+  constructor(options: GzipPieceDecoderOptions) {
+    super({ readableHighWaterMark: options.pieces.rawBytes });
+    this.#options = options;
+    if (options.signal) addAbortSignal(options.signal, this);
+  }
+
+  get #groups(): number {
+    return this.#options.pieces.storedBytes.length;
+  }
+
+  #rawBytesOf(group: number): number {
+    const { rawSize, pieces } = this.#options;
+    return group === this.#groups - 1 ? rawSize - pieces.rawBytes * (this.#groups - 1) : pieces.rawBytes;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
+    this.#received += chunk.length;
+    this.#queue.push(chunk);
+    this.#pendingWrite = callback;
+    this.#pump();
+  }
+
+  override _final(callback: Callback): void {
+    this.#pendingFinal = callback;
+    this.#pump();
+  }
+
+  override _read(): void {
+    this.#readBlocked = false;
+    this.#pump();
+  }
+
+  override _destroy(error: Error | null, callback: Callback): void {
+    this.#failed = true;
+    this.#pendingWrite = null;
+    this.#pendingFinal = null;
+    this.#finished.clear();
+    if (this.#running === 0) callback(error);
+    else this.#whenIdle.push(() => callback(error));
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    const callback = this.#pendingWrite ?? this.#pendingFinal;
+    this.#pendingWrite = null;
+    this.#pendingFinal = null;
+    if (callback) callback(error as Error);
+    else this.destroy(error as Error);
+  }
+
+  #pump(): void {
+    if (this.#failed) return;
+    try {
+      this.#advance();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (this.#pendingWrite && !this.#readBlocked && this.#running < this.#options.inFlight) {
+      const callback = this.#pendingWrite;
+      this.#pendingWrite = null;
+      callback();
+    }
+    if (this.#pendingFinal) this.#finishIfDone();
+  }
+
+  /** Takes what the queue holds as far as the phase allows. */
+  #advance(): void {
+    const { objectName, pieces, inFlight } = this.#options;
+    if (this.#phase === 'prefix') {
+      if (this.#queue.length < pieces.offset) return;
+      this.#checkPrefix(this.#queue.take(pieces.offset));
+      this.#phase = 'groups';
+    }
+    while (this.#phase === 'groups' && !this.#readBlocked && this.#running < inFlight && this.#nextGroup < this.#groups) {
+      const need = pieces.storedBytes[this.#nextGroup]!;
+      if (this.#queue.length < need) return;
+      this.#start(this.#nextGroup, this.#queue.take(need));
+      this.#nextGroup += 1;
+    }
+    if (this.#phase === 'groups' && this.#nextGroup === this.#groups) this.#phase = 'trailer';
+    if (this.#phase === 'trailer' && this.#queue.length > GZIP_TRAILER_BYTES) {
+      throw errCorruptObject(objectName, 'bytes after the gzip member (a second member or trailing data)');
+    }
+  }
+
+  #checkPrefix(prefix: Buffer): void {
+    const { objectName, rawSize, rawCrc32 } = this.#options;
+    if (prefix.length < ASMT_HEADER_BYTES) throw errCorruptObject(objectName, 'the piece index starts inside the ASMT header');
+    const header = parseAsmtHeader(prefix, objectName);
+    if (header.rawSize !== rawSize) throw errSizeMismatch(objectName, rawSize, header.rawSize, 'bytes in the ASMT header segment size');
+    if (rawCrc32 !== undefined && header.rawCrc32 !== rawCrc32 >>> 0) throw errChecksumMismatch(objectName, 'segment according to the ASMT header', rawCrc32, header.rawCrc32);
+    this.#header = header;
+    const parser = new GzipHeaderParser(objectName);
+    const body = prefix.subarray(ASMT_HEADER_BYTES);
+    const used = parser.feed(body);
+    if (!parser.done || used !== body.length) throw errCorruptObject(objectName, 'the gzip header does not end where the piece index says the compressed data starts');
+  }
+
+  #start(index: number, stored: Buffer): void {
+    const { objectName } = this.#options;
+    this.#running += 1;
+    inflateGroup(stored, index === this.#groups - 1, this.#rawBytesOf(index), objectName, index).then(
+      (raw) => this.#done(index, raw),
+      (error: unknown) => this.#done(index, undefined, error),
+    );
+  }
+
+  #done(index: number, raw: Buffer | undefined, error?: unknown): void {
+    this.#running -= 1;
+    if (this.#running === 0) {
+      const waiters = this.#whenIdle;
+      this.#whenIdle = [];
+      for (const waiter of waiters) waiter();
+    }
+    if (this.#failed) return;
+    if (error !== undefined || raw === undefined) {
+      this.#fail(error);
+      return;
+    }
+    this.#finished.set(index, raw);
+    for (let next = this.#finished.get(this.#nextOutput); next !== undefined; next = this.#finished.get(this.#nextOutput)) {
+      this.#finished.delete(this.#nextOutput);
+      this.#nextOutput += 1;
+      this.#outputCrc = crc32(next, this.#outputCrc);
+      this.#outputBytes += next.length;
+      if (!this.push(next)) this.#readBlocked = true;
+    }
+    this.#pump();
+  }
+
+  #finishIfDone(): void {
+    const { objectName, rawSize } = this.#options;
+    if (this.#running > 0 || this.#nextOutput < this.#groups) {
+      // Everything was written: what is missing will never come.
+      if (this.#phase !== 'trailer' && this.#running === 0 && !this.#readBlocked && this.#nextGroup < this.#groups) {
+        this.#fail(errCorruptObject(objectName, `truncated: ${this.#received} stored bytes, the piece index needs more`));
+      }
+      return;
+    }
+    const callback = this.#pendingFinal!;
+    this.#pendingFinal = null;
+    try {
+      if (this.#queue.length < GZIP_TRAILER_BYTES) throw errCorruptObject(objectName, 'truncated inside the gzip trailer');
+      const trailer = this.#queue.take(GZIP_TRAILER_BYTES);
+      const trailerCrc = trailer.readUInt32LE(0);
+      const trailerSize = trailer.readUInt32LE(4);
+      if (this.#outputBytes !== rawSize) throw errCorruptObject(objectName, `inflates to ${this.#outputBytes} bytes, expected ${rawSize} (the segment size)`);
+      if (trailerCrc !== this.#outputCrc) throw errChecksumMismatch(objectName, 'inflated bytes (per the gzip trailer)', trailerCrc, this.#outputCrc);
+      if (this.#header && this.#header.rawCrc32 !== this.#outputCrc) throw errChecksumMismatch(objectName, 'inflated bytes (per the ASMT header)', this.#header.rawCrc32, this.#outputCrc);
+      const expectedSize = rawSize % 2 ** 32;
+      if (trailerSize !== expectedSize) throw errCorruptObject(objectName, `gzip trailer size is ${trailerSize}, the inflated size mod 2^32 is ${expectedSize}`);
+    } catch (error) {
+      this.#failed = true;
+      callback(error as Error);
+      return;
+    }
+    this.#phase = 'done';
+    this.push(null);
+    callback();
+  }
+}
