@@ -136,6 +136,21 @@ const rawPath = join(work, 'raw.bin');
 }
 
 const q = (path: string): string => `'${path}'`;
+/** A read-only reference: the bytes it reads count as the raw bytes. */
+async function referenceRead(tool: string, command: string): Promise<void> {
+  const timing = shell(command);
+  record({ operation: 'restore', tool, megabytesPerSecond: rawMB / timing.seconds, ratio: null, peakRssMiB: null, cpuSeconds: timing.cpuSeconds, seconds: timing.seconds });
+}
+/** C zlib on one core (Python's zlib module links the system zlib ASMT uses): deflate level 1 of raw.bin, then inflate; in memory, file reads excluded. */
+const ZLIB_SCRIPT = `
+import sys, time, zlib
+data = open(sys.argv[1], 'rb').read()
+t = time.process_time(); c = zlib.compressobj(1, zlib.DEFLATED, -15); out = [c.compress(data[i:i + (8 << 20)]) for i in range(0, len(data), 8 << 20)]; out.append(c.flush()); deflate = time.process_time() - t
+stored = b''.join(out); del out
+t = time.process_time(); d = zlib.decompressobj(-15); n = sum(len(d.decompress(stored[i:i + (8 << 20)])) for i in range(0, len(stored), 8 << 20)); inflate = time.process_time() - t
+assert n == len(data)
+print(deflate, inflate, len(stored))
+`;
 const shmCopy = '/dev/shm/shmsnap-bench-copy';
 for (let round = 0; round < repeat; round++) {
   const step = (what: string): void => note(`round ${round + 1}/${repeat}: ${what}`);
@@ -154,6 +169,30 @@ for (let round = 0; round < repeat; round++) {
       const differences = await fixture.compare();
       if (differences.length > 0) throw new Error(`restore (${codec}) differs: ${JSON.stringify(differences)}`);
     }
+    {
+      // Memory is bounded by design, whatever --threads: the same restore at 4× the threads, for its peak RSS.
+      await fixture.remove();
+      dropCaches();
+      step(`shmsnap restore (${codec}) --threads ${threads * 4}`);
+      const wide = await shmsnap(['restore', '--from', location, '--threads', String(threads * 4)]);
+      record({ operation: 'restore', tool: `shmsnap ${codec}, --threads ${threads * 4}`, megabytesPerSecond: rawMB / wide.seconds, ratio: null, peakRssMiB: wide.peakRssBytes / MiB, cpuSeconds: wide.cpuSeconds, seconds: wide.seconds });
+    }
+    if (codec === 'none') {
+      // What a C tool can read of the same files: the ceiling for a raw restore.
+      dropCaches();
+      await referenceRead('cold read (cat FILES > /dev/null)', `cat ${q(location)}/*.dat > /dev/null`);
+      dropCaches();
+      await referenceRead('cold read, 2 parallel readers', `ls ${q(location)}/*.dat | xargs -P 2 -n 1 cat > /dev/null`);
+    }
+    if (codec === 'gzip') {
+      // The same files without the piece index, as ASMT wrote them: segments in parallel, each inflated in order.
+      await fixture.remove();
+      await rm(join(location, 'shmsnap-manifest-i0-n1.json'));
+      dropCaches();
+      step('shmsnap restore (gzip files without an index, as ASMT writes them)');
+      const asmtStyle = await shmsnap(['restore', '--from', location, '--threads', String(threads)]);
+      record({ operation: 'restore', tool: 'shmsnap gzip, no index (ASMT files)', megabytesPerSecond: rawMB / asmtStyle.seconds, ratio: null, peakRssMiB: asmtStyle.peakRssBytes / MiB, cpuSeconds: asmtStyle.cpuSeconds, seconds: asmtStyle.seconds });
+    }
     await rm(location, { recursive: true, force: true });
   }
 
@@ -169,6 +208,24 @@ for (let round = 0; round < repeat; round++) {
   dropCaches();
   await reference('restore', 'cat', `cat ${q(copy)} > ${shmCopy}; rm -f ${shmCopy}`);
   await rm(copy);
+  {
+    // The disk's write limit with fsync: the same bytes by two parallel dd, half each.
+    const half = Math.ceil(rawBytes / 2 / (8 * MiB));
+    const a = join(work, 'dd-a.bin');
+    const b = join(work, 'dd-b.bin');
+    await reference('backup', 'dd ×2 conv=fsync', `dd if=${q(rawPath)} of=${q(a)} bs=8M count=${half} conv=fsync status=none & dd if=${q(rawPath)} of=${q(b)} bs=8M skip=${half} conv=fsync status=none & wait`);
+    await rm(a, { force: true });
+    await rm(b, { force: true });
+  }
+  {
+    step('C zlib, one core: deflate -1 and inflate');
+    const run = spawnSync('python3', ['-c', ZLIB_SCRIPT, rawPath], { encoding: 'utf8' });
+    if (run.status === 0) {
+      const [deflate, inflate, storedBytes] = run.stdout.trim().split(' ').map(Number) as [number, number, number];
+      record({ operation: 'backup', tool: 'C zlib deflate -1, one core', megabytesPerSecond: rawMB / deflate, ratio: rawBytes / storedBytes, peakRssMiB: null, cpuSeconds: deflate, seconds: deflate });
+      record({ operation: 'restore', tool: 'C zlib inflate, one core', megabytesPerSecond: rawMB / inflate, ratio: null, peakRssMiB: null, cpuSeconds: inflate, seconds: inflate });
+    } else note(`C zlib reference skipped: python3 failed (${run.stderr.trim().split('\n').pop()})`);
+  }
   for (const [tool, compress, decompressTool, decompress, ext] of [
     ['gzip -1', 'gzip -1 -c', 'gzip -d', 'gzip -d -c', 'gz'],
     ['zstd -1 -T0', 'zstd -1 -T0 -q -c', 'zstd -d', 'zstd -d -q -c', 'zst'],
@@ -221,6 +278,12 @@ const find = (operation: string, tool: string): Row | undefined => rows.find((r)
 const targets: { target: string; value: number | null; goal: number; unit: string }[] = [];
 const ratioOf = (a: Row | undefined, b: Row | undefined): number | null => (a && b ? a.megabytesPerSecond / b.megabytesPerSecond : null);
 targets.push({ target: 'none backup vs cat', value: ratioOf(find('backup', 'shmsnap none'), find('backup', 'cat')), goal: 0.9, unit: '×' });
+targets.push({ target: 'none restore vs cold read, 2 readers', value: ratioOf(find('restore', 'shmsnap none'), find('restore', 'cold read, 2 parallel readers')), goal: 0.9, unit: '×' });
+targets.push({ target: 'none backup vs dd ×2 conv=fsync', value: ratioOf(find('backup', 'shmsnap none'), find('backup', 'dd ×2 conv=fsync')), goal: 0.9, unit: '×' });
+targets.push({ target: 'gzip-1 backup vs C zlib deflate -1 (one core)', value: ratioOf(find('backup', 'shmsnap gzip'), find('backup', 'C zlib deflate -1, one core')), goal: 1.8, unit: '×' });
+targets.push({ target: 'gzip restore (indexed) vs C zlib inflate (one core)', value: ratioOf(find('restore', 'shmsnap gzip'), find('restore', 'C zlib inflate, one core')), goal: 1.8, unit: '×' });
+targets.push({ target: 'gzip restore (ASMT files) vs C zlib inflate (one core)', value: ratioOf(find('restore', 'shmsnap gzip, no index (ASMT files)'), find('restore', 'C zlib inflate, one core')), goal: 1.8, unit: '×' });
+targets.push({ target: 'zstd restore vs zstd -d', value: ratioOf(find('restore', 'shmsnap zstd'), find('restore', 'zstd -d')), goal: 1.8, unit: '×' });
 targets.push({ target: 'none restore vs cat', value: ratioOf(find('restore', 'shmsnap none'), find('restore', 'cat')), goal: 0.9, unit: '×' });
 targets.push({ target: 'gzip-1 backup vs gzip -1', value: ratioOf(find('backup', 'shmsnap gzip'), find('backup', 'gzip -1')), goal: 1.8, unit: '×' });
 targets.push({ target: 'gzip-1 restore vs gzip -d', value: ratioOf(find('restore', 'shmsnap gzip'), find('restore', 'gzip -d')), goal: 1.0, unit: '×' });

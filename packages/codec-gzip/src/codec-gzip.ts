@@ -16,8 +16,8 @@ const DEFAULT_PIECE_BYTES = 1024 * 1024;
 const MIN_PIECE_BYTES = 1024;
 /** zlib takes an input length that must fit in 32 bits (the root of ASMT's ≥ 4 GiB bug, §12). */
 const MAX_PIECE_BYTES = 1024 * 1024 * 1024;
-/** Groups a piece decoder inflates at once, whatever the threads: each holds its stored and raw bytes (~3 MiB). */
-const MAX_GROUPS_IN_FLIGHT = 4;
+/** Groups a piece decoder inflates at once, whatever the threads: each holds its stored and raw bytes (~3 MiB), and restores run several decoders at once. */
+const MAX_GROUPS_IN_FLIGHT = 2;
 
 export interface GzipCodecOptions {
   /**

@@ -156,7 +156,9 @@ export class GzipPieceDecoder extends Duplex {
     while (this.#phase === 'groups' && !this.#readBlocked && this.#running < inFlight && this.#nextGroup < this.#groups) {
       const need = pieces.storedBytes[this.#nextGroup]!;
       if (this.#queue.length < need) return;
-      this.#start(this.#nextGroup, this.#queue.take(need));
+      const stored = this.#queue.take(need);
+      // A view would pin the whole read chunk it lies in (4 MiB from a local file) while the job runs: keep only the group.
+      this.#start(this.#nextGroup, stored.buffer.byteLength > stored.length * 2 ? Buffer.from(stored) : stored);
       this.#nextGroup += 1;
     }
     if (this.#phase === 'groups' && this.#nextGroup === this.#groups) this.#phase = 'trailer';
