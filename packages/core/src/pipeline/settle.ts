@@ -8,6 +8,7 @@
  */
 import type { Stream } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setMaxListeners } from 'node:events';
 import { errAborted, errConfigInvalid, isShmsnapError, type ShmsnapError } from '../errors.js';
 
 interface ClosableStream {
@@ -62,6 +63,9 @@ export async function runBounded<T, R>(
 ): Promise<R[]> {
   const failed = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+  // Every task in flight listens on this one signal (its pipeline, codec and reader do): at --threads 8
+  // that passed Node's default of 10 and printed a false "possible memory leak" warning to the user.
+  setMaxListeners(Math.max(10, limit * 8), signal);
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   let firstError: unknown;
