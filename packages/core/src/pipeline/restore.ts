@@ -7,6 +7,7 @@
  * segments are written last, so an index is only complete when everything
  * else already is.
  */
+import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import type { Codec, PieceIndex } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
@@ -156,10 +157,16 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
     progress.finished(entry.object);
   };
   const readers = Math.min(concurrency, sink.capabilities.maxConcurrency);
+  // Decoding is CPU work: more compressed objects in flight than cores only hold more decoder memory
+  // (measured at --threads 8 on 2 vCPUs: gzip 402 MiB peak RSS). Raw objects are I/O: all of them.
+  const decoding = Math.max(1, Math.min(readers, Math.max(2, availableParallelism())));
   try {
     const isBase = (entry: RestoreEntry): boolean => entry.segment.kind === 'primary-base';
-    await runBounded(entries.filter((e) => !isBase(e)), readers, restoreOne, { signal, what: 'restore' });
-    await runBounded(entries.filter(isBase), readers, restoreOne, { signal, what: 'restore' });
+    const limitFor = (group: readonly RestoreEntry[]): number => (group.every((e) => e.codec.identity) ? readers : decoding);
+    const rest = entries.filter((e) => !isBase(e));
+    const bases = entries.filter(isBase);
+    await runBounded(rest, limitFor(rest), restoreOne, { signal, what: 'restore' });
+    await runBounded(bases, limitFor(bases), restoreOne, { signal, what: 'restore' });
     if (signal.aborted) throw abortReason(signal, 'restore');
     await target.complete();
   } catch (error) {
