@@ -250,3 +250,38 @@ describe('raw restore straight into the segment (positional reads, ranges in par
     assert.deepEqual(probe.random, []);
   });
 });
+
+describe('raw restore through ranged reads (a sink without positional reads, as S3)', () => {
+  function rangedOnly(sink: Sink): { sink: Sink; ranges: number } {
+    const seen = { ranges: 0 };
+    const { openRandomReader: _omitted, ...rest } = sink;
+    const wrapped: Sink = {
+      ...rest,
+      openReader: (name, options) => {
+        if (options?.range) seen.ranges += 1;
+        return sink.openReader(name, options);
+      },
+    };
+    return { sink: wrapped, get ranges() { return seen.ranges; } };
+  }
+
+  it('reads every raw object in ranges into the target, byte-identical, and refuses one of the wrong size', async () => {
+    const original = segments();
+    const dir = scratch.fresh();
+    await (await prepareBackup({ source: createMemorySource(original), sink: createLocalSink(dir), codec: codecNone, host, tool })).run();
+    const probe = rangedOnly(createLocalSink(dir));
+    const target = createMemoryTarget();
+    await (await prepareRestore({ sink: probe.sink, codecs: registry, target, host })).run();
+    assert.ok(probe.ranges >= 3, `ranged reads: ${probe.ranges}`);
+    for (const s of original) assert.ok(target.segments.get(s.descriptor.key)?.data.equals(s.data), s.descriptor.key.toString(16));
+
+    const { truncate } = await import('node:fs/promises');
+    await truncate(`${dir}/ae001100.dat`, 1000);
+    const again = createMemoryTarget();
+    await assert.rejects(
+      (await prepareRestore({ sink: rangedOnly(createLocalSink(dir)).sink, codecs: registry, target: again, host, force: true })).run(),
+      (e: unknown) => isShmsnapError(e, 'SIZE_MISMATCH') && /ae001100\.dat/.test(e.message),
+    );
+    assert.equal(again.segments.size, 0);
+  });
+});

@@ -57,6 +57,17 @@ describe('S3 staging', () => {
     assert.deepEqual(await fixture.compare(), [], 'bytes, owner and mode come back from S3 (the manifest carries owner and mode)');
   });
 
+  it('restores raw objects with ranged reads straight into the segments', async () => {
+    const fixture = await createFixture(layout);
+    const location = `s3://${BUCKET}/raw`;
+    const backup = await s3(server.endpoint, 'backup', '--to', location, '--codec', 'none', '--s3-part-size-mib', '5');
+    assert.equal(backup.status, 0, backup.stderr);
+    await fixture.remove();
+    const restore = await s3(server.endpoint, 'restore', '--from', location, '--threads', '3');
+    assert.equal(restore.status, 0, restore.stderr);
+    assert.deepEqual(await fixture.compare(), []);
+  });
+
   it('rides through 500s, 503s and dropped connections on uploads and downloads', async () => {
     const proxy = await startFaultProxy(server.endpoint, [
       { fault: 'slow-down', method: 'PUT', query: ['partNumber'], every: 3 },

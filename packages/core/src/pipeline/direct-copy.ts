@@ -14,9 +14,9 @@
  *   range in flight has settled (nothing touches the segment afterwards, so
  *   the target can remove it).
  */
-import type { RandomReader } from '../contracts/sink.js';
+import type { RandomReader, Sink } from '../contracts/sink.js';
 import type { DirectWindows } from '../contracts/target.js';
-import { errChecksumMismatch, errSizeMismatch } from '../errors.js';
+import { errChecksumMismatch, errObjectNotFound, errSizeMismatch } from '../errors.js';
 import { crc32, crc32Combine } from './checksum.js';
 import { runBounded } from './settle.js';
 
@@ -74,4 +74,35 @@ export async function copyDirect(reader: RandomReader, windows: DirectWindows, o
   for (const [i, range] of ranges.entries()) crc = i === 0 ? crcs[0]! : crc32Combine(crc, crcs[i]!, range.length);
   if (options.expectedCrc32 !== undefined && crc !== options.expectedCrc32 >>> 0) throw errChecksumMismatch(object, 'raw bytes', options.expectedCrc32, crc);
   return crc;
+}
+
+/**
+ * Positional reads for a sink that has ranged reads but no `openRandomReader`
+ * (S3): each read is a ranged `openReader` whose bytes are copied into the
+ * target as they arrive, so several ranges of one object are fetched at once
+ * and nothing larger than the network's chunks is held. Through `withRetry`,
+ * a range that breaks mid-way resumes from the byte it reached.
+ */
+export async function rangedRandomReader(sink: Sink, name: string, signal?: AbortSignal): Promise<RandomReader> {
+  const info = await sink.stat(name, signal ? { signal } : {});
+  if (!info) throw errObjectNotFound(name, sink.location);
+  return {
+    size: info.size,
+    async read(target, position) {
+      const end = Math.min(info.size, position + target.length);
+      if (end <= position) return 0;
+      const stream = await sink.openReader(name, { range: { start: position, end }, ...(signal ? { signal } : {}) });
+      let done = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (done + chunk.length > target.length) {
+          stream.destroy();
+          throw errSizeMismatch(name, end - position, done + chunk.length, 'bytes in a ranged read (or more)');
+        }
+        target.set(chunk, done);
+        done += chunk.length;
+      }
+      return done;
+    },
+    close: async () => undefined,
+  };
 }

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import type { Codec, PieceIndex } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
 import { errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
-import { copyDirect } from './direct-copy.js';
+import { copyDirect, rangedRandomReader } from './direct-copy.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
 import type { SegmentDescriptor } from '../contracts/segment.js';
 import { abortReason, checkConcurrency, pipelineSettled, runBounded } from './settle.js';
@@ -103,7 +103,7 @@ export interface RestoreExecution {
 async function transferDirect(sink: Sink, entry: RestoreEntry, windows: DirectWindows, progress: ProgressTracker, signal: AbortSignal): Promise<void> {
   const { segment, object } = entry;
   if (entry.storedBytes !== undefined && entry.storedBytes !== segment.size) throw errSizeMismatch(object, segment.size, entry.storedBytes, 'stored bytes recorded');
-  const reader = await sink.openRandomReader!(object, { signal });
+  const reader = sink.openRandomReader ? await sink.openRandomReader(object, { signal }) : await rangedRandomReader(sink, object, signal);
   try {
     await copyDirect(reader, windows, {
       object,
@@ -147,7 +147,8 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
   // Decoders take the whole concurrency: zstd's worker pool is process-wide and sized by it; gzip's piece decoder bounds its own jobs.
   const context: TransferContext = { sink, threads: concurrency, progress };
 
-  const direct = execution.directCopy !== false && sink.openRandomReader !== undefined;
+  // Raw objects straight into the segment: through the sink's positional reads, or its ranged reads (S3).
+  const direct = execution.directCopy !== false && (sink.openRandomReader !== undefined || sink.capabilities.rangedReads);
   const restoreOne = async (entry: RestoreEntry, entrySignal: AbortSignal): Promise<void> => {
     progress.started(entry.object);
     const writer = await target.create(entry.segment, { signal: entrySignal });
