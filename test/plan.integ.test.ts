@@ -285,3 +285,58 @@ describe('raw restore through ranged reads (a sink without positional reads, as 
     assert.equal(again.segments.size, 0);
   });
 });
+
+describe('zero runs: found at backup, skipped by a raw restore', () => {
+  const MiB = 1024 * 1024;
+  function zeroish(): MemorySegment[] {
+    const list = segments();
+    const stage = list[2]!;
+    const half = Buffer.alloc(8 * MiB);
+    fillIndexContent(half.subarray(0, 4 * MiB), 99); // the second half stays zero, like an arena's unused tail
+    return [
+      list[0]!,
+      { descriptor: { ...list[1]!.descriptor, size: 2 * MiB }, data: Buffer.alloc(2 * MiB) }, // all zeros
+      { descriptor: { ...stage.descriptor, size: half.length }, data: half },
+    ];
+  }
+
+  /** The local sink, counting the bytes read through positional reads. */
+  function readCounting(sink: Sink): { sink: Sink; bytes: () => number } {
+    let bytes = 0;
+    return {
+      sink: {
+        ...sink,
+        async openRandomReader(name, options) {
+          const reader = await sink.openRandomReader!(name, options);
+          return { size: reader.size, close: () => reader.close(), read: async (target, position) => { const n = await reader.read(target, position); bytes += n; return n; } };
+        },
+      },
+      bytes: () => bytes,
+    };
+  }
+
+  it('records the runs in the manifest, reads only the rest, and restores byte-identical', async () => {
+    const original = zeroish();
+    const dir = scratch.fresh();
+    const result = await (await prepareBackup({ source: createMemorySource(original), sink: createLocalSink(dir), codec: codecNone, host, tool })).run();
+    const runs = new Map(result.manifest.segments.map((s) => [s.object, s.zeroRanges ?? []]));
+    assert.deepEqual(runs.get('ae001001.dat'), [[0, 2 * MiB]], 'a segment of only zeros');
+    assert.deepEqual(runs.get('ae001100.dat'), [[4 * MiB, 4 * MiB]], 'the zero tail');
+    assert.deepEqual(runs.get('ae001000.dat'), [], 'a base with content');
+    const counting = readCounting(createLocalSink(dir));
+    const target = createMemoryTarget();
+    await (await prepareRestore({ sink: counting.sink, codecs: registry, target, host })).run();
+    assert.equal(counting.bytes(), 4096 + 4 * MiB, 'only the bytes that are not zero were read');
+    for (const s of original) assert.ok(target.segments.get(s.descriptor.key)?.data.equals(s.data), s.descriptor.key.toString(16));
+  });
+
+  it('the file is still whole (ASMT reads it as any .dat) and verify reads every byte of it', async () => {
+    const dir = scratch.fresh();
+    await (await prepareBackup({ source: createMemorySource(zeroish()), sink: createLocalSink(dir), codec: codecNone, host, tool })).run();
+    const { stat } = await import('node:fs/promises');
+    assert.equal((await stat(`${dir}/ae001100.dat`)).size, 8 * MiB);
+    const result = await (await prepareVerify({ sink: createLocalSink(dir), codecs: registry })).run();
+    assert.deepEqual(result.failures, []);
+    assert.equal(result.rawBytes, 4096 + 2 * MiB + 8 * MiB);
+  });
+});

@@ -5,7 +5,8 @@
  * - `check()` fails with SEGMENT_EXISTS if any segment of the set (or one that
  *   would collide with it) already exists, and creates nothing.
  * - `create()` creates the segment exclusively (never reusing one that exists)
- *   with exactly `segment.size` bytes, and returns a writer whose stream
+ *   with exactly `segment.size` bytes, all zero until written (as SysV
+ *   creates them: a restore skips the zero runs a backup recorded), and returns a writer whose stream
  *   accepts at most that many bytes: one byte more fails with SIZE_MISMATCH,
  *   never a write past the end.
  * - `commit()` on a writer is called after its stream finished with every

@@ -133,6 +133,28 @@ describe('manifest', () => {
     assertInvalid(d, /namespace: longer than 31/);
   });
 
+  it('round-trips piece indexes and zero runs, and rejects ones that do not fit the segment', () => {
+    const m = sample();
+    const withExtras: Manifest = {
+      ...m,
+      segments: [
+        { ...m.segments[0]!, zeroRanges: [[0, 1024], [2048, 1024]] },
+        { ...m.segments[1]!, storedBytes: 2000, pieces: { offset: 34, rawBytes: 2 ** 31, storedBytes: [600, 600, 700] } },
+      ],
+    };
+    assert.deepEqual(parse(serializeManifest(withExtras).toString('utf8')), withExtras);
+    type Doc = { segments: [{ zeroRanges: unknown }, { pieces: { storedBytes: unknown } }] };
+    const broken = (change: (d: Doc) => void): unknown => {
+      const d = JSON.parse(serializeManifest(withExtras).toString('utf8')) as Doc;
+      change(d);
+      return d;
+    };
+    assertInvalid(broken((d) => (d.segments[0].zeroRanges = [[2048, 1024], [0, 1024]])), /zeroRanges\[1\]\[0\]/);
+    assertInvalid(broken((d) => (d.segments[0].zeroRanges = [[4000, 1000]])), /zeroRanges\[0\]\[1\]/);
+    assertInvalid(broken((d) => (d.segments[1].pieces.storedBytes = [600, 600])), /2 pieces for .* \(expected 3\)/);
+    assertInvalid(broken((d) => (d.segments[1].pieces.storedBytes = [600, 600, 900])), /the pieces end past the object/);
+  });
+
   it('rejects an oversized manifest before parsing it', () => {
     assert.throws(() => parseManifest(Buffer.alloc(MANIFEST_MAX_BYTES + 1, 0x20), { where }), /larger than/);
   });

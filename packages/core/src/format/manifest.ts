@@ -114,6 +114,8 @@ export interface ManifestSegment extends SegmentDescriptor {
   readonly storedCrc32: number;
   /** Where the object's independently decodable pieces are, when its encoder cut them. */
   readonly pieces?: PieceIndex;
+  /** [offset, length] runs of the segment that hold only zeros: a raw restore skips them. */
+  readonly zeroRanges?: readonly (readonly [number, number])[];
 }
 
 export interface Manifest {
@@ -160,6 +162,7 @@ export function serializeManifest(manifest: Manifest): Buffer {
       storedBytes: s.storedBytes,
       storedCrc32: hex32(s.storedCrc32),
       ...(s.pieces ? { pieces: s.pieces } : {}),
+      ...(s.zeroRanges && s.zeroRanges.length > 0 ? { zeroRanges: s.zeroRanges } : {}),
     })),
   };
   return Buffer.from(`${JSON.stringify(document, null, 2)}\n`, 'utf8');
@@ -268,7 +271,7 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
     const s = r.object(value, path, [
       'key', 'kind', 'instance', 'nsid', 'namespace', 'stage', 'size', 'uid', 'gid', 'mode',
       'object', 'codec', 'rawBytes', 'rawCrc32', 'storedBytes', 'storedCrc32',
-    ], ['pieces']);
+    ], ['pieces', 'zeroRanges']);
     const key = Number.parseInt(r.pattern(s.key, `${path}.key`, /^0x[0-9a-f]{8}$/, 'a key like 0xae001100'), 16);
     if (keys.has(key)) r.fail(`${path}.key`, 'duplicate key');
     keys.add(key);
@@ -307,6 +310,7 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
       storedBytes,
       storedCrc32: Number.parseInt(r.pattern(s.storedCrc32, `${path}.storedCrc32`, /^[0-9a-f]{8}$/, '8 hex digits'), 16),
       ...(s.pieces === undefined ? {} : { pieces: readPieces(r, s.pieces, `${path}.pieces`, size, storedBytes) }),
+      ...(s.zeroRanges === undefined ? {} : { zeroRanges: readZeroRanges(r, s.zeroRanges, `${path}.zeroRanges`, size) }),
     };
   });
   for (const [i, s] of segments.entries()) {
@@ -326,6 +330,20 @@ function readPieces(r: Reader, value: unknown, path: string, size: number, store
   const sizes = p.storedBytes.map((v, i) => r.integer(v, `${path}.storedBytes[${i}]`, 1, storedBytes));
   if (offset + sizes.reduce((sum, v) => sum + v, 0) > storedBytes) r.fail(path, 'the pieces end past the object');
   return { offset, rawBytes, storedBytes: sizes };
+}
+
+/** Zero runs: sorted, not overlapping, inside the segment, a bounded number of them. */
+function readZeroRanges(r: Reader, value: unknown, path: string, size: number): [number, number][] {
+  if (!Array.isArray(value)) r.fail(path, 'expected an array');
+  if (value.length > 65_536) r.fail(path, `${value.length} ranges, at most 65536`);
+  let end = 0;
+  return value.map((pair, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2) r.fail(`${path}[${i}]`, 'expected [offset, length]');
+    const offset = r.integer(pair[0], `${path}[${i}][0]`, end, size);
+    const length = r.integer(pair[1], `${path}[${i}][1]`, 1, size - offset);
+    end = offset + length;
+    return [offset, length];
+  });
 }
 
 /** Raw and stored byte totals, for summaries and `ls`. */

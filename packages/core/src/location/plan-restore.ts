@@ -66,10 +66,10 @@ async function manifestCandidates(sink: Sink, backup: LocationBackup, codecs: Co
   for (const s of backup.manifest.segments) {
     const codec = codecs.codec(s.codec);
     const fields = s.kind === 'data-stage' ? { dataName: s.namespace } : await fieldsOf(sink, { object: s.object, key: s.key, codec, rawSize: s.size }, signal);
-    const { object, codec: _codec, rawBytes: _raw, rawCrc32, storedBytes, storedCrc32, pieces, ...segment }: ManifestSegment = s;
+    const { object, codec: _codec, rawBytes: _raw, rawCrc32, storedBytes, storedCrc32, pieces, zeroRanges, ...segment }: ManifestSegment = s;
     out.push({
       entry: { key: s.key, size: s.size, label: object, ...fields },
-      restore: { segment, object, codec, storedBytes, storedCrc32, rawCrc32, ...(pieces ? { pieces } : {}) },
+      restore: { segment, object, codec, storedBytes, storedCrc32, rawCrc32, ...(pieces ? { pieces } : {}), ...(zeroRanges ? { zeroRanges } : {}) },
     });
   }
   return out;
@@ -280,7 +280,7 @@ export function planFromManifest(manifest: Manifest, codecByName: (name: string)
     if (codec.identity && (s.storedBytes !== s.rawBytes || s.storedCrc32 !== s.rawCrc32)) {
       throw errManifestInvalid(where, `${s.object}: stored and raw values differ for codec '${s.codec}'`);
     }
-    const { object, codec: _name, rawBytes: _raw, rawCrc32, storedBytes, storedCrc32, pieces, ...segment } = s;
-    return { segment, object, codec, storedBytes, storedCrc32, rawCrc32, ...(pieces ? { pieces } : {}) };
+    const { object, codec: _name, rawBytes: _raw, rawCrc32, storedBytes, storedCrc32, pieces, zeroRanges, ...segment } = s;
+    return { segment, object, codec, storedBytes, storedCrc32, rawCrc32, ...(pieces ? { pieces } : {}), ...(zeroRanges ? { zeroRanges } : {}) };
   });
 }

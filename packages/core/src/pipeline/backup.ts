@@ -38,6 +38,7 @@ import { abortReason, pipelineSettled, runBounded } from './settle.js';
 import type { Sink } from '../contracts/sink.js';
 import type { SegmentSource } from '../contracts/source.js';
 import { writeObject } from './sink-io.js';
+import { ZeroRangeFinder } from './zero-ranges.js';
 
 export interface BackupPlanEntry {
   readonly segment: SegmentDescriptor;
@@ -139,12 +140,15 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
       attributes: { uid: segment.uid, gid: segment.gid, mode: segment.mode },
       signal,
     });
+    const zeros = codec.identity ? new ZeroRangeFinder(segment.size) : undefined;
     const raw = createCrc32Meter({
       object,
       what: 'raw bytes',
       expectedBytes: segment.size,
       ...(rawCrc32 === undefined ? {} : { expectedCrc32: rawCrc32 }),
       onBytes: (bytes) => run.progress.advance(bytes),
+      // Raw objects only: their restore reads straight into the segment and can skip zero runs.
+      ...(zeros ? { observe: (chunk: Buffer) => zeros.add(chunk) } : {}),
     });
     const stored = codec.identity ? raw : createCrc32Meter({ object, what: 'stored bytes' });
     let encoder: Duplex | undefined;
@@ -172,6 +176,7 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
     }
     run.progress.finished(object);
     const pieces = encoder && hasPieceIndex(encoder) ? encoder.pieceIndex() : undefined;
+    const zeroRanges = zeros?.ranges() ?? [];
     return {
       ...segment,
       object,
@@ -181,6 +186,7 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
       storedBytes: stored.result.bytes,
       storedCrc32: stored.result.crc32,
       ...(pieces ? { pieces } : {}),
+      ...(zeroRanges.length > 0 ? { zeroRanges } : {}),
     };
   } finally {
     await reader.close();

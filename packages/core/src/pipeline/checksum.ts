@@ -69,6 +69,8 @@ export interface Crc32MeterOptions {
   readonly expectedCrc32?: number;
   /** Told the size of every chunk that passed (progress). */
   readonly onBytes?: (bytes: number) => void;
+  /** Shown every chunk that passed, in order (zero runs). */
+  readonly observe?: (chunk: Buffer) => void;
 }
 
 export interface Crc32Result {
@@ -105,6 +107,7 @@ export class Crc32Meter extends Transform {
     this.#crc = zlib.crc32(chunk, this.#crc) >>> 0;
     this.#bytes += chunk.length;
     this.#options.onBytes?.(chunk.length);
+    this.#options.observe?.(chunk);
     callback(null, chunk);
   }
 

@@ -19,6 +19,7 @@ import type { DirectWindows } from '../contracts/target.js';
 import { errChecksumMismatch, errObjectNotFound, errSizeMismatch } from '../errors.js';
 import { crc32, crc32Combine } from './checksum.js';
 import { runBounded } from './settle.js';
+import { crc32OfZeros, type ZeroRanges } from './zero-ranges.js';
 
 export interface DirectCopyOptions {
   /** Object name, for messages. */
@@ -31,6 +32,8 @@ export interface DirectCopyOptions {
   readonly inFlight?: number;
   readonly signal: AbortSignal;
   readonly onBytes?: (bytes: number) => void;
+  /** Runs the segment holds as zeros (from the manifest): neither read nor written, their CRC-32 combined in. */
+  readonly zeroRanges?: ZeroRanges;
 }
 
 /**
@@ -51,12 +54,28 @@ export async function copyDirect(reader: RandomReader, windows: DirectWindows, o
   const { object, size, signal } = options;
   if (reader.size !== size) throw errSizeMismatch(object, size, reader.size, 'raw bytes');
   const rangeBytes = Math.min(options.rangeBytes ?? DEFAULT_RANGE_BYTES, windows.maxViewBytes);
-  const ranges: { offset: number; length: number }[] = [];
-  for (let offset = 0; offset < size; offset += rangeBytes) ranges.push({ offset, length: Math.min(rangeBytes, size - offset) });
+  const ranges: { offset: number; length: number; zero: boolean }[] = [];
+  const readPart = (from: number, to: number): void => {
+    for (let offset = from; offset < to; offset += rangeBytes) ranges.push({ offset, length: Math.min(rangeBytes, to - offset), zero: false });
+  };
+  let at = 0;
+  for (const [offset, length] of options.zeroRanges ?? []) {
+    // The manifest's reader checked the runs are sorted and inside the segment.
+    readPart(at, offset);
+    ranges.push({ offset, length, zero: true });
+    at = offset + length;
+  }
+  readPart(at, size);
   const crcs = await runBounded(
     ranges,
     options.inFlight ?? DEFAULT_IN_FLIGHT,
-    async ({ offset, length }) => {
+    async ({ offset, length, zero }) => {
+      if (zero) {
+        // A new segment is zero-filled (the target contract): nothing to read, nothing to fault in.
+        windows.wrote(length);
+        options.onBytes?.(length);
+        return crc32OfZeros(length);
+      }
       const view = windows.view(offset, length);
       const got = await reader.read(view, offset);
       // The file shrank since it was opened: never leave a range unwritten.

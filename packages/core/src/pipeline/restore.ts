@@ -13,6 +13,7 @@ import type { Codec, PieceIndex } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
 import { errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
 import { copyDirect, rangedRandomReader } from './direct-copy.js';
+import type { ZeroRanges } from './zero-ranges.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
 import type { SegmentDescriptor } from '../contracts/segment.js';
 import { abortReason, checkConcurrency, pipelineSettled, runBounded } from './settle.js';
@@ -29,6 +30,8 @@ export interface RestoreEntry {
   readonly rawCrc32?: number;
   /** The encoder's piece index, from the manifest. */
   readonly pieces?: PieceIndex;
+  /** Runs of zeros the backup found (raw objects): a direct restore skips them. */
+  readonly zeroRanges?: ZeroRanges;
 }
 
 export interface TransferContext {
@@ -109,6 +112,7 @@ async function transferDirect(sink: Sink, entry: RestoreEntry, windows: DirectWi
       object,
       size: segment.size,
       ...(entry.rawCrc32 === undefined ? {} : { expectedCrc32: entry.rawCrc32 }),
+      ...(entry.zeroRanges ? { zeroRanges: entry.zeroRanges } : {}),
       signal,
       onBytes: (bytes) => progress.advance(bytes),
     });
