@@ -24,6 +24,7 @@ import { crc32, errChecksumMismatch, errPluginFailed, errSizeMismatch, type Inde
 import { encodeAsmtHeader } from './asmt-header.js';
 import { ByteQueue } from './byte-queue.js';
 import { gzipMemberHeader, gzipMemberTrailer } from './gzip-header.js';
+import { OrderedJobs } from './ordered-jobs.js';
 import { RecentBytes } from './recent-bytes.js';
 
 /** Deflate's window: the farthest back a match can reach. */
@@ -63,16 +64,12 @@ export class GzipEncoder extends Duplex implements IndexingEncoder {
   /** The piece ending at rawSize (deflated with Z_FINISH) was started. */
   #lastCut = false;
   #nextPiece = 0;
-  #nextOutput = 0;
-  /** Outputs that finished ahead of an earlier piece. */
-  readonly #finished = new Map<number, Buffer>();
-  /** zlib jobs whose callback has not run yet: each may still read its input. */
-  #running = 0;
+  /** zlib jobs: each may still read its input until its callback ran; outputs leave in piece order. */
+  readonly #jobs = new OrderedJobs<Buffer>();
   #readBlocked = false;
   #stopped = false;
   #pendingWrite: Callback | null = null;
   #pendingFinal: Callback | null = null;
-  #whenIdle: (() => void)[] = [];
 
   constructor(options: GzipEncoderOptions) {
     // One piece of output may wait in the readable buffer without stalling the workers.
@@ -93,7 +90,7 @@ export class GzipEncoder extends Duplex implements IndexingEncoder {
 
   /** Pieces started and not yet pushed: what memory is bounded by. */
   get #outstanding(): number {
-    return this.#nextPiece - this.#nextOutput;
+    return this.#nextPiece - this.#jobs.emitted;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
@@ -140,11 +137,9 @@ export class GzipEncoder extends Duplex implements IndexingEncoder {
     this.#stopped = true;
     this.#pendingWrite = null;
     this.#pendingFinal = null;
-    this.#finished.clear();
     // 'close' must mean no zlib job still reads the input: it may be shared
     // memory that is detached as soon as the pipeline has closed.
-    if (this.#running === 0) callback(error);
-    else this.#whenIdle.push(() => callback(error));
+    this.#jobs.stop(() => callback(error));
   }
 
   /** Starts what can start, then lets more input in or ends the stream. */
@@ -180,7 +175,7 @@ export class GzipEncoder extends Duplex implements IndexingEncoder {
     const last = this.#cut === rawSize;
     if (last) this.#lastCut = true;
     const index = this.#nextPiece++;
-    this.#running += 1;
+    this.#jobs.started();
     const options: zlib.ZlibOptions = {
       level,
       finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
@@ -192,13 +187,10 @@ export class GzipEncoder extends Duplex implements IndexingEncoder {
   }
 
   #done(index: number, error: Error | null, output: Buffer): void {
-    this.#running -= 1;
-    if (this.#running === 0) {
-      const waiters = this.#whenIdle;
-      this.#whenIdle = [];
-      for (const waiter of waiters) waiter();
+    if (this.#stopped || error) {
+      this.#jobs.ended(index, undefined);
+      if (this.#stopped) return;
     }
-    if (this.#stopped) return;
     if (error) {
       this.destroy(errPluginFailed('gzip', `compressing ${this.#options.objectName}`, error));
       return;
@@ -208,12 +200,10 @@ export class GzipEncoder extends Duplex implements IndexingEncoder {
     // (collecting upload parts, say) would pin ~pieceBytes per chunk: give it
     // an exact-size copy instead (cheap next to deflating the piece).
     const compact = output.buffer.byteLength > output.length + output.length / 8 ? Buffer.from(output) : output;
-    this.#finished.set(index, compact);
-    for (let next = this.#finished.get(this.#nextOutput); next !== undefined; next = this.#finished.get(this.#nextOutput)) {
-      this.#finished.delete(this.#nextOutput);
-      if (this.#nextOutput % this.#groupPieces === 0) this.#groups.push(0);
+    this.#jobs.ended(index, compact);
+    for (const next of this.#jobs.ready()) {
+      if ((this.#jobs.emitted - 1) % this.#groupPieces === 0) this.#groups.push(0);
       this.#groups[this.#groups.length - 1]! += next.length;
-      this.#nextOutput += 1;
       if (!this.push(next)) this.#readBlocked = true;
     }
     this.#pump();

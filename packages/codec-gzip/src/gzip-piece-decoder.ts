@@ -22,6 +22,7 @@ import { crc32, errChecksumMismatch, errCorruptObject, errSizeMismatch, isShmsna
 import { ASMT_HEADER_BYTES, parseAsmtHeader, type AsmtHeader } from './asmt-header.js';
 import { ByteQueue } from './byte-queue.js';
 import { GZIP_TRAILER_BYTES, GzipHeaderParser } from './gzip-header.js';
+import { OrderedJobs } from './ordered-jobs.js';
 
 export interface GzipPieceDecoderOptions {
   readonly rawSize: number;
@@ -66,14 +67,12 @@ export class GzipPieceDecoder extends Duplex {
   #phase: 'prefix' | 'groups' | 'trailer' | 'done' = 'prefix';
   #header: AsmtHeader | undefined;
   #nextGroup = 0;
-  #nextOutput = 0;
-  readonly #finished = new Map<number, Buffer>();
-  #running = 0;
+  /** Inflates on the thread pool; groups leave in order. */
+  readonly #jobs = new OrderedJobs<Buffer>();
   #readBlocked = false;
   #failed = false;
   #pendingWrite: Callback | null = null;
   #pendingFinal: Callback | null = null;
-  #whenIdle: (() => void)[] = [];
   #outputBytes = 0;
   #outputCrc = 0;
   #received = 0;
@@ -114,9 +113,7 @@ export class GzipPieceDecoder extends Duplex {
     this.#failed = true;
     this.#pendingWrite = null;
     this.#pendingFinal = null;
-    this.#finished.clear();
-    if (this.#running === 0) callback(error);
-    else this.#whenIdle.push(() => callback(error));
+    this.#jobs.stop(() => callback(error));
   }
 
   #fail(error: unknown): void {
@@ -137,7 +134,7 @@ export class GzipPieceDecoder extends Duplex {
       this.#fail(error);
       return;
     }
-    if (this.#pendingWrite && !this.#readBlocked && this.#running < this.#options.inFlight) {
+    if (this.#pendingWrite && !this.#readBlocked && this.#jobs.running < this.#options.inFlight) {
       const callback = this.#pendingWrite;
       this.#pendingWrite = null;
       callback();
@@ -153,7 +150,7 @@ export class GzipPieceDecoder extends Duplex {
       this.#checkPrefix(this.#queue.take(pieces.offset));
       this.#phase = 'groups';
     }
-    while (this.#phase === 'groups' && !this.#readBlocked && this.#running < inFlight && this.#nextGroup < this.#groups) {
+    while (this.#phase === 'groups' && !this.#readBlocked && this.#jobs.running < inFlight && this.#nextGroup < this.#groups) {
       const need = pieces.storedBytes[this.#nextGroup]!;
       if (this.#queue.length < need) return;
       const stored = this.#queue.take(need);
@@ -182,7 +179,7 @@ export class GzipPieceDecoder extends Duplex {
 
   #start(index: number, stored: Buffer): void {
     const { objectName } = this.#options;
-    this.#running += 1;
+    this.#jobs.started();
     inflateGroup(stored, index === this.#groups - 1, this.#rawBytesOf(index), objectName, index).then(
       (raw) => this.#done(index, raw),
       (error: unknown) => this.#done(index, undefined, error),
@@ -190,21 +187,13 @@ export class GzipPieceDecoder extends Duplex {
   }
 
   #done(index: number, raw: Buffer | undefined, error?: unknown): void {
-    this.#running -= 1;
-    if (this.#running === 0) {
-      const waiters = this.#whenIdle;
-      this.#whenIdle = [];
-      for (const waiter of waiters) waiter();
-    }
+    this.#jobs.ended(index, this.#failed ? undefined : raw);
     if (this.#failed) return;
     if (error !== undefined || raw === undefined) {
       this.#fail(error);
       return;
     }
-    this.#finished.set(index, raw);
-    for (let next = this.#finished.get(this.#nextOutput); next !== undefined; next = this.#finished.get(this.#nextOutput)) {
-      this.#finished.delete(this.#nextOutput);
-      this.#nextOutput += 1;
+    for (const next of this.#jobs.ready()) {
       this.#outputCrc = crc32(next, this.#outputCrc);
       this.#outputBytes += next.length;
       if (!this.push(next)) this.#readBlocked = true;
@@ -214,9 +203,9 @@ export class GzipPieceDecoder extends Duplex {
 
   #finishIfDone(): void {
     const { objectName, rawSize } = this.#options;
-    if (this.#running > 0 || this.#nextOutput < this.#groups) {
+    if (this.#jobs.running > 0 || this.#jobs.emitted < this.#groups) {
       // Everything was written: what is missing will never come.
-      if (this.#phase !== 'trailer' && this.#running === 0 && !this.#readBlocked && this.#nextGroup < this.#groups) {
+      if (this.#phase !== 'trailer' && this.#jobs.running === 0 && !this.#readBlocked && this.#nextGroup < this.#groups) {
         this.#fail(errCorruptObject(objectName, `truncated: ${this.#received} stored bytes, the piece index needs more`));
       }
       return;
