@@ -39,7 +39,8 @@ type Callback = (error?: Error | null) => void;
 /** Inflates one group on the thread pool; resolves to its raw bytes, or rejects with why it does not fit. */
 function inflateGroup(stored: Buffer, last: boolean, rawBytes: number, objectName: string, index: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const inflater = zlib.createInflateRaw({ chunkSize: Math.min(Math.max(64 * 1024, rawBytes), 16 * 1024 * 1024), finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH });
+    // One output buffer for the whole group, with room to spare: zlib allocates another as soon as one is exactly full.
+    const inflater = zlib.createInflateRaw({ chunkSize: Math.min(Math.max(64 * 1024, rawBytes + 4096), 16 * 1024 * 1024), finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH });
     const chunks: Buffer[] = [];
     let produced = 0;
     const where = `piece group ${index}`;
@@ -153,9 +154,7 @@ export class GzipPieceDecoder extends Duplex {
     while (this.#phase === 'groups' && !this.#readBlocked && this.#jobs.running < inFlight && this.#nextGroup < this.#groups) {
       const need = pieces.storedBytes[this.#nextGroup]!;
       if (this.#queue.length < need) return;
-      const stored = this.#queue.take(need);
-      // A view would pin the whole read chunk it lies in (4 MiB from a local file) while the job runs: keep only the group.
-      this.#start(this.#nextGroup, stored.buffer.byteLength > stored.length * 2 ? Buffer.from(stored) : stored);
+      this.#start(this.#nextGroup, this.#queue.take(need));
       this.#nextGroup += 1;
     }
     if (this.#phase === 'groups' && this.#nextGroup === this.#groups) this.#phase = 'trailer';
