@@ -101,6 +101,28 @@ export function asmtFiles(objects: readonly ObjectInfo[], codecs: Pick<CodecLook
 }
 
 /**
+ * The segment an ASMT file stands for, with `rawSize` from its header (or
+ * its size) and owner and mode from the file (§17), the documented default
+ * where the sink keeps none. A key that fits no kind (which restore's
+ * analysis refuses, and verify only checks as bytes) counts as a data stage.
+ */
+export function asmtFileSegment(file: AsmtFile, rawSize: number, namespace: string): SegmentDescriptor {
+  const attributes = file.info.attributes ?? ASMT_FILE_DEFAULT_ATTRIBUTES;
+  return {
+    key: file.key,
+    kind: file.decoded.kind ?? 'data-stage',
+    instance: file.decoded.instance,
+    nsid: file.decoded.nsid,
+    namespace,
+    stage: file.decoded.stage,
+    size: rawSize,
+    uid: attributes.uid,
+    gid: attributes.gid,
+    mode: attributes.mode & 0o777,
+  };
+}
+
+/**
  * The raw size and CRC-32 an ASMT file states: its own size for `.dat`, its
  * header for compressed files (`object` is the file's path at the sink; the
  * header read is clamped to the file's size). A compressed file whose codec

@@ -14,7 +14,6 @@
  * data names. A namespace whose backup was interrupted is refused.
  */
 import type { Codec } from '../contracts/codec.js';
-import type { SegmentDescriptor } from '../contracts/segment.js';
 import type { Sink } from '../contracts/sink.js';
 import type { SegmentTarget } from '../contracts/target.js';
 import {
@@ -29,7 +28,7 @@ import {
   type ShmsnapError,
 } from '../errors.js';
 import { decodeKey } from '../format/aerospike-key.js';
-import { ASMT_FILE_DEFAULT_ATTRIBUTES, asmtFiles, newestModified, readFileHeader, segmentObjectName, type AsmtFile, type CodecLookup } from '../format/asmt-directory.js';
+import { asmtFiles, asmtFileSegment, newestModified, readFileHeader, segmentObjectName, type AsmtFile, type CodecLookup } from '../format/asmt-directory.js';
 import { analyzeLayout, requireNamespaces, type LayoutEntry, type NamespaceAnalysis } from '../format/layout-analysis.js';
 import type { HostIdentity, Manifest, ManifestSegment } from '../format/manifest.js';
 import { readLayoutFields, type LayoutFields } from '../format/segment-fields.js';
@@ -75,30 +74,16 @@ async function manifestCandidates(sink: Sink, backup: LocationBackup, codecs: Co
   return out;
 }
 
-async function asmtCandidates(sink: Sink, files: readonly AsmtFile[], instance: number, signal?: AbortSignal): Promise<Candidate[]> {
+async function asmtCandidates(sink: Sink, files: readonly AsmtFile[], signal?: AbortSignal): Promise<Candidate[]> {
   const out: Candidate[] = [];
   for (const file of files) {
     const object = file.info.name;
     const { rawSize, rawCrc32 } = await readFileHeader(sink, object, file, signal);
     const fields = await fieldsOf(sink, { object, key: file.key, codec: file.codec, rawSize }, signal);
-    const decoded = file.decoded;
-    // ASMT keeps owner and mode in the files (§17); where the sink has none, the documented default.
-    const attributes = file.info.attributes ?? ASMT_FILE_DEFAULT_ATTRIBUTES;
     out.push({
       entry: { key: file.key, size: rawSize, label: object, ...fields },
       restore: (ns) => ({
-        segment: {
-          key: file.key,
-          kind: decoded.kind!,
-          instance,
-          nsid: decoded.nsid,
-          namespace: ns.namespace,
-          stage: decoded.stage,
-          size: rawSize,
-          uid: attributes.uid,
-          gid: attributes.gid,
-          mode: attributes.mode & 0o777,
-        } satisfies SegmentDescriptor,
+        segment: asmtFileSegment(file, rawSize, ns.namespace),
         object,
         codec: file.codec,
         storedBytes: file.info.size,
@@ -196,7 +181,7 @@ async function selectRestoreSet(options: PrepareRestoreOptions): Promise<Pick<Re
     for (const candidate of await manifestCandidates(sink, backup, codecs, signal)) candidates.push({ candidate, source });
   }
   const asmtSource: PlanSource = { kind: 'asmt', newest: newestModified(files) };
-  for (const candidate of await asmtCandidates(sink, files, instance, signal)) candidates.push({ candidate, source: asmtSource });
+  for (const candidate of await asmtCandidates(sink, files, signal)) candidates.push({ candidate, source: asmtSource });
 
   const analysis = analyzeLayout(candidates.map((c) => c.candidate.entry), { requireClean: true, requireDetached: false, noun: 'segment file' });
   let selected: NamespaceAnalysis[];

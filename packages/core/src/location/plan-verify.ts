@@ -6,10 +6,9 @@
  * Problems found while preparing (an interrupted backup, an unreadable
  * header) are reported with the run's, not instead of it.
  */
-import type { SegmentDescriptor } from '../contracts/segment.js';
 import type { Sink } from '../contracts/sink.js';
 import { errBackupIncomplete, errBackupNotFound, toShmsnapError, type ShmsnapError } from '../errors.js';
-import { ASMT_FILE_DEFAULT_ATTRIBUTES, asmtFiles, readFileHeader, type CodecLookup } from '../format/asmt-directory.js';
+import { asmtFiles, asmtFileSegment, readFileHeader, type CodecLookup } from '../format/asmt-directory.js';
 import type { RestoreEntry, RestoreRunOptions } from '../pipeline/restore.js';
 import { runVerify, type VerifyResult } from '../pipeline/verify.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
@@ -45,19 +44,7 @@ export async function prepareVerify(options: { readonly sink: Sink; readonly cod
     const object = file.info.name;
     try {
       const { rawSize, rawCrc32 } = await readFileHeader(sink, object, file, signal);
-      const attributes = file.info.attributes ?? ASMT_FILE_DEFAULT_ATTRIBUTES;
-      const segment: SegmentDescriptor = {
-        key: file.key,
-        kind: file.decoded.kind ?? 'data-stage',
-        instance: file.decoded.instance,
-        nsid: file.decoded.nsid,
-        namespace: '',
-        stage: file.decoded.stage,
-        size: rawSize,
-        uid: attributes.uid,
-        gid: attributes.gid,
-        mode: attributes.mode & 0o777,
-      };
+      const segment = asmtFileSegment(file, rawSize, '');
       entries.push({ segment, object, codec: file.codec, storedBytes: file.info.size, ...(rawCrc32 === undefined ? {} : { rawCrc32 }) });
     } catch (error) {
       failures.push({ object, error: toShmsnapError(error, 'verify', object) });
