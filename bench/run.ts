@@ -3,7 +3,7 @@
 // same disk. Not part of the test suite: it prints numbers, it asserts
 // nothing.
 //
-//   npm run bench -- [--size-mib 2048] [--codecs none,gzip,zstd] [--s3-codecs zstd] [--dir .bench] [--repeat 3] [--engine-mib 256] [--runs 3] [--no-engines]
+//   npm run bench -- [--size-mib 2048] [--codecs none,gzip,zstd] [--s3-codecs none,zstd] [--dir .bench] [--repeat 3] [--engine-mib 256] [--runs 3] [--no-engines]
 //
 // Every row is the median of --repeat runs: these machines are noisy (the
 // same `cat` has measured 750 and 1500 MB/s minutes apart).
@@ -41,7 +41,7 @@ const engineMib = Number(option('engine-mib', '256'));
 const runs = Number(option('runs', '3'));
 const withEngines = !process.argv.includes('--no-engines');
 const repeat = Math.max(1, Number(option('repeat', '3')));
-const s3Codecs = option('s3-codecs', 'zstd').split(',').filter(Boolean);
+const s3Codecs = option('s3-codecs', 'none,zstd').split(',').filter(Boolean);
 const threads = availableParallelism();
 const work = join(dir, 'work');
 const note = (line: string): void => {
@@ -98,6 +98,18 @@ async function shmsnap(args: string[]): Promise<Measured> {
   const measured = JSON.parse(line || '{}') as Measured;
   if (status !== 0 || measured.status !== 0) throw new Error(`shmsnap ${args.join(' ')} failed: ${JSON.stringify(measured.result)} ${stderr}`);
   return measured;
+}
+
+/** Async for the same reason: plain parallel ranged GETs of a prefix's objects (bench/s3-ranged-get.ts). */
+async function rangedGets(endpoint: string, bucket: string, prefix: string, concurrency: number, rangeMib: number): Promise<{ seconds: number; cpuSeconds: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 's3-ranged-get.ts'), endpoint, bucket, prefix, String(concurrency), String(rangeMib)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (status !== 0) throw new Error(`ranged GETs of ${prefix} failed: ${stderr}`);
+  return JSON.parse(stdout.trim().split('\n').pop()!) as { seconds: number; cpuSeconds: number };
 }
 
 const MiB = 1024 * 1024;
@@ -256,6 +268,11 @@ if (s3Codecs.length > 0) {
           const differences = await fixture.compare();
           if (differences.length > 0) throw new Error(`restore from S3 (${codec}) differs: ${JSON.stringify(differences)}`);
         }
+        // The same objects fetched by plain parallel ranged GETs: what the server sustains, nothing done to the bytes.
+        const concurrency = threads * 2;
+        note(`round ${round + 1}/${repeat}: ${concurrency} parallel ranged GETs of the same objects (${codec})`);
+        const fetched = await rangedGets(server.endpoint, 'shmsnap-bench', `round${round}-${codec}/`, concurrency, 16);
+        record({ operation: 'restore', tool: `ranged GETs ×${concurrency}, 16 MiB, of the ${codec} objects (s3rver)`, megabytesPerSecond: rawMB / fetched.seconds, ratio: null, peakRssMiB: null, cpuSeconds: fetched.cpuSeconds, seconds: fetched.seconds });
       }
     }
   } finally {
@@ -284,6 +301,10 @@ targets.push({ target: 'gzip-1 backup vs C zlib deflate -1 (one core)', value: r
 targets.push({ target: 'gzip restore (indexed) vs C zlib inflate (one core)', value: ratioOf(find('restore', 'shmsnap gzip'), find('restore', 'C zlib inflate, one core')), goal: 1.8, unit: '×' });
 targets.push({ target: 'gzip restore (ASMT files) vs C zlib inflate (one core)', value: ratioOf(find('restore', 'shmsnap gzip, no index (ASMT files)'), find('restore', 'C zlib inflate, one core')), goal: 1.8, unit: '×' });
 targets.push({ target: 'zstd restore vs zstd -d', value: ratioOf(find('restore', 'shmsnap zstd'), find('restore', 'zstd -d')), goal: 1.8, unit: '×' });
+for (const codec of s3Codecs) {
+  const concurrency = threads * 2;
+  targets.push({ target: `S3 ${codec} restore vs ranged GETs ×${concurrency} of the same objects`, value: ratioOf(find('restore', `shmsnap ${codec} ← S3 (s3rver, loopback)`), find('restore', `ranged GETs ×${concurrency}, 16 MiB, of the ${codec} objects (s3rver)`)), goal: 0.8, unit: '×' });
+}
 targets.push({ target: 'none restore vs cat', value: ratioOf(find('restore', 'shmsnap none'), find('restore', 'cat')), goal: 0.9, unit: '×' });
 targets.push({ target: 'gzip-1 backup vs gzip -1', value: ratioOf(find('backup', 'shmsnap gzip'), find('backup', 'gzip -1')), goal: 1.8, unit: '×' });
 targets.push({ target: 'gzip-1 restore vs gzip -d', value: ratioOf(find('restore', 'shmsnap gzip'), find('restore', 'gzip -d')), goal: 1.0, unit: '×' });
