@@ -34,6 +34,13 @@ export interface DirectWindows {
   view(offset: number, length: number): Uint8Array;
   /** Counts `bytes` as written, for commit's size check. */
   wrote(bytes: number): void;
+  /**
+   * Optional: faults [offset, offset + length) in off the main thread, so that
+   * bytes copied into a view from JavaScript do not pay the page faults there.
+   * Best effort: it MUST NOT change the bytes, MUST resolve (never reject),
+   * and MUST have finished touching the memory when it resolves.
+   */
+  prefault?(offset: number, length: number): Promise<void>;
 }
 
 export interface SegmentWriter {

@@ -93,6 +93,34 @@ describe('copyDirect', () => {
     assert.ok(p.reads < 10, `the other ranges were not all read (${p.reads})`);
   });
 
+  it('with prefault, faults each read range in while it is read, and settles every prefault before it resolves, even on failure', async () => {
+    const data = Buffer.concat([randomBytes(3 * 65_536), Buffer.alloc(65_536)]);
+    for (const failAt of [undefined, 65_536]) {
+      const windows = windowsOf(Buffer.alloc(data.length));
+      const asked: number[] = [];
+      let running = 0;
+      const prefault = async (offset: number): Promise<void> => {
+        asked.push(offset);
+        running += 1;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+      };
+      const copy = copyDirect(readerOf(data, probe(), failAt === undefined ? {} : { failAt }), { ...windows, prefault }, { object: 'x.dat', size: data.length, rangeBytes: 65_536, inFlight: 2, prefault: true, zeroRanges: [[3 * 65_536, 65_536]], signal });
+      if (failAt === undefined) assert.equal(await copy, crc32(data));
+      else await assert.rejects(copy, (e: unknown) => (e as { code?: string }).code === 'EIO');
+      assert.equal(running, 0, 'no prefault still touches the segment');
+      if (failAt === undefined) assert.deepEqual([...asked].sort((a, b) => a - b), [0, 65_536, 2 * 65_536], 'every read range, and no zero range');
+    }
+  });
+
+  it('without the prefault option, never calls prefault (pread faults in the kernel)', async () => {
+    const data = randomBytes(2 * 65_536);
+    let calls = 0;
+    const windows = { ...windowsOf(Buffer.alloc(data.length)), prefault: async () => void (calls += 1) };
+    await copyDirect(readerOf(data, probe()), windows, { object: 'x.dat', size: data.length, rangeBytes: 65_536, signal });
+    assert.equal(calls, 0);
+  });
+
   it('stops on abort', async () => {
     const controller = new AbortController();
     controller.abort();

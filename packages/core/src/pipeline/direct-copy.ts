@@ -34,6 +34,13 @@ export interface DirectCopyOptions {
   readonly onBytes?: (bytes: number) => void;
   /** Runs the segment holds as zeros (from the manifest): neither read nor written, their CRC-32 combined in. */
   readonly zeroRanges?: ZeroRanges;
+  /**
+   * The reader copies into the view on the main thread (ranged reads of a
+   * stream, S3): fault each range in on the thread pool while its bytes are
+   * on the way, where the windows can. Not for pread, whose copy faults in
+   * the kernel on the pool already (populating first was slower there).
+   */
+  readonly prefault?: boolean;
 }
 
 /**
@@ -77,7 +84,8 @@ export async function copyDirect(reader: RandomReader, windows: DirectWindows, o
         return crc32OfZeros(length);
       }
       const view = windows.view(offset, length);
-      const got = await reader.read(view, offset);
+      const prefaulted = options.prefault ? windows.prefault?.(offset, length) : undefined;
+      const got = await reader.read(view, offset).finally(() => prefaulted);
       // The file shrank since it was opened: never leave a range unwritten.
       if (got !== length) throw errSizeMismatch(object, size, offset + got, 'raw bytes');
       windows.wrote(length);

@@ -106,10 +106,12 @@ export interface RestoreExecution {
 async function transferDirect(sink: Sink, entry: RestoreEntry, windows: DirectWindows, progress: ProgressTracker, signal: AbortSignal): Promise<void> {
   const { segment, object } = entry;
   if (entry.storedBytes !== undefined && entry.storedBytes !== segment.size) throw errSizeMismatch(object, segment.size, entry.storedBytes, 'stored bytes recorded');
-  const reader = sink.openRandomReader ? await sink.openRandomReader(object, { signal }) : await rangedRandomReader(sink, object, signal);
+  const positional = sink.openRandomReader !== undefined;
+  const reader = positional ? await sink.openRandomReader!(object, { signal }) : await rangedRandomReader(sink, object, signal);
   try {
     await copyDirect(reader, windows, {
       object,
+      prefault: !positional,
       size: segment.size,
       ...(entry.rawCrc32 === undefined ? {} : { expectedCrc32: entry.rawCrc32 }),
       ...(entry.zeroRanges ? { zeroRanges: entry.zeroRanges } : {}),
