@@ -37,7 +37,7 @@ export function createZstdCodec(): Codec {
     readHeader(head, objectName) {
       let size: number | null;
       try {
-        size = zstd.getFrameContentSize(head);
+        size = zstd().getFrameContentSize(head);
       } catch (error) {
         throw errCorruptObject(objectName, `not a zstd frame (${error instanceof Error ? error.message : String(error)})`, error);
       }

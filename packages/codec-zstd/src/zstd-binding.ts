@@ -4,6 +4,7 @@
  * calls we make.
  */
 import { createRequire } from 'node:module';
+import { errAddonMissing } from '@shmsnap/core/plugin-kit';
 
 export type StreamResult = [remaining: number, produced: number, consumed: number];
 
@@ -29,4 +30,31 @@ export interface ZstdBinding {
   versionString(): string;
 }
 
-export const zstd = createRequire(import.meta.url)('zstd-napi/binding') as ZstdBinding;
+let loaded: { readonly binding: ZstdBinding; readonly path: string } | undefined;
+
+/**
+ * Loaded at the first zstd backup or restore, never at import: `--help`,
+ * `ls` and gzip or raw work go on without the addon, and a host where it
+ * did not install hears so only when it asks for zstd (ADDON_MISSING).
+ */
+function load(): { readonly binding: ZstdBinding; readonly path: string } {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  try {
+    const path = require.resolve('zstd-napi/binding');
+    loaded = { binding: require(path) as ZstdBinding, path };
+  } catch (error) {
+    throw errAddonMissing('the zstd addon (zstd-napi)', 'reinstall shmsnap where zstd-napi installs (its prebuilt linux-x64 binary ships with the artifact; elsewhere it builds with python3, make and g++), or choose --codec gzip', error);
+  }
+  return loaded;
+}
+
+/** zstd-napi's binding, loaded on first use. */
+export function zstd(): ZstdBinding {
+  return load().binding;
+}
+
+/** Where the binding loaded from, for the worker threads (each loads it itself). */
+export function zstdBindingPath(): string {
+  return load().path;
+}

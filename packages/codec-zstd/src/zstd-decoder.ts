@@ -51,7 +51,7 @@ export class ZstdDecoder extends ZstdWorkerStream {
     if (first.length < ZSTD_FRAME_HEADER_MAX_BYTES) return undefined; // the byte count at the end still bounds it
     let size: number | null;
     try {
-      size = zstd.getFrameContentSize(first);
+      size = zstd().getFrameContentSize(first);
     } catch (error) {
       return errCorruptObject(this.#options.objectName, describe(error instanceof Error ? error.message : String(error)), error);
     }

@@ -16,9 +16,9 @@
  * two queued inputs keep both threads busy: with one of each, measured, the
  * worker sat idle 63% of a restore waiting for round trips.
  */
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { zstdBindingPath } from './zstd-binding.js';
 
 export type WorkerFailureKind = 'corrupt' | 'too-much' | 'trailing' | 'truncated' | 'short' | 'compress';
 
@@ -181,7 +181,6 @@ interface PoolEntry {
 }
 
 class WorkerPool {
-  readonly #bindingPath = createRequire(import.meta.url).resolve('zstd-napi/binding');
   readonly #idle: PoolEntry[] = [];
   readonly #waiting: ((entry: PoolEntry) => void)[] = [];
   #size = 0;
@@ -189,7 +188,7 @@ class WorkerPool {
   constructor(readonly limit: number) {}
 
   #spawn(): PoolEntry {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bindingPath: this.#bindingPath } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bindingPath: zstdBindingPath() } });
     const entry: PoolEntry = { worker, listener: undefined, alive: true };
     worker.on('message', (message: FromWorker) => entry.listener?.(message));
     const lost = (reason: string): void => {

@@ -15,6 +15,7 @@ export type Fault = 'user' | 'system' | 'remote';
 
 export const ERROR_CODES = [
   'ABORTED',
+  'ADDON_MISSING',
   'BACKUP_EXISTS',
   'BACKUP_INCOMPLETE',
   'BACKUP_NOT_FOUND',
@@ -130,6 +131,12 @@ export function errAborted(what: string, cause?: unknown): ShmsnapError {
     details: { what },
     cause,
   });
+}
+
+/** A native addon (shared memory, zstd) is not installed or does not load on this host; `fix` says how to get it. */
+export function errAddonMissing(addon: string, fix: string, cause?: unknown): ShmsnapError {
+  const why = cause === undefined ? '' : ` (${describeCause(cause).split('\n')[0]})`;
+  return new ShmsnapError('ADDON_MISSING', `${addon} is not installed or does not load on this host${why}; ${fix}`, { fault: 'system', details: { addon, fix }, cause });
 }
 
 export function errBackupExists(location: string, reason: string): ShmsnapError {

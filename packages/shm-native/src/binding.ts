@@ -31,10 +31,11 @@
  *   `mode`, key gone); it disappears with its last detach, like the kernel
  *   does.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errInternal } from '@shmsnap/core';
+import { errAddonMissing, errInternal } from '@shmsnap/core';
 
 export interface ShmStat {
   readonly shmid: number;
@@ -97,8 +98,24 @@ export function isNativeError(error: unknown): error is NativeError {
 /** Points `loadShmBinding()` at another build of the addon (a debug build, a cross-compiled one). */
 export const NATIVE_PATH_ENV = 'SHMSNAP_NATIVE_PATH';
 
-/** The addon node-gyp builds, relative to this file (src/ and dist/ sit side by side with build/). */
-const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../build/Release/shmsnap_shm.node', import.meta.url));
+/** The addon node-gyp builds from source, relative to this file (src/ and dist/ sit side by side with build/). */
+const SOURCE_BUILD_PATH = fileURLToPath(new URL('../build/Release/shmsnap_shm.node', import.meta.url));
+
+/** The addon `npm run dist` ships for this platform and architecture (N-API: one per platform, any Node ≥ 20). */
+export function prebuiltAddonPath(platform: string = process.platform, arch: string = process.arch): string {
+  return fileURLToPath(new URL(`../prebuilds/${platform}-${arch}/shmsnap_shm.node`, import.meta.url));
+}
+
+/**
+ * A source build wins when there is one (it was made on this host, for it);
+ * otherwise the prebuilt addon for this platform, which is what an installed
+ * package has on a host without a compiler.
+ */
+function defaultAddonPath(): string {
+  return existsSync(SOURCE_BUILD_PATH) || !existsSync(prebuiltAddonPath()) ? SOURCE_BUILD_PATH : prebuiltAddonPath();
+}
+
+const ADDON_FIX = `there is no prebuilt addon for ${process.platform}-${process.arch}: reinstall on a host with python3, make and g++ so that it builds from source (npm rebuild @shmsnap/shm-native), or point ${'SHMSNAP_NATIVE_PATH'} at a build`;
 
 const BINDING_FUNCTIONS = ['shmInfo', 'shmStat', 'ipcStat', 'lookup', 'create', 'setOwner', 'remove', 'setLocked', 'Attachment'] as const;
 
@@ -122,13 +139,13 @@ const loaded = new Map<string, ShmBinding>();
 /**
  * The System V binding: the native addon, loaded once per path. Everything
  * that takes an optional `binding` defaults to this (read at call time, so
- * importing the package never loads the addon). INTERNAL when the addon is
+ * importing the package never loads the addon). ADDON_MISSING when the addon is
  * not built, does not load, or is not this addon.
  */
 export function loadShmBinding(options: LoadShmBindingOptions = {}): ShmBinding {
   const fromEnv = process.env[NATIVE_PATH_ENV];
   const requested = options.path ?? (fromEnv === '' ? undefined : fromEnv);
-  const path = requested === undefined ? DEFAULT_ADDON_PATH : resolve(requested);
+  const path = requested === undefined ? defaultAddonPath() : resolve(requested);
   const cached = loaded.get(path);
   if (cached) return cached;
   // Name the path when it is not ours, and where it came from: a stale
@@ -139,8 +156,9 @@ export function loadShmBinding(options: LoadShmBindingOptions = {}): ShmBinding 
   try {
     module = createRequire(import.meta.url)(path);
   } catch (error) {
-    const hint = requested === undefined ? ' (run `npm run build`, or `node scripts/build-native.mjs` in packages/shm-native)' : '';
-    throw errInternal(`${which} is not built or does not load${hint}`, error);
+    if (requested !== undefined) throw errAddonMissing(which, `check ${NATIVE_PATH_ENV}, or unset it to use the installed addon`, error);
+    const fix = path === SOURCE_BUILD_PATH && existsSync(path) ? 'rebuild it (npm rebuild @shmsnap/shm-native; in the repository: npm run build)' : ADDON_FIX;
+    throw errAddonMissing(which, fix, error);
   }
   if (!isShmBinding(module)) throw errInternal(`${which} is not shmsnap's addon: it lacks ${BINDING_FUNCTIONS.join(', ')} or maxViewBytes`);
   loaded.set(path, module);
