@@ -21,6 +21,7 @@ import {
 import { createShmTarget } from '@shmsnap/shm-native';
 import { instanceOption, namespaceOption, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
+import type { OnCommitted } from '../interrupt.js';
 import { parseDuration } from '../duration.js';
 import type { Output } from '../render/output.js';
 import { planJson, printPlan } from '../render/plan-table.js';
@@ -57,7 +58,14 @@ function provenanceJson(plan: RestorePlan) {
   }));
 }
 
-export async function runRestoreCommand(options: RestoreCommandOptions, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<void> {
+export async function runRestoreCommand(
+  options: RestoreCommandOptions,
+  output: Output,
+  registry: Registry,
+  openSink: SinkOpener,
+  signal: AbortSignal,
+  onCommitted?: OnCommitted,
+): Promise<void> {
   const sink = await openSink(options.from);
   const plan = await prepareRestore({
     sink,
@@ -85,7 +93,7 @@ export async function runRestoreCommand(options: RestoreCommandOptions, output: 
     output.result({ dryRun: true, location: plan.location, instance: plan.instance, sources: provenanceJson(plan), plan: planJson(plan.entries) });
     return;
   }
-  const result = await plan.run({ signal, onProgress: output.progress() });
+  const result = await plan.run({ signal, onProgress: output.progress(), ...(onCommitted ? { onCommitted } : {}) });
   const summary = { phase: 'restore', segments: result.segments, rawBytes: result.rawBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
   output.result({ location: plan.location, instance: plan.instance, namespaces: plan.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), sources: provenanceJson(plan), ...summaryJson(summary) });
@@ -126,7 +134,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
     .option('--dry-run', 'run every check and print the plan without creating a segment')
     .option('--json', 'print the result as JSON');
   addS3Options(command, false).action(async (flags: RestoreFlags) => {
-    await execute(context, flags, 'restore', (output, signal) =>
+    await execute(context, flags, 'restore', (output, signal, onCommitted) =>
       runRestoreCommand(
         {
           from: flags.from,
@@ -142,6 +150,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
         context.registry,
         sinkOpener(context.registry, flags),
         signal,
+        onCommitted,
       ),
     );
   });
