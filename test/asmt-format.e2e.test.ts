@@ -10,7 +10,7 @@ import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 await enterPrivateIpcNamespace();
 
 const { execFileSync } = await import('node:child_process');
-const { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } = await import('node:fs/promises');
+const { chmod, chown, mkdir, readdir, readFile, rm, stat, utimes, writeFile } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const zlib = await import('node:zlib');
 const { after, afterEach, before, describe, it } = await import('node:test');
@@ -100,6 +100,35 @@ describe('an ASMT backup directory (no manifest) restores with shmsnap', () => {
     const run = await runShmsnap(['restore', '--from', dir, '--json']);
     assert.equal(run.status, 0, run.stderr);
     assert.equal(JSON.parse(run.stdout).segments, recipe.length, 'data stage 0x001 included');
+    assert.deepEqual(await differencesFrom(recipe), []);
+  });
+
+  it('is aged by its newest file: shmsnap refuses one older than a day unless --allow-older; asmt -r, as ASMT, has no guard', async () => {
+    const dir = freshDir();
+    const recipe = await writeAsmtDirectory(dir);
+    const days = new Date(Date.now() - 3 * 86_400_000);
+    for (const name of await readdir(dir)) await utimes(join(dir, name), days, days);
+    const refused = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(refused.status, 3, refused.stderr);
+    assert.match(refused.stdout, /from ASMT files \(no manifest\), made 3 days ago/);
+    assert.match(refused.stderr, /^shmsnap: BACKUP_STALE: .*'test': the backup is 3 days old, older than the default limit of 24 hours \(--allow-older restores it anyway, --max-age sets another limit\)$/m);
+    assert.deepEqual(aerospikeKeys(), []);
+    const allowed = await runShmsnap(['restore', '--from', dir, '--allow-older']);
+    assert.equal(allowed.status, 0, allowed.stderr);
+    assert.deepEqual(await differencesFrom(recipe), []);
+    await clearSegments();
+    const asmt = await runAsmt(['-r', '-p', dir, '-n', 'test']);
+    assert.equal(asmt.status, 0, `${asmt.stdout}${asmt.stderr}`);
+    assert.deepEqual(await differencesFrom(recipe), []);
+    await clearSegments();
+    // Dated a day ahead (files copied from a host with a wrong clock): refused by shmsnap, not by asmt.
+    const ahead = new Date(Date.now() + 86_400_000);
+    for (const name of await readdir(dir)) await utimes(join(dir, name), ahead, ahead);
+    const future = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(future.status, 3);
+    assert.match(future.stderr, /in the future .*\(--allow-future restores it anyway\)$/m);
+    const asmtAhead = await runAsmt(['-r', '-p', dir, '-n', 'test']);
+    assert.equal(asmtAhead.status, 0, `${asmtAhead.stdout}${asmtAhead.stderr}`);
     assert.deepEqual(await differencesFrom(recipe), []);
   });
 

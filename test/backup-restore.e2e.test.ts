@@ -5,7 +5,7 @@ import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const { chmod, chown, cp, readdir, readFile, rm, stat } = await import('node:fs/promises');
+const { chmod, chown, cp, readdir, readFile, rm, stat, writeFile } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const { after, afterEach, before, describe, it } = await import('node:test');
 const { manifestName, parseManifest } = await import('@shmsnap/core');
@@ -26,6 +26,14 @@ const twoNamespaces: FixtureOptions = {
 };
 
 const scratch = useScratch('e2e');
+
+/** Rewrites the manifest of instance 0, namespaces 1 and 2 (as if copied from elsewhere, or edited). */
+async function editManifest(dir: string, edit: (manifest: { host: { hostname: string }; createdAt: string }) => void): Promise<void> {
+  const path = join(dir, manifestName(0, [1, 2]));
+  const manifest = JSON.parse(await readFile(path, 'utf8'));
+  edit(manifest);
+  await writeFile(path, JSON.stringify(manifest));
+}
 afterEach(clearSegments);
 
 const freshDir = scratch.fresh;
@@ -205,7 +213,7 @@ describe('dry run', () => {
 });
 
 describe('staleness guard', () => {
-  it('shows age and host, refuses a backup older than --max-age or from another host unless --force', async () => {
+  it('shows age and host, refuses a backup older than --max-age or from another host unless its own override', async () => {
     const fixture = await createFixture(twoNamespaces);
     const dir = freshDir();
     assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
@@ -218,16 +226,105 @@ describe('staleness guard', () => {
     assert.deepEqual(aerospikeKeys(), []);
 
     // Another host: rewrite the manifest's host name (as if copied from elsewhere).
-    const path = join(dir, manifestName(0, [1, 2]));
-    const manifest = JSON.parse(await readFile(path, 'utf8'));
-    manifest.host.hostname = 'elsewhere';
-    await (await import('node:fs/promises')).writeFile(path, JSON.stringify(manifest));
+    await editManifest(dir, (manifest) => {
+      manifest.host.hostname = 'elsewhere';
+    });
     const foreign = await runShmsnap(['restore', '--from', dir]);
     assert.equal(foreign.status, 3);
-    assert.match(foreign.stderr, /BACKUP_STALE: .*backup was made on host 'elsewhere'/);
+    assert.match(foreign.stderr, /^shmsnap: BACKUP_STALE: .*backup was made on host 'elsewhere', this is '.+' \(--allow-other-host restores it anyway\)$/m);
+    const allowed = await runShmsnap(['restore', '--from', dir, '--allow-other-host']);
+    assert.equal(allowed.status, 0, allowed.stderr);
+    assert.match(allowed.stderr, /^restore: --allow-other-host: restoring anyway: .*elsewhere/m);
+    assert.deepEqual(await fixture.compare(), []);
+  });
+
+  it('--force --max-age 12h refuses a 38-hour-old backup from another host: a limit the user gave always applies', async () => {
+    const fixture = await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    await fixture.remove();
+    await editManifest(dir, (manifest) => {
+      manifest.host.hostname = 'elsewhere';
+      manifest.createdAt = new Date(Date.now() - 38 * 3_600_000).toISOString();
+    });
+
+    const forced = await runShmsnap(['restore', '--from', dir, '--force', '--max-age', '12h']);
+    assert.equal(forced.status, 3, forced.stderr);
+    assert.match(forced.stderr, /^shmsnap: BACKUP_STALE: .*the backup is 38 hours old, older than --max-age \(12 hours\) \(no override: a limit given with --max-age always applies\)$/m);
+    assert.doesNotMatch(forced.stderr, /elsewhere/, 'the host finding was overridden; only what still refuses is listed');
+    assert.deepEqual(aerospikeKeys(), []);
+
+    // By default: both findings, each with the flag that lifts it, in one line.
+    const plain = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(plain.status, 3);
+    const lines = plain.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, plain.stderr);
+    assert.match(lines[0]!, /host 'elsewhere'.*\(--allow-other-host restores it anyway\); .*38 hours old, older than the default limit of 24 hours \(--allow-older restores it anyway, --max-age sets another limit\)$/);
+
+    // One override lifts one finding.
+    const hostOnly = await runShmsnap(['restore', '--from', dir, '--allow-other-host']);
+    assert.equal(hostOnly.status, 3);
+    assert.match(hostOnly.stderr, /BACKUP_STALE: .*default limit of 24 hours \(--allow-older/);
+    assert.doesNotMatch(hostOnly.stderr, /BACKUP_STALE: .*elsewhere/);
+    assert.deepEqual(aerospikeKeys(), []);
+
+    // --allow-older means nothing next to a limit of the user's own: a usage error, one line.
+    const contrary = await runShmsnap(['restore', '--from', dir, '--allow-older', '--max-age', '48h']);
+    assert.equal(contrary.status, 2);
+    assert.equal(contrary.stdout, '');
+    assert.match(contrary.stderr, /^shmsnap: CONFIG_INVALID: --allow-older: cannot be given with --max-age: it lifts only the default age limit, and a limit given explicitly always applies\n$/);
+
+    // A larger limit of the user's own replaces the default.
+    const larger = await runShmsnap(['restore', '--from', dir, '--allow-other-host', '--max-age', '48h', '--dry-run']);
+    assert.equal(larger.status, 0, larger.stderr);
+    const both = await runShmsnap(['restore', '--from', dir, '--allow-other-host', '--allow-older']);
+    assert.equal(both.status, 0, both.stderr);
+    assert.match(both.stderr, /^restore: --allow-older: restoring anyway: .*38 hours old/m);
+    assert.deepEqual(await fixture.compare(), []);
+  });
+
+  it('refuses a backup dated beyond the clock-skew allowance, saying how far ahead and why, unless --allow-future or --force', async () => {
+    const fixture = await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    await fixture.remove();
+    const ahead = new Date(Date.now() + 3 * 3_600_000 + 60_000).toISOString();
+    await editManifest(dir, (manifest) => {
+      manifest.createdAt = ahead;
+    });
+    for (const args of [[], ['--max-age', '7d'], ['--max-age', '7d', '--force', '--allow-future']]) {
+      const run = await runShmsnap(['restore', '--from', dir, ...args]);
+      assert.equal(run.status, 3, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stdout, new RegExp(`dated 3 hours in the future \\(${ahead.replace(/\./g, '\\.')}\\)`));
+      assert.match(
+        run.stderr,
+        args.length === 0
+          ? /BACKUP_STALE: .*dated 3 hours in the future .*more than the 5 minutes of clock skew allowed: the clock was wrong when it was made, or its time was edited.*\(--allow-future restores it anyway\)$/m
+          : /BACKUP_STALE: .*unknown \(dated 3 hours in the future: a wrong clock or an edited time\) and --max-age was given \(no override/m,
+      );
+    }
+    assert.deepEqual(aerospikeKeys(), []);
+    const allowed = await runShmsnap(['restore', '--from', dir, '--allow-future']);
+    assert.equal(allowed.status, 0, allowed.stderr);
+    assert.deepEqual(await fixture.compare(), []);
+    await fixture.remove();
     const forced = await runShmsnap(['restore', '--from', dir, '--force']);
     assert.equal(forced.status, 0, forced.stderr);
-    assert.deepEqual(await fixture.compare(), []);
+    assert.match(forced.stderr, /^restore: --force: restoring anyway: .*in the future/m);
+  });
+
+  it('restore --help states every guard, its default and its override', async () => {
+    const help = await runShmsnap(['restore', '--help']);
+    assert.equal(help.status, 0);
+    const text = help.stdout.replace(/\s+/g, ' ');
+    for (const pattern of [
+      /another host \(--allow-other-host restores it\)/,
+      /older than 24 hours \(--allow-older restores it; --max-age sets another limit, which then always applies/,
+      /more than 5 minutes in the future \(--allow-future restores it\)/,
+      /--force the same as --allow-other-host --allow-older --allow-future, and nothing more \(--max-age still applies\)/,
+    ]) {
+      assert.match(text, pattern);
+    }
   });
 });
 

@@ -1,18 +1,19 @@
 // Ctrl-C (SIGINT) and SIGKILL in the middle of a backup and of a restore.
 // SIGINT: everything the run wrote is removed. SIGKILL: nothing can be
-// cleaned up, so the state must be recognisable and refused.
+// cleaned up, so the state must be recognisable and refused. After the
+// commit point an interrupt changes nothing: the result stands, exit 0.
 import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const { readdir, rm } = await import('node:fs/promises');
-const { join } = await import('node:path');
+const { mkdir, readdir, rm, writeFile } = await import('node:fs/promises');
+const { dirname, join } = await import('node:path');
 const { after, afterEach, before, describe, it } = await import('node:test');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
 const { listShmSegments } = await import('@shmsnap/shm-native');
 const { useScratch } = await import('./support/scratch.js');
-const { runShmsnap, startCli } = await import('./support/cli.js');
+const { holdAt, runShmsnap, startCli } = await import('./support/cli.js');
 const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 
 type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
@@ -109,5 +110,74 @@ describe('interrupting a restore', () => {
     const again = await runShmsnap(['restore', '--from', dir]);
     assert.equal(again.status, 3);
     assert.match(again.stderr, /SEGMENT_EXISTS: .*interrupted restore, remove them with ipcrm/);
+  });
+});
+
+describe('an interrupt after the commit', () => {
+  it('during the tidying after the manifest: the backup stands, the note says so, exit 0', async () => {
+    const fixture = await createFixture(forBackup);
+    const dir = freshDir();
+    const running = startCli(['backup', '--to', dir], { env: holdAt('pending-removal') });
+    await running.waitFor(/^hold: removing the pending marker$/m);
+    running.child.kill('SIGINT');
+    await running.waitFor(/^SIGINT: /m);
+    running.child.kill('SIGUSR2');
+    const result = await running.done;
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /^SIGINT: backup had already committed: finishing; it is complete and nothing is removed$/m);
+    assert.doesNotMatch(result.stderr, /removing what it wrote|ABORTED/);
+    assert.match(result.stdout, /^backup: committed shmsnap-manifest-i0-n1\.json$/m);
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('shmsnap-')), ['shmsnap-manifest-i0-n1.json']);
+    const verify = await runShmsnap(['verify', dir]);
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.deepEqual(await fixture.compare(), []);
+  });
+
+  /** Runs the CLI held as it exits, sends `signal` then, lets it go, and returns how it ended. */
+  async function signalledAtExit(args: readonly string[], signal: NodeJS.Signals) {
+    const release = join(freshDir(), 'release');
+    const running = startCli(args, { env: holdAt('exit', release) });
+    await running.waitFor(/^hold: exiting$/m);
+    running.child.kill(signal);
+    await mkdir(dirname(release), { recursive: true });
+    await writeFile(release, '');
+    return running.done;
+  }
+
+  it('as the process ends, with the result printed: a backup exits 0, not killed by the signal', async () => {
+    const fixture = await createFixture(forBackup);
+    const dir = freshDir();
+    const result = await signalledAtExit(['backup', '--to', dir], 'SIGINT');
+    assert.deepEqual([result.status, result.signal], [0, null], result.stderr);
+    assert.match(result.stdout, /^backup: committed shmsnap-manifest-i0-n1\.json$/m);
+    const verify = await runShmsnap(['verify', dir]);
+    assert.equal(verify.status, 0, verify.stderr);
+    const ls = await runShmsnap(['ls', dir, '--json']);
+    assert.deepEqual(JSON.parse(ls.stdout).backups.map((b: { status: string }) => b.status), ['complete']);
+    await fixture.remove();
+    const restore = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(restore.status, 0, restore.stderr);
+    assert.deepEqual(await fixture.compare(), []);
+  });
+
+  it('as the process ends, after every segment is restored: SIGTERM leaves the restore in place, exit 0', async () => {
+    const fixture = await createFixture(forBackup);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir])).status, 0);
+    await fixture.remove();
+    const result = await signalledAtExit(['restore', '--from', dir], 'SIGTERM');
+    assert.deepEqual([result.status, result.signal], [0, null], result.stderr);
+    assert.match(result.stdout, /^restore: \d+ segments/m);
+    assert.deepEqual(await fixture.compare(), [], 'every segment restored, the index complete');
+  });
+
+  it('a failure keeps its status when the signal comes as the process ends', async () => {
+    const dir = freshDir();
+    await mkdir(dir);
+    const plain = await runShmsnap(['restore', '--from', dir]);
+    assert.notEqual(plain.status, 0, 'nothing to restore in an empty directory');
+    const result = await signalledAtExit(['restore', '--from', dir], 'SIGINT');
+    assert.deepEqual([result.status, result.signal], [plain.status, null], result.stderr);
+    assert.doesNotMatch(result.stderr, /committed/);
   });
 });

@@ -150,6 +150,80 @@ describe('pipeline on a local directory', () => {
     assert.deepEqual(await readdir(dir), []);
   });
 
+  it('stands once its manifest is written: an abort from then on removes nothing', async () => {
+    const controller = new AbortController();
+    const events: string[] = [];
+    const result = await runBackup({
+      source: createMemorySource(original),
+      sink,
+      codec: codecNone,
+      host,
+      tool,
+      signal: controller.signal,
+      onCommitted: () => {
+        events.push('committed');
+        controller.abort();
+      },
+    });
+    assert.deepEqual(events, ['committed']);
+    assert.equal(result.manifestObject, manifestName(0, [1]));
+    assert.deepEqual(await manifestOf(), result.manifest);
+    assert.ok(!(await readdir(dir)).includes(pendingName(0, [1])), 'the marker is tidied away as after any commit');
+    const verified = await runVerify({ sink, entries: planFromManifest(result.manifest, codecs, dir) });
+    assert.deepEqual(verified.failures, []);
+  });
+
+  it('a restore whose every segment is written and checked completes, even if aborted then; an abort before rolls back', async () => {
+    const { manifest } = await backup();
+    const entries = planFromManifest(manifest, codecs, dir);
+    const controller = new AbortController();
+    const target = createMemoryTarget();
+    let committedAt: number | undefined;
+    const result = await runRestore({
+      sink,
+      target,
+      entries,
+      concurrency: 2,
+      signal: controller.signal,
+      // The last segment has just been written and checked (its writer committed): now Ctrl-C.
+      onProgress: (event) => {
+        if (!event.done && event.segmentsDone === event.segmentsTotal) controller.abort();
+      },
+      onCommitted: () => {
+        committedAt = target.segments.size;
+      },
+    });
+    assert.ok(controller.signal.aborted, 'the abort did come');
+    assert.equal(committedAt, original.length, 'onCommitted came with every segment in place');
+    assert.equal(result.segments, original.length);
+    for (const s of original) assert.ok(target.segments.get(s.descriptor.key)?.data.equals(s.data));
+    await target.rollback();
+    assert.equal(target.segments.size, original.length, 'completed: a rollback now removes nothing');
+
+    // One segment short of the end, the same abort still rolls everything back.
+    const early = new AbortController();
+    const other = createMemoryTarget();
+    let called = false;
+    await assert.rejects(
+      runRestore({
+        sink,
+        target: other,
+        entries,
+        concurrency: 1,
+        signal: early.signal,
+        onProgress: (event) => {
+          if (event.segmentsDone === event.segmentsTotal - 1) early.abort();
+        },
+        onCommitted: () => {
+          called = true;
+        },
+      }),
+      (e: unknown) => isShmsnapError(e, 'ABORTED'),
+    );
+    assert.equal(other.segments.size, 0);
+    assert.equal(called, false);
+  });
+
   it('leaves a recognisably interrupted location when the process dies before the manifest', async () => {
     await backup();
     await rm(join(dir, manifestName(0, [1])));

@@ -1,9 +1,10 @@
 // The prepare → run API on a real file system: every check happens in
 // prepare (so a dry run is prepare alone and writes nothing), run() checks
-// again only what can change in between, the restore guard refuses without
-// `force`, and sink capabilities are acted on.
+// again only what can change in between, the restore guard refuses each
+// finding unless its own override is given, and sink capabilities are acted on.
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   BASE_NAME_OFFSET,
@@ -14,6 +15,7 @@ import {
   writeName,
   codecNone,
   createRegistry,
+  DEFAULT_MAX_AGE_MS,
   describeFinding,
   isShmsnapError,
   listBackups,
@@ -127,30 +129,106 @@ describe('prepareBackup', () => {
 });
 
 describe('prepareRestore', () => {
-  async function backupAt(dir: string, madeOn = host): Promise<Sink> {
+  async function backupAt(dir: string, madeOn = host, agoMs = 0): Promise<Sink> {
     const sink = createLocalSink(dir);
-    await (await prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host: madeOn, tool })).run();
+    await (await prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host: madeOn, tool, now: () => new Date(Date.now() - agoMs) })).run();
     return sink;
   }
+  const HOUR = 3_600_000;
 
-  it('finds another host in prepare, and run() refuses it without force, creating nothing', async () => {
+  it('finds another host in prepare, and run() refuses it without allowOtherHost, creating nothing', async () => {
     const sink = await backupAt(scratch.fresh(), { ...host, hostname: 'elsewhere' });
     const target = createMemoryTarget();
     const plan = await prepareRestore({ sink, codecs: registry, target, host });
     assert.equal(plan.findings.length, 1);
     assert.equal(plan.findings[0]!.guard, 'host');
     assert.match(describeFinding(plan.findings[0]!), /backup was made on host 'elsewhere', this is 'test-host'/);
+    assert.equal(plan.findings[0]!.override, 'allowOtherHost');
+    assert.deepEqual(plan.refusing, plan.findings);
     await assert.rejects(plan.run(), (error: unknown) => {
       assert.ok(isShmsnapError(error, 'BACKUP_STALE'));
-      assert.equal(error.details.override, 'force');
-      assert.doesNotMatch(error.message, /--force/);
+      assert.deepEqual(error.details.overrides, ['allowOtherHost']);
+      assert.match(error.message, /\(allowOtherHost restores it anyway\)$/);
+      assert.doesNotMatch(error.message, /--/);
       return true;
     });
     assert.equal(target.segments.size, 0);
-    const forced = await prepareRestore({ sink, codecs: registry, target, host, force: true });
-    const result = await forced.run();
-    assert.equal(result.segments, 3);
-    assert.equal(target.segments.size, 3);
+    for (const overrides of [{ allowOtherHost: true }, { force: true }]) {
+      const again = createMemoryTarget();
+      const allowed = await prepareRestore({ sink, codecs: registry, target: again, host, ...overrides });
+      assert.deepEqual(allowed.refusing, [], JSON.stringify(overrides));
+      assert.equal((await allowed.run()).segments, 3);
+      assert.equal(again.segments.size, 3);
+    }
+  });
+
+  it('lifts only the finding whose override is given: another host is not an old backup', async () => {
+    const sink = await backupAt(scratch.fresh(), { ...host, hostname: 'elsewhere' }, 38 * HOUR);
+    const target = createMemoryTarget();
+    const plan = await prepareRestore({ sink, codecs: registry, target, host, allowOtherHost: true });
+    assert.deepEqual(plan.findings.map((f) => f.guard), ['host', 'age']);
+    assert.deepEqual(plan.refusing.map((f) => `${f.guard}:${f.override}`), ['age:allowOlder']);
+    await assert.rejects(plan.run(), (error: unknown) => isShmsnapError(error, 'BACKUP_STALE') && /older than the default limit of 24 hours/.test(error.message) && !/elsewhere/.test(error.message));
+    assert.equal(target.segments.size, 0);
+    const both = await prepareRestore({ sink, codecs: registry, target, host, allowOtherHost: true, allowOlder: true });
+    assert.equal((await both.run()).segments, 3);
+  });
+
+  it('refuses by default a backup older than DEFAULT_MAX_AGE_MS; maxAge replaces the default, and force does not lift it', async () => {
+    const sink = await backupAt(scratch.fresh(), host, DEFAULT_MAX_AGE_MS + HOUR);
+    const byDefault = await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host });
+    assert.deepEqual(byDefault.refusing.map((f) => `${f.guard}:${f.override}`), ['age:allowOlder']);
+    // A larger limit of the caller's own accepts it; a smaller one refuses it whatever the overrides.
+    assert.deepEqual((await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host, maxAgeMs: 48 * HOUR })).findings, []);
+    const target = createMemoryTarget();
+    const strict = await prepareRestore({ sink, codecs: registry, target, host, maxAgeMs: 12 * HOUR, force: true, allowOtherHost: true, allowFuture: true });
+    assert.deepEqual(strict.refusing.map((f) => `${f.guard}:${f.override}`), ['age:null']);
+    await assert.rejects(strict.run(), (error: unknown) => isShmsnapError(error, 'BACKUP_STALE') && /older than maxAge \(12 hours\) \(no override/.test(error.message));
+    assert.equal(target.segments.size, 0);
+  });
+
+  it('refuses allowOlder with maxAge before reading the location (CONFIG_INVALID naming both)', async () => {
+    const sink = createLocalSink(join(scratch.fresh(), 'nothing-here'));
+    await assert.rejects(prepareRestore({ sink, codecs: registry, host, maxAgeMs: HOUR, allowOlder: true }), (error: unknown) => {
+      assert.ok(isShmsnapError(error, 'CONFIG_INVALID'), String(error));
+      assert.deepEqual([error.details.option, error.details.conflictsWith], ['allowOlder', 'maxAge']);
+      assert.match(error.message, /^allowOlder: cannot be given with maxAge: /);
+      return true;
+    });
+    // force stands for allowOlder only where it means something: with maxAge it is not a conflict.
+    await assert.rejects(prepareRestore({ sink, codecs: registry, host, maxAgeMs: HOUR, force: true }), (error: unknown) => isShmsnapError(error, 'BACKUP_NOT_FOUND'));
+  });
+
+  it('refuses a manifest dated beyond the clock-skew allowance unless allowFuture, and with maxAge whatever the overrides', async () => {
+    const sink = await backupAt(scratch.fresh(), host, -2 * HOUR);
+    const plan = await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host, allowOtherHost: true, allowOlder: true });
+    assert.deepEqual(plan.refusing.map((f) => `${f.guard}:${f.override}`), ['future:allowFuture']);
+    assert.ok(plan.provenance[0]!.ageMs! < -HOUR, 'the age says it lies ahead');
+    const allowed = await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host, allowFuture: true });
+    assert.equal((await allowed.run()).segments, 3);
+    const strict = await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host, maxAgeMs: 12 * HOUR, force: true });
+    assert.deepEqual(strict.refusing.map((f) => `${f.guard}:${f.override}`), ['age-unknown:null']);
+  });
+
+  it('applies the default limit to ASMT files by their newest modification time; an unknown age refuses only with maxAge', async () => {
+    const dir = scratch.fresh();
+    await backupAt(dir);
+    await rm(join(dir, 'shmsnap-manifest-i0-n1.json'));
+    const old = new Date(Date.now() - 30 * HOUR);
+    for (const name of await entries(dir)) await utimes(join(dir, name), old, old);
+    const sink = createLocalSink(dir);
+    const plan = await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host });
+    assert.equal(plan.provenance[0]!.what, 'ASMT files (no manifest)');
+    assert.deepEqual(plan.refusing.map((f) => `${f.guard}:${f.override}`), ['age:allowOlder']);
+    assert.equal((await (await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host, allowOlder: true })).run()).segments, 3);
+
+    // A sink that reports no modification time: the age is unknown.
+    const timeless: Sink = { ...sink, list: async (...args) => (await sink.list(...args)).map(({ modified: _m, ...info }) => info) };
+    const unknown = await prepareRestore({ sink: timeless, codecs: registry, target: createMemoryTarget(), host });
+    assert.deepEqual(unknown.findings, [], 'no age, no limit asked for: nothing refuses');
+    const asked = await prepareRestore({ sink: timeless, codecs: registry, target: createMemoryTarget(), host, maxAgeMs: 100 * HOUR, force: true });
+    assert.deepEqual(asked.refusing.map((f) => `${f.guard}:${f.override}`), ['age-unknown:null']);
+    assert.match(describeFinding(asked.refusing[0]!), /the age of ASMT files \(no manifest\) is unknown/);
   });
 
   it('words an age finding with the frontend\'s option names', async () => {

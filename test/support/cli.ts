@@ -66,6 +66,20 @@ export function startCli(args: readonly string[], options: RunOptions = {}): Run
   };
 }
 
+/**
+ * The environment that makes the CLI hold at `moment` (test/support/hold.mjs)
+ * until it is sent SIGUSR2, or at `exit` until the file `release` exists: a
+ * signal sent while it holds lands exactly there.
+ */
+export function holdAt(moment: 'exit' | 'pending-removal', release?: string): NodeJS.ProcessEnv {
+  const preload = new URL('./hold.mjs', import.meta.url).href;
+  return {
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim(),
+    SHMSNAP_TEST_HOLD: moment,
+    ...(release === undefined ? {} : { SHMSNAP_TEST_HOLD_RELEASE: release }),
+  };
+}
+
 export function runShmsnap(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
   const running = startCli(args, options);
   running.child.stdin.end();

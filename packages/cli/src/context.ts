@@ -5,7 +5,7 @@
  */
 import { schemeOf, type Registry, type Sink } from '@shmsnap/core';
 import { EXIT_OK } from './exit-codes.js';
-import { withInterrupt } from './interrupt.js';
+import { withInterrupt, type OnCommitted } from './interrupt.js';
 import { Output, type OutputStreams } from './render/output.js';
 import { s3SinkOptions, type S3Flags } from './s3-options.js';
 
@@ -23,12 +23,20 @@ export function sinkOpener(registry: Registry, flags: S3Flags): SinkOpener {
   return (location) => registry.openSink(location, schemeOf(location) === 's3' ? { ...s3SinkOptions(flags) } : undefined);
 }
 
-/** Runs `body` with output set up from `--json`, under Ctrl-C handling; records the exit status. */
-export async function execute(context: CliContext, options: { json?: boolean }, what: string, body: (output: Output, signal: AbortSignal) => Promise<number | void>): Promise<void> {
+/**
+ * Runs `body` with output set up from `--json`, under Ctrl-C handling; records the exit status. A body that
+ * commits passes `onCommitted` to its run: an interrupt after that point no longer stops it.
+ */
+export async function execute(
+  context: CliContext,
+  options: { json?: boolean },
+  what: string,
+  body: (output: Output, signal: AbortSignal, onCommitted: OnCommitted) => Promise<number | void>,
+): Promise<void> {
   const output = new Output(options.json === true, context.streams);
   let status: number;
   try {
-    status = (await withInterrupt(what, (text) => output.note(text), (signal) => body(output, signal))) ?? EXIT_OK;
+    status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted))) ?? EXIT_OK;
   } catch (error) {
     status = output.error(error);
   }

@@ -1,7 +1,7 @@
 // Core names options; each frontend renders them as its own flags.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { errBackupStale, errConfigInvalid } from '@shmsnap/core';
+import { assessRestore, errConfigInvalid, errRestoreRefused } from '@shmsnap/core';
 import { ASMT_FLAGS, namerOf, renderMessage, SHMSNAP_FLAGS } from './flags.js';
 
 describe('renderMessage', () => {
@@ -11,9 +11,25 @@ describe('renderMessage', () => {
     assert.equal(renderMessage(error, namerOf(ASMT_FLAGS)), '-t: expected a positive integer, got 0');
   });
 
-  it('appends the override a refusal can be lifted with', () => {
-    const error = errBackupStale('/b', "'test': backup was made on host 'x'").withDetails({ override: 'force' });
-    assert.equal(renderMessage(error, namerOf(SHMSNAP_FLAGS)), "/b: 'test': backup was made on host 'x'; pass --force to restore it anyway");
+  it('names both options of a conflict as flags', () => {
+    const error = errConfigInvalid('allowOlder', 'it lifts only the default age limit', 'maxAge');
+    assert.equal(error.message, 'allowOlder: cannot be given with maxAge: it lifts only the default age limit');
+    assert.equal(renderMessage(error, namerOf(SHMSNAP_FLAGS)), '--allow-older: cannot be given with --max-age: it lifts only the default age limit');
+  });
+
+  it('words a restore refusal with the flag that lifts each finding, or none', () => {
+    const now = new Date('2026-11-21T12:00:00.000Z');
+    const here = { hostname: 'node1', machineId: null, bootId: null };
+    const { findings } = assessRestore(
+      [{ namespaces: ['test'], what: 'm.json', createdAt: new Date(now.getTime() - 38 * 3_600_000), host: { ...here, hostname: 'x' } }],
+      here,
+      now,
+    );
+    const message = renderMessage(errRestoreRefused('/b', findings, namerOf(SHMSNAP_FLAGS)), namerOf(SHMSNAP_FLAGS));
+    assert.equal(
+      message,
+      "/b: 'test': backup was made on host 'x', this is 'node1' (--allow-other-host restores it anyway); 'test': the backup is 38 hours old, older than the default limit of 24 hours (--allow-older restores it anyway, --max-age sets another limit)",
+    );
   });
 
   it('leaves other messages as they are', () => {

@@ -1,5 +1,5 @@
 /**
- * Core names options (`concurrency`, `level`, `force`...); each frontend
+ * Core names options (`concurrency`, `level`, `allowOlder`...); each frontend
  * names them as its users type them. This table is shmsnap's; `asmt` has its
  * own (ASMT's single letters). Errors are rendered through it, so a message
  * never tells an `asmt` user to pass `--threads`.
@@ -7,6 +7,9 @@
 import type { OptionNamer, ShmsnapError } from '@shmsnap/core';
 
 export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
+  allowFuture: '--allow-future',
+  allowOlder: '--allow-older',
+  allowOtherHost: '--allow-other-host',
   codec: '--codec',
   concurrency: '--threads',
   force: '--force',
@@ -32,8 +35,10 @@ export function namerOf(table: Readonly<Record<string, string>>): OptionNamer {
 
 /** The one-line message of `error`, with options named as this frontend's flags. */
 export function renderMessage(error: ShmsnapError, name: OptionNamer): string {
-  const { option, reason, override } = error.details;
-  let message = error.code === 'CONFIG_INVALID' && typeof option === 'string' && typeof reason === 'string' ? `${name(option)}: ${reason}` : error.message;
-  if (typeof override === 'string') message += `; pass ${name(override)} to restore it anyway`;
+  const { option, reason, conflictsWith } = error.details;
+  let message = error.message;
+  if (error.code === 'CONFIG_INVALID' && typeof option === 'string' && typeof reason === 'string') {
+    message = typeof conflictsWith === 'string' ? `${name(option)}: cannot be given with ${name(conflictsWith)}: ${reason}` : `${name(option)}: ${reason}`;
+  }
   return message;
 }

@@ -183,8 +183,10 @@ export function errCodecUnknown(name: string, known: readonly string[]): Shmsnap
   });
 }
 
-export function errConfigInvalid(option: string, reason: string): ShmsnapError {
-  return new ShmsnapError('CONFIG_INVALID', `${option}: ${reason}`, { fault: 'user', details: { option, reason } });
+/** `conflictsWith`: another option that cannot be given together with `option` (frontends name both as flags). */
+export function errConfigInvalid(option: string, reason: string, conflictsWith?: string): ShmsnapError {
+  const message = conflictsWith === undefined ? `${option}: ${reason}` : `${option}: cannot be given with ${conflictsWith}: ${reason}`;
+  return new ShmsnapError('CONFIG_INVALID', message, { fault: 'user', details: { option, reason, ...(conflictsWith === undefined ? {} : { conflictsWith }) } });
 }
 
 export function errCorruptObject(object: string, reason: string, cause?: unknown): ShmsnapError {

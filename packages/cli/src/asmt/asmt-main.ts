@@ -181,7 +181,8 @@ class AsmtRun {
 
   async restore(namespace: string, signal: AbortSignal): Promise<void> {
     const instance = this.options.instance === ALL_INSTANCES ? undefined : this.options.instance;
-    // ASMT has no provenance guard (any host, any age): force, as ASMT behaves.
+    // ASMT has no provenance guard (any host, any age, any date): force lifts every finding that has an override,
+    // and without maxAge no other can arise, so nothing refuses, as with ASMT.
     const plan = await prepareRestore({
       sink: await this.#registry.openSink(this.options.directory),
       codecs: this.#registry,

@@ -1,4 +1,9 @@
 #!/usr/bin/env node
+import { holdInterruptsUntilExit } from '../interrupt.js';
 import { runCli } from '../program.js';
 
-process.exitCode = await runCli(process.argv);
+// From the first line to the last: a signal as the process ends cannot turn a printed result into a kill.
+// process.exit, not a drained event loop: Node would close its signal handles first (see interrupt.ts).
+// Output is written synchronously on Linux (files, pipes, terminals), so none is lost.
+holdInterruptsUntilExit();
+process.exit(await runCli(process.argv));

@@ -9,6 +9,7 @@ import { formatBytes, manifestTotals, prepareBackup, readHostIdentity, type Regi
 import { createShmSource } from '@shmsnap/shm-native';
 import { codecOption, instanceOption, namespaceOption, parseInstance, parsePositiveInteger, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
+import type { OnCommitted } from '../interrupt.js';
 import type { Output } from '../render/output.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
@@ -31,7 +32,14 @@ export function expandLocation(template: string, values: { host: string; instanc
   return template.replaceAll('{host}', values.host).replaceAll('{instance}', String(values.instance)).replaceAll('{timestamp}', timestamp);
 }
 
-export async function runBackupCommand(options: BackupCommandOptions, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<void> {
+export async function runBackupCommand(
+  options: BackupCommandOptions,
+  output: Output,
+  registry: Registry,
+  openSink: SinkOpener,
+  signal: AbortSignal,
+  onCommitted?: OnCommitted,
+): Promise<void> {
   const codec = registry.codec(options.codec);
   const host = await readHostIdentity();
   const sink = await openSink(expandLocation(options.to, { host: host.hostname, instance: options.instance, time: new Date() }));
@@ -58,7 +66,7 @@ export async function runBackupCommand(options: BackupCommandOptions, output: Ou
     return;
   }
 
-  const result = await plan.run({ signal, onProgress: output.progress() });
+  const result = await plan.run({ signal, onProgress: output.progress(), ...(onCommitted ? { onCommitted } : {}) });
   const totals = manifestTotals(result.manifest);
   const summary = { phase: 'backup', segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
@@ -90,7 +98,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
     .option('--dry-run', 'run every check and print the plan (segments, sizes, files) without reading a segment or writing anything')
     .option('--json', 'print the result as JSON');
   addS3Options(command, true).action(async (flags: BackupFlags) => {
-    await execute(context, flags, 'backup', (output, signal) =>
+    await execute(context, flags, 'backup', (output, signal, onCommitted) =>
       runBackupCommand(
         {
           to: flags.to,
@@ -105,6 +113,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
         context.registry,
         sinkOpener(context.registry, flags),
         signal,
+        onCommitted,
       ),
     );
   });

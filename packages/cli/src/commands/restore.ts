@@ -1,13 +1,27 @@
 /**
  * `shmsnap restore --from <location>`: back into shared memory, all or
  * nothing. Parse → prepare (the set, the provenance guard, the target) →
- * render where each part comes from → refuse unless forced → run → render.
+ * render where each part comes from → refuse while a guard's finding stands
+ * without its override → run → render.
  */
 import { Option, type Command } from 'commander';
-import { errRestoreRefused, formatAge, formatBytes, prepareRestore, type RestorePlan, type RestoreProvenance, type Registry } from '@shmsnap/core';
+import {
+  CLOCK_SKEW_ALLOWANCE_MS,
+  DEFAULT_MAX_AGE_MS,
+  describeFinding,
+  errRestoreRefused,
+  formatAge,
+  formatBytes,
+  prepareRestore,
+  type RestoreOverrides,
+  type RestorePlan,
+  type RestoreProvenance,
+  type Registry,
+} from '@shmsnap/core';
 import { createShmTarget } from '@shmsnap/shm-native';
 import { instanceOption, namespaceOption, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
+import type { OnCommitted } from '../interrupt.js';
 import { parseDuration } from '../duration.js';
 import type { Output } from '../render/output.js';
 import { planJson, printPlan } from '../render/plan-table.js';
@@ -20,13 +34,15 @@ export interface RestoreCommandOptions {
   readonly namespaces?: readonly string[];
   readonly threads: number;
   readonly maxAgeMs?: number;
+  readonly overrides: RestoreOverrides;
   readonly force: boolean;
   readonly dryRun: boolean;
 }
 
 function describeProvenance(p: RestoreProvenance): string {
   const names = p.namespaces.map((n) => `'${n}'`).join(', ');
-  const age = p.ageMs === undefined ? 'of unknown age' : `made ${formatAge(p.ageMs)} ago (${p.createdAt!.toISOString()})`;
+  const age =
+    p.ageMs === undefined ? 'of unknown age' : p.ageMs < 0 ? `dated ${formatAge(-p.ageMs)} in the future (${p.createdAt!.toISOString()})` : `made ${formatAge(p.ageMs)} ago (${p.createdAt!.toISOString()})`;
   const boot = p.sameBoot === undefined ? '' : p.sameBoot ? ', in this boot' : ', before the last reboot';
   const host = p.host ? `on host '${p.host.hostname}'${boot}` : 'on an unknown host (ASMT records none)';
   return `restore: namespace${p.namespaces.length > 1 ? 's' : ''} ${names} from ${p.what}, ${age} ${host}`;
@@ -42,7 +58,14 @@ function provenanceJson(plan: RestorePlan) {
   }));
 }
 
-export async function runRestoreCommand(options: RestoreCommandOptions, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<void> {
+export async function runRestoreCommand(
+  options: RestoreCommandOptions,
+  output: Output,
+  registry: Registry,
+  openSink: SinkOpener,
+  signal: AbortSignal,
+  onCommitted?: OnCommitted,
+): Promise<void> {
   const sink = await openSink(options.from);
   const plan = await prepareRestore({
     sink,
@@ -51,15 +74,17 @@ export async function runRestoreCommand(options: RestoreCommandOptions, output: 
     ...(options.instance === undefined ? {} : { instance: options.instance }),
     ...(options.namespaces ? { namespaces: options.namespaces } : {}),
     ...(options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs }),
+    ...options.overrides,
     force: options.force,
     concurrency: options.threads,
     signal,
   });
   for (const p of plan.provenance) output.line(describeProvenance(p));
-  if (plan.findings.length > 0) {
-    const refusal = errRestoreRefused(plan.location, plan.findings, output.flag);
-    if (!options.force) throw refusal;
-    output.note(`restore: ${output.flag('force')}: restoring anyway (${String(refusal.details.reason)})`);
+  if (plan.refusing.length > 0) throw errRestoreRefused(plan.location, plan.refusing, output.flag);
+  for (const finding of plan.findings) {
+    // Overridden (nothing refusing is left): say which flag lifted it.
+    const by = options.overrides[finding.override!] === true ? finding.override! : 'force';
+    output.note(`restore: ${output.flag(by)}: restoring anyway: ${describeFinding(finding, output.flag)}`);
   }
   output.line(`restore: instance ${plan.instance}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} from ${plan.location}`);
   if (options.dryRun) {
@@ -68,34 +93,53 @@ export async function runRestoreCommand(options: RestoreCommandOptions, output: 
     output.result({ dryRun: true, location: plan.location, instance: plan.instance, sources: provenanceJson(plan), plan: planJson(plan.entries) });
     return;
   }
-  const result = await plan.run({ signal, onProgress: output.progress() });
+  const result = await plan.run({ signal, onProgress: output.progress(), ...(onCommitted ? { onCommitted } : {}) });
   const summary = { phase: 'restore', segments: result.segments, rawBytes: result.rawBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
   output.result({ location: plan.location, instance: plan.instance, namespaces: plan.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), sources: provenanceJson(plan), ...summaryJson(summary) });
 }
 
-type RestoreFlags = S3Flags & { from: string; instance?: number; namespace?: string[]; threads: number; maxAge?: number; force?: boolean; dryRun?: boolean; json?: boolean };
+type RestoreFlags = S3Flags & {
+  from: string;
+  instance?: number;
+  namespace?: string[];
+  threads: number;
+  maxAge?: number;
+  allowOtherHost?: boolean;
+  allowOlder?: boolean;
+  allowFuture?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+};
+
+const DEFAULT_MAX_AGE = formatAge(DEFAULT_MAX_AGE_MS);
+const SKEW = formatAge(CLOCK_SKEW_ALLOWANCE_MS);
 
 export function defineRestoreCommand(program: Command, context: CliContext): void {
   const command = program
     .command('restore')
     .description(
-      "Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup's age and source host; refuses a backup from another host or older than --max-age unless --force. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.",
+      `Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup's age and source host, and refuses (exit 3): a backup made on another host (--allow-other-host restores it); one older than ${DEFAULT_MAX_AGE} (--allow-older restores it; --max-age sets another limit, which then always applies, and also refuses a backup of unknown age); one dated more than ${SKEW} in the future (--allow-future restores it). The age of ASMT files is their newest modification time. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.`,
     )
     .requiredOption('--from <location>', 'a directory, file:// URL or s3://bucket/prefix')
     .addOption(instanceOption('Aerospike instance (0..15) (default: the one the location holds)'))
     .addOption(namespaceOption('only these namespaces, comma-separated (default: every namespace of the instance)'))
     .addOption(threadsOption())
-    .addOption(new Option('--max-age <duration>', 'refuse a backup older than this (e.g. 30m, 12h, 7d)').argParser(parseDuration))
-    .option('--force', 'restore a backup from another host or older than --max-age anyway')
+    .addOption(new Option('--max-age <duration>', `refuse a backup older than this, or of unknown age, instead of older than ${DEFAULT_MAX_AGE} (e.g. 30m, 12h, 7d); no flag overrides it`).argParser(parseDuration))
+    .option('--allow-other-host', 'restore a backup made on another host')
+    .option('--allow-older', `restore a backup older than the default limit of ${DEFAULT_MAX_AGE} (not with --max-age)`)
+    .option('--allow-future', `restore a backup dated more than ${SKEW} in the future (a wrong clock, or an edited time)`)
+    .option('--force', 'the same as --allow-other-host --allow-older --allow-future, and nothing more (--max-age still applies)')
     .option('--dry-run', 'run every check and print the plan without creating a segment')
     .option('--json', 'print the result as JSON');
   addS3Options(command, false).action(async (flags: RestoreFlags) => {
-    await execute(context, flags, 'restore', (output, signal) =>
+    await execute(context, flags, 'restore', (output, signal, onCommitted) =>
       runRestoreCommand(
         {
           from: flags.from,
           threads: flags.threads,
+          overrides: { allowOtherHost: flags.allowOtherHost === true, allowOlder: flags.allowOlder === true, allowFuture: flags.allowFuture === true },
           force: flags.force === true,
           dryRun: flags.dryRun === true,
           ...(flags.instance === undefined ? {} : { instance: flags.instance }),
@@ -106,6 +150,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
         context.registry,
         sinkOpener(context.registry, flags),
         signal,
+        onCommitted,
       ),
     );
   });

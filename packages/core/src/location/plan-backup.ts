@@ -147,5 +147,6 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
 /** Prepare and run in one call, for library users who render nothing in between. */
 export async function runBackup(options: PrepareBackupOptions & BackupRunOptions): Promise<BackupResult> {
   const plan = await prepareBackup(options);
-  return plan.run({ ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+  const { signal, onProgress, onCommitted } = options;
+  return plan.run({ ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}), ...(onCommitted ? { onCommitted } : {}) });
 }

@@ -38,7 +38,17 @@ import { checkConcurrency } from '../pipeline/settle.js';
 import { readRawHead } from '../pipeline/sink-io.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
 import { readLocation, type LocationBackup, type LocationState } from './catalog.js';
-import { assessRestore, describeFinding, type OptionNamer, type RestoreFinding, type RestoreProvenance, type RestoreSource } from './restore-guard.js';
+import {
+  assessRestore,
+  describeFinding,
+  RESTORE_OVERRIDES,
+  standingFindings,
+  type OptionNamer,
+  type RestoreFinding,
+  type RestoreOverrides,
+  type RestoreProvenance,
+  type RestoreSource,
+} from './restore-guard.js';
 
 /** The header fields of one object, read through its codec; bases and metas must be uncompressed (as ASMT writes them). */
 async function fieldsOf(sink: Sink, entry: { object: string; key: number; codec: Codec; rawSize: number }, signal: AbortSignal | undefined): Promise<LayoutFields> {
@@ -107,9 +117,10 @@ export interface RestorePlan {
   readonly rawBytes: number;
   /** Where each part comes from: host, time, boot. */
   readonly provenance: readonly RestoreProvenance[];
-  /** Reasons the guard refuses this restore; `run()` refuses while any stands and `force` was not given. */
+  /** Every reason the guard found to refuse this restore, each naming the option that overrides it (or none). */
   readonly findings: readonly RestoreFinding[];
-  readonly forced: boolean;
+  /** The findings the given overrides do not lift: `run()` refuses while any stands. */
+  readonly refusing: readonly RestoreFinding[];
   /** Restores into the target checked in prepare; all or nothing. */
   run(options?: RestoreRunOptions): Promise<TransferResult>;
 }
@@ -126,9 +137,19 @@ export interface PrepareRestoreOptions {
   /** This host, for the provenance guard. @default readHostIdentity() */
   readonly host?: HostIdentity;
   readonly now?: Date;
-  /** Refuse a backup older than this. */
+  /**
+   * Refuse a backup older than this, or of unknown age. Replaces the default
+   * limit (DEFAULT_MAX_AGE_MS), larger or smaller; no override lifts it, so
+   * it cannot be given with `allowOlder`.
+   */
   readonly maxAgeMs?: number;
-  /** Restore even if the guard refuses (another host, older than maxAgeMs). */
+  /** Restore a backup made on another host. @default false */
+  readonly allowOtherHost?: boolean;
+  /** Restore a backup older than the default limit (DEFAULT_MAX_AGE_MS); never lifts `maxAgeMs`. @default false */
+  readonly allowOlder?: boolean;
+  /** Restore a backup dated more than CLOCK_SKEW_ALLOWANCE_MS ahead of now. @default false */
+  readonly allowFuture?: boolean;
+  /** `allowOtherHost`, `allowOlder` and `allowFuture` at once, and nothing more (`maxAgeMs` still applies). @default false */
   readonly force?: boolean;
   /** Segments transferred at once. @default 2 */
   readonly concurrency?: number;
@@ -228,31 +249,44 @@ function sourcesOf(namespaces: RestorePlan['namespaces']): RestoreSource[] {
 export async function prepareRestore(options: PrepareRestoreOptions): Promise<RestorePlan> {
   const concurrency = options.concurrency ?? 2;
   checkConcurrency(concurrency);
+  const overrides = restoreOverrides(options);
   const sink = withSinkContext(options.sink);
   const set = await selectRestoreSet({ ...options, sink });
   const host = options.host ?? (await readHostIdentity());
   const { provenance, findings } = assessRestore(sourcesOf(set.namespaces), host, options.now ?? new Date(), options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs });
+  const refusing = standingFindings(findings, overrides);
   const { target, signal } = options;
   const segments = set.entries.map((e) => e.segment);
   await target?.check(segments, signal ? { signal } : {});
-  const forced = options.force === true;
   return {
     ...set,
     rawBytes: segments.reduce((sum, s) => sum + s.size, 0),
     provenance,
     findings,
-    forced,
+    refusing,
     async run(runOptions = {}) {
       if (!target) throw errConfigInvalid('target', 'this restore plan was prepared without a target');
-      if (findings.length > 0 && !forced) throw errRestoreRefused(set.location, findings);
+      if (refusing.length > 0) throw errRestoreRefused(set.location, refusing);
       return executeRestore({ sink, target, entries: set.entries, concurrency, ...(options.directCopy === undefined ? {} : { directCopy: options.directCopy }) }, runOptions);
     },
   };
 }
 
-/** BACKUP_STALE for `findings`, worded with `name` for options (frontends pass their flag names). */
+/** The overrides `options` give: each one named, or all of them through `force`; `allowOlder` with `maxAgeMs` is CONFIG_INVALID. */
+function restoreOverrides(options: PrepareRestoreOptions): RestoreOverrides {
+  // allowOlder lifts only the default limit: next to a limit of the caller's own it would say two contrary things.
+  if (options.allowOlder === true && options.maxAgeMs !== undefined) {
+    throw errConfigInvalid('allowOlder', 'it lifts only the default age limit, and a limit given explicitly always applies', 'maxAge');
+  }
+  return Object.fromEntries(RESTORE_OVERRIDES.map((o) => [o, options.force === true || options[o] === true]));
+}
+
+/** BACKUP_STALE for `findings`, each with what overrides it, worded with `name` for options (frontends pass their flag names). */
 export function errRestoreRefused(location: string, findings: readonly RestoreFinding[], name?: OptionNamer): ShmsnapError {
-  return errBackupStale(location, findings.map((f) => describeFinding(f, name)).join('; ')).withDetails({ override: 'force', findings });
+  return errBackupStale(location, findings.map((f) => describeFinding(f, name)).join('; ')).withDetails({
+    findings,
+    overrides: findings.map((f) => f.override),
+  });
 }
 
 /** Restore entries from a manifest, resolving codecs by name; a codec whose extension the object does not carry is MANIFEST_INVALID. */

@@ -92,8 +92,11 @@ export interface BackupExecution {
 }
 
 export interface BackupRunOptions {
+  /** Aborts the backup, which removes what it wrote; once the manifest is written (the commit point) it is ignored. */
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
+  /** Called once the manifest is written: the backup stands, and from then on nothing aborts or removes it. */
+  readonly onCommitted?: () => void;
 }
 
 export interface BackupResult {
@@ -253,6 +256,7 @@ export async function executeBackup(plan: BackupExecution, options: BackupRunOpt
     const manifestObject = manifestName(manifest.instance, nsids);
     await writeObject(sink, manifestObject, serializeManifest(manifest), outerSignal);
     committed.length = 0; // committed: from here on nothing is removed on failure
+    options.onCommitted?.();
     await removeQuietly(sink, [pendingObject]);
     progress.end();
     return { manifest, manifestObject, elapsedMs: performance.now() - started };

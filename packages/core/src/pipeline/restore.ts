@@ -127,8 +127,11 @@ async function transferDirect(sink: Sink, entry: RestoreEntry, windows: DirectWi
 }
 
 export interface RestoreRunOptions {
+  /** Aborts the restore, which removes every segment it created; once every segment is written and checked it is ignored. */
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
+  /** Called once every segment is written and checked (the commit point): from then on the restore completes whatever the signal. */
+  readonly onCommitted?: () => void;
 }
 
 export interface TransferResult {
@@ -155,13 +158,28 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
 
   // Raw objects straight into the segment: through the sink's positional reads, or its ranged reads (S3).
   const direct = execution.directCopy !== false && (sink.openRandomReader !== undefined || sink.capabilities.rangedReads);
+  // The commit point: every segment written and checked. An abort after it has nothing left to stop, so the
+  // restore completes (rolling back then would throw away a whole, verified restore).
+  let restored = 0;
+  let committed = false;
+  const commit = (): void => {
+    if (committed) return;
+    committed = true;
+    options.onCommitted?.();
+  };
   const restoreOne = async (entry: RestoreEntry, entrySignal: AbortSignal): Promise<void> => {
     progress.started(entry.object);
     const writer = await target.create(entry.segment, { signal: entrySignal });
     if (direct && entry.codec.identity && writer.direct) await transferDirect(sink, entry, writer.direct, progress, entrySignal);
     else await transfer(context, entry, writer.stream, entrySignal);
     await writer.commit();
+    restored += 1;
+    if (restored === entries.length) commit();
     progress.finished(entry.object);
+  };
+  /** An abort that came after every segment was restored is no failure (runBounded reports the signal regardless). */
+  const unlessCommitted = (error: unknown): void => {
+    if (!committed) throw error;
   };
   const readers = Math.min(concurrency, sink.capabilities.maxConcurrency);
   // Decoding is CPU work: more compressed objects in flight than cores only hold more decoder memory
@@ -172,13 +190,14 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
     const limitFor = (group: readonly RestoreEntry[]): number => (group.every((e) => e.codec.identity) ? readers : decoding);
     const rest = entries.filter((e) => !isBase(e));
     const bases = entries.filter(isBase);
-    await runBounded(rest, limitFor(rest), restoreOne, { signal, what: 'restore' });
-    await runBounded(bases, limitFor(bases), restoreOne, { signal, what: 'restore' });
-    if (signal.aborted) throw abortReason(signal, 'restore');
+    await runBounded(rest, limitFor(rest), restoreOne, { signal, what: 'restore' }).catch(unlessCommitted);
+    await runBounded(bases, limitFor(bases), restoreOne, { signal, what: 'restore' }).catch(unlessCommitted);
+    if (signal.aborted && !committed) throw abortReason(signal, 'restore');
+    commit();
     await target.complete();
   } catch (error) {
     await target.rollback();
-    throw signal.aborted ? abortReason(signal, 'restore') : error;
+    throw signal.aborted && !committed ? abortReason(signal, 'restore') : error;
   }
   progress.end();
   return { segments: totals.segments, rawBytes: totals.bytes, elapsedMs: performance.now() - started };
