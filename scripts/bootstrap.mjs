@@ -6,7 +6,7 @@
 // with one line saying which step failed: a half-built tree is never run.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -95,8 +95,34 @@ function ensureDependencies() {
   writeFileSync(stamp, value);
 }
 
+// Outputs of modules since renamed or removed stay in dist/ (tsc -b never
+// deletes), and would ship in a packed package: remove what has no source.
+function pruneStaleOutputs() {
+  const packages = join(root, 'packages');
+  for (const name of readdirSync(packages)) {
+    const dist = join(packages, name, 'dist');
+    if (!existsSync(dist)) continue;
+    const walk = (dir, rel) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        const relative = rel ? `${rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+          walk(path, relative);
+          if (readdirSync(path).length === 0) rmSync(path, { recursive: true });
+          continue;
+        }
+        const stem = relative.replace(/(\.d\.[cm]?ts|\.[cm]?js)(\.map)?$/, '');
+        if (stem === relative) continue;
+        if (!['.ts', '.mts', '.cts', '.tsx'].some((ext) => existsSync(join(packages, name, 'src', stem + ext)))) rmSync(path);
+      }
+    };
+    walk(dist, '');
+  }
+}
+
 // 3. Native addons, then TypeScript (tsc -b is incremental by itself).
 function build() {
+  pruneStaleOutputs();
   run('native build', process.execPath, [pnpmEntry, '-r', '--if-present', '--reporter=append-only', 'run', 'build:native']);
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   run('typescript build', process.execPath, [tsc, '-b', join(root, 'tsconfig.json')]);

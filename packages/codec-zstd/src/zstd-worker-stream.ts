@@ -9,6 +9,7 @@
 import { Duplex } from 'node:stream';
 import type { ShmsnapError } from '@shmsnap/core/plugin-kit';
 import { zstdWorkers, type FromWorker, type ToWorker, type ZstdWorker } from './zstd-worker-pool.js';
+import { zstdBindingPath } from './zstd-binding.js';
 
 type Callback = (error?: Error | null) => void;
 type StartMessage = Extract<ToWorker, { type: 'start' }>;
@@ -30,6 +31,9 @@ export abstract class ZstdWorkerStream extends Duplex {
 
   protected constructor(threads: number, start: Omit<StartMessage, 'type' | 'credits'>) {
     super({ readableHighWaterMark: 4 * 1024 * 1024 });
+    // A missing addon throws here, to whoever creates the stream, not later
+    // from the lease (where nobody may be waiting for it).
+    zstdBindingPath();
     this.#leasing = zstdWorkers(threads)
       .lease()
       .then((worker) => {

@@ -16,6 +16,19 @@ const sources = [join(root, 'binding.gyp'), ...readdirSync(join(root, 'native'))
 const upToDate = existsSync(addon) && sources.every((s) => statSync(s).mtimeMs <= statSync(addon).mtimeMs);
 if (upToDate && process.env.SHMSNAP_REBUILD_NATIVE !== '1') process.exit(0);
 
+// An installed package (npm run dist) carries the addon prebuilt for its
+// platform: when it loads here, there is nothing to compile, and a host
+// without a compiler installs. Only a missing or broken prebuild builds.
+const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'shmsnap_shm.node');
+if (existsSync(prebuilt) && !existsSync(addon) && process.env.SHMSNAP_REBUILD_NATIVE !== '1') {
+  try {
+    createRequire(import.meta.url)(prebuilt);
+    process.exit(0);
+  } catch (error) {
+    process.stderr.write(`@shmsnap/shm-native: the prebuilt addon for ${process.platform}-${process.arch} does not load here (${String(error?.message ?? error).split('\n')[0]}); building from source\n`);
+  }
+}
+
 const env = { ...process.env };
 if (!env.npm_config_nodedir) {
   const nodedir = [dirname(dirname(process.execPath)), '/usr'].find((d) => existsSync(join(d, 'include', 'node', 'node.h')));

@@ -14,7 +14,7 @@
  * Any failure or abort before 4 completes removes every object this run
  * committed (marker included) before the error is reported.
  */
-import { Writable, type Duplex } from 'node:stream';
+import { Writable } from 'node:stream';
 import { hasPieceIndex, type Codec } from '../contracts/codec.js';
 import { codecNone } from './codec-none.js';
 import { createCrc32Meter } from './checksum.js';
@@ -137,12 +137,29 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
   run.progress.started(object);
   const reader = await source.open(segment, { signal });
   try {
-    const writer = await sink.openWriter(object, {
-      ...(codec.identity ? { expectedBytes: segment.size } : {}),
-      sizeHint: segment.size + Math.ceil(segment.size / 1000) + 4096,
-      attributes: { uid: segment.uid, gid: segment.gid, mode: segment.mode },
-      signal,
-    });
+    // Before the writer: a codec that cannot start (its addon did not load)
+    // fails here, with no stream of ours left open to destroy.
+    const encoder = codec.identity
+      ? undefined
+      : codec.createEncoder({
+          rawSize: segment.size,
+          ...(rawCrc32 === undefined ? {} : { rawCrc32 }),
+          ...(run.level === null ? {} : { level: run.level }),
+          threads,
+          objectName: object,
+          signal,
+        });
+    const writer = await sink
+      .openWriter(object, {
+        ...(codec.identity ? { expectedBytes: segment.size } : {}),
+        sizeHint: segment.size + Math.ceil(segment.size / 1000) + 4096,
+        attributes: { uid: segment.uid, gid: segment.gid, mode: segment.mode },
+        signal,
+      })
+      .catch((error: unknown) => {
+        encoder?.destroy();
+        throw error;
+      });
     const zeros = codec.identity ? new ZeroRangeFinder(segment.size) : undefined;
     const raw = createCrc32Meter({
       object,
@@ -154,21 +171,8 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
       ...(zeros ? { observe: (chunk: Buffer) => zeros.add(chunk) } : {}),
     });
     const stored = codec.identity ? raw : createCrc32Meter({ object, what: 'stored bytes' });
-    let encoder: Duplex | undefined;
     try {
-      if (codec.identity) {
-        await pipelineSettled([reader.stream, raw, writer.stream], signal);
-      } else {
-        encoder = codec.createEncoder({
-          rawSize: segment.size,
-          ...(rawCrc32 === undefined ? {} : { rawCrc32 }),
-          ...(run.level === null ? {} : { level: run.level }),
-          threads,
-          objectName: object,
-          signal,
-        });
-        await pipelineSettled([reader.stream, raw, encoder, stored, writer.stream], signal);
-      }
+      await pipelineSettled(encoder ? [reader.stream, raw, encoder, stored, writer.stream] : [reader.stream, raw, writer.stream], signal);
       const info = await writer.commit();
       run.committed.push(object);
       if (info.size !== stored.result.bytes) throw errSizeMismatch(object, stored.result.bytes, info.size, 'bytes stored by the sink');

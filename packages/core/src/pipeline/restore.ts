@@ -44,7 +44,22 @@ export interface TransferContext {
 export async function transfer(context: TransferContext, entry: RestoreEntry, destination: Writable, signal: AbortSignal): Promise<void> {
   const { sink, progress } = context;
   const { segment, object, codec } = entry;
-  const reader = await sink.openReader(object, { signal });
+  // Before the reader: a codec that cannot start (its addon did not load) leaves nothing open.
+  const decoder = codec.identity
+    ? undefined
+    : codec.createDecoder({
+        rawSize: segment.size,
+        ...(entry.storedBytes === undefined ? {} : { storedSize: entry.storedBytes }),
+        ...(entry.rawCrc32 === undefined ? {} : { rawCrc32: entry.rawCrc32 }),
+        ...(entry.pieces === undefined ? {} : { pieces: entry.pieces }),
+        threads: context.threads,
+        objectName: object,
+        signal,
+      });
+  const reader = await sink.openReader(object, { signal }).catch((error: unknown) => {
+    decoder?.destroy();
+    throw error;
+  });
   const stored = createCrc32Meter({
     object,
     what: 'stored bytes',
@@ -58,23 +73,7 @@ export async function transfer(context: TransferContext, entry: RestoreEntry, de
     ...(entry.rawCrc32 === undefined ? {} : { expectedCrc32: entry.rawCrc32 }),
     onBytes: (bytes) => progress.advance(bytes),
   });
-  const streams = codec.identity
-    ? [reader, raw, destination]
-    : [
-        reader,
-        stored,
-        codec.createDecoder({
-          rawSize: segment.size,
-          ...(entry.storedBytes === undefined ? {} : { storedSize: entry.storedBytes }),
-          ...(entry.rawCrc32 === undefined ? {} : { rawCrc32: entry.rawCrc32 }),
-          ...(entry.pieces === undefined ? {} : { pieces: entry.pieces }),
-          threads: context.threads,
-          objectName: object,
-          signal,
-        }),
-        raw,
-        destination,
-      ];
+  const streams = decoder ? [reader, stored, decoder, raw, destination] : [reader, raw, destination];
   try {
     await pipelineSettled(streams, signal);
   } catch (error) {
