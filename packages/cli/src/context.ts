@@ -23,14 +23,14 @@ export function sinkOpener(registry: Registry, flags: S3Flags): SinkOpener {
   return (location) => registry.openSink(location, schemeOf(location) === 's3' ? { ...s3SinkOptions(flags) } : undefined);
 }
 
-/** Runs `body` with output set up from `--json`, under Ctrl-C handling; records the exit status. */
-export async function execute(context: CliContext, options: { json?: boolean }, what: string, body: (output: Output, signal: AbortSignal) => Promise<number | void>): Promise<void> {
+/** Runs `body` with output set up from `--json`, under Ctrl-C handling; records the exit status. A dry run's error lists every problem found. */
+export async function execute(context: CliContext, options: { json?: boolean; dryRun?: boolean }, what: string, body: (output: Output, signal: AbortSignal) => Promise<number | void>): Promise<void> {
   const output = new Output(options.json === true, context.streams);
   let status: number;
   try {
     status = (await withInterrupt(what, (text) => output.note(text), (signal) => body(output, signal))) ?? EXIT_OK;
   } catch (error) {
-    status = output.error(error);
+    status = output.error(error, { listAll: options.dryRun === true });
   }
   context.setExit(status);
 }

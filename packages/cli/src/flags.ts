@@ -9,6 +9,7 @@ import type { OptionNamer, ShmsnapError } from '@shmsnap/core';
 export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   codec: '--codec',
   concurrency: '--threads',
+  dryRun: '--dry-run',
   force: '--force',
   from: '--from',
   instance: '--instance',
@@ -20,6 +21,7 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
 
 export const ASMT_FLAGS: Readonly<Record<string, string>> = {
   concurrency: '-t',
+  dryRun: '-a',
   instance: '-i',
   namespaces: '-n',
   to: '-p',
