@@ -440,18 +440,17 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       // existing ancestor must be a directory this process may write into.
       let path = directory;
       for (;;) {
-        try {
-          const info = await stat(path);
-          if (!info.isDirectory()) throw Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' });
-          break;
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT' && path !== dirname(path)) {
-            path = dirname(path);
-            continue;
-          }
+        const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+          // ENOTDIR: a component above is not a directory; the walk up finds which.
+          if ((error.code === 'ENOENT' || error.code === 'ENOTDIR') && path !== dirname(path)) return undefined;
           throw toShmsnapError(error, 'create directory', directory);
+        });
+        if (!info) {
+          path = dirname(path);
+          continue;
         }
+        if (!info.isDirectory()) throw toShmsnapError(Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' }), 'create directory', directory);
+        break;
       }
       try {
         await access(path, fsConstants.W_OK | fsConstants.X_OK);
