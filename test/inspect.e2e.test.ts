@@ -22,9 +22,9 @@ describe('shmsnap inspect', () => {
   it('classifies every namespace, with the reason a backup is refused', async () => {
     const run = await runShmsnap(['inspect']);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /^instance 0, namespace 'test' \(nsid 1, version 12, shutdown status 1\): backup allowed$/m);
+    assert.match(run.stdout, /^instance 0, namespace 'test' \(nsid 1, version 12, shutdown status 1, stage size 64\.0 KiB\): backup allowed$/m);
     assert.match(run.stdout, /^ {2}0xad001001 +data-stage +0x001 +8\.0 KiB +1234:root +0640 +0 /m);
-    assert.match(run.stdout, /^instance 0, namespace 'bar' \(nsid 2, .*shutdown status 0\): backup refused\n {2}SEGMENT_NOT_CLEAN: base segment 0xae002000 was not cleanly shut down/m);
+    assert.match(run.stdout, /^instance 0, namespace 'bar' \(nsid 2, .*shutdown status 0, stage size 64\.0 KiB\): backup refused\n {2}SEGMENT_NOT_CLEAN: base segment 0xae002000 was not cleanly shut down/m);
     assert.match(run.stdout, /^instance 3, segments without a base \(nsid 1\): backup refused\n {2}SEGMENT_SET_INVALID: .*0xae301001, 0xae301100 have no primary base segment/m);
   });
 

@@ -3,7 +3,7 @@
 // again only what can change in between, the restore guard refuses each
 // finding unless its own override is given, and sink capabilities are acted on.
 import assert from 'node:assert/strict';
-import { readdir, rm, utimes } from 'node:fs/promises';
+import { readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -278,6 +278,63 @@ describe('prepareVerify and listBackups', () => {
   });
 });
 
+describe('one assessment for restore, verify and ls', () => {
+  async function backupAt(dir: string): Promise<Sink> {
+    const sink = createLocalSink(dir);
+    await (await prepareBackup({ source: createMemorySource(segments()), sink, codec: codecNone, host, tool })).run();
+    return sink;
+  }
+
+  it('a data stripe file naming a namespace a manifest covers is a conflict, whatever nsid its key carries', async () => {
+    const dir = scratch.fresh();
+    const sink = await backupAt(dir);
+    const stripe = Buffer.alloc(4096);
+    writeName(stripe, 12, 'test');
+    await writeFile(`${dir}/ad005000.dat`, stripe);
+    const conflict = /the location also holds ad005000\.dat, a data segment file of namespace 'test' that this manifest covers but does not list/;
+    await assert.rejects(prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host }), (e: unknown) => isShmsnapError(e, 'MANIFEST_INVALID') && conflict.test(e.message));
+    const verify = await prepareVerify({ sink, codecs: registry });
+    assert.deepEqual(verify.failures.map((f) => [f.error.code, conflict.test(f.error.message)]), [['MANIFEST_INVALID', true]]);
+    const rows = await listBackups(sink, { codecs: registry });
+    assert.deepEqual(rows.map((r) => r.status), ['invalid'], 'the stray file is not shown as an ASMT backup of its own');
+  });
+
+  it('verify still reads every object it can when planning found problems, and names them all', async () => {
+    const dir = scratch.fresh();
+    const sink = await backupAt(dir);
+    await rm(`${dir}/ae001001.dat`);
+    const bytes = await readFile(`${dir}/ae001100.dat`);
+    bytes[100]! ^= 1;
+    await writeFile(`${dir}/ae001100.dat`, bytes);
+    const plan = await prepareVerify({ sink, codecs: registry });
+    assert.deepEqual(plan.entries.map((e) => e.object).sort(), ['ae001000.dat', 'ae001100.dat']);
+    const result = await plan.run();
+    assert.deepEqual(result.failures.map((f) => [f.object, f.error.code]), [['ae001001.dat', 'OBJECT_MISSING'], ['ae001100.dat', 'CHECKSUM_MISMATCH']]);
+  });
+
+  it('prepareBackup reports every problem: an invalid level and a location that is a file', async () => {
+    const file = `${scratch.fresh()}-file`;
+    await writeFile(file, '');
+    await assert.rejects(prepareBackup({ source: createMemorySource(segments()), sink: createLocalSink(file), codec: codecNone, level: 3, host, tool }), (e: unknown) => {
+      assert.ok(isShmsnapError(e, 'CONFIG_INVALID'), String(e));
+      assert.deepEqual(e.details.more, [`create directory failed for ${file}: ${file} is not a directory`]);
+      return true;
+    });
+  });
+
+  it('prepareRestore reports the set\'s problems and the target\'s together', async () => {
+    const dir = scratch.fresh();
+    const sink = await backupAt(dir);
+    await rm(`${dir}/ae001001.dat`);
+    const existing = segments().slice(2);
+    await assert.rejects(prepareRestore({ sink, codecs: registry, target: createMemoryTarget(existing), host }), (e: unknown) => {
+      assert.ok(isShmsnapError(e, 'OBJECT_MISSING'), String(e));
+      assert.ok((e.details.more as string[]).some((m) => /0xae001100/.test(m)), String(e.details.more));
+      return true;
+    });
+  });
+});
+
 describe('raw restore straight into the segment (positional reads, ranges in parallel)', () => {
   /** The sink, counting how objects are read. */
   function counting(sink: Sink): { sink: Sink; random: string[]; streamed: string[] } {
@@ -353,14 +410,17 @@ describe('raw restore through ranged reads (a sink without positional reads, as 
     assert.ok(probe.ranges >= 3, `ranged reads: ${probe.ranges}`);
     for (const s of original) assert.ok(target.segments.get(s.descriptor.key)?.data.equals(s.data), s.descriptor.key.toString(16));
 
+    // Cut short after planning (prepare would refuse it: the listing shows its size), so the run's own check is reached.
     const { truncate } = await import('node:fs/promises');
-    await truncate(`${dir}/ae001100.dat`, 1000);
     const again = createMemoryTarget();
-    await assert.rejects(
-      (await prepareRestore({ sink: rangedOnly(createLocalSink(dir)).sink, codecs: registry, target: again, host, force: true })).run(),
-      (e: unknown) => isShmsnapError(e, 'SIZE_MISMATCH') && /ae001100\.dat/.test(e.message),
-    );
+    const plan = await prepareRestore({ sink: rangedOnly(createLocalSink(dir)).sink, codecs: registry, target: again, host, force: true });
+    await truncate(`${dir}/ae001100.dat`, 1000);
+    await assert.rejects(plan.run(), (e: unknown) => isShmsnapError(e, 'SIZE_MISMATCH') && /ae001100\.dat/.test(e.message));
     assert.equal(again.segments.size, 0);
+    await assert.rejects(
+      prepareRestore({ sink: rangedOnly(createLocalSink(dir)).sink, codecs: registry, target: createMemoryTarget(), host, force: true }),
+      (e: unknown) => isShmsnapError(e, 'SIZE_MISMATCH') && /ae001100\.dat: got 1000 stored bytes, expected 262144/.test(e.message),
+    );
   });
 });
 

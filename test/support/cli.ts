@@ -15,6 +15,8 @@ export interface CliRun {
 export interface RunOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly bin?: string;
+  /** Run as this user and group (the tests run as root; a non-root run needs both). */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }
 
 export interface RunningCli {
@@ -28,6 +30,7 @@ export function startCli(args: readonly string[], options: RunOptions = {}): Run
   const child = spawn(process.execPath, [options.bin ?? SHMSNAP_BIN, ...args], {
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });
   let stdout = '';
   let stderr = '';

@@ -25,11 +25,12 @@ export function sinkOpener(registry: Registry, flags: S3Flags): SinkOpener {
 
 /**
  * Runs `body` with output set up from `--json`, under Ctrl-C handling; records the exit status. A body that
- * commits passes `onCommitted` to its run: an interrupt after that point no longer stops it.
+ * commits passes `onCommitted` to its run: an interrupt after that point no longer stops it. A dry run's error lists
+ * every problem found.
  */
 export async function execute(
   context: CliContext,
-  options: { json?: boolean },
+  options: { json?: boolean; dryRun?: boolean },
   what: string,
   body: (output: Output, signal: AbortSignal, onCommitted: OnCommitted) => Promise<number | void>,
 ): Promise<void> {
@@ -38,7 +39,7 @@ export async function execute(
   try {
     status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted))) ?? EXIT_OK;
   } catch (error) {
-    status = output.error(error);
+    status = output.error(error, { listAll: options.dryRun === true });
   }
   context.setExit(status);
 }

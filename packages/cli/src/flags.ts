@@ -12,6 +12,7 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   allowOtherHost: '--allow-other-host',
   codec: '--codec',
   concurrency: '--threads',
+  dryRun: '--dry-run',
   force: '--force',
   from: '--from',
   instance: '--instance',
@@ -23,6 +24,7 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
 
 export const ASMT_FLAGS: Readonly<Record<string, string>> = {
   concurrency: '-t',
+  dryRun: '-a',
   instance: '-i',
   namespaces: '-n',
   to: '-p',

@@ -2,7 +2,7 @@
 // scripts reading `--json` see it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { toShmsnapError, withPluginContext, errObjectNotFound } from './errors.js';
+import { combineErrors, errConfigInvalid, errObjectMissing, errSizeMismatch, toShmsnapError, withPluginContext, errObjectNotFound } from './errors.js';
 
 const systemError = (code: string, message = code): Error => Object.assign(new Error(message), { code });
 
@@ -56,5 +56,18 @@ describe('withPluginContext', () => {
   it('keeps NO_SPACE and ABORTED what they are, whoever raised them', () => {
     assert.equal(withPluginContext(systemError('ENOSPC'), 'local', 'commit', 'x.dat').code, 'NO_SPACE');
     assert.equal(withPluginContext(systemError('ABORT_ERR'), 'local', 'write', 'x.dat').code, 'ABORTED');
+  });
+});
+
+describe('combineErrors', () => {
+  it('keeps the first error\'s code and message and lists every other message in details.more, flattened', () => {
+    const level = errConfigInvalid('level', 'out of range');
+    const missing = errObjectMissing('ae001101.dat', '/b', 'the manifest records it');
+    const short = errSizeMismatch('ae001102.dat', 10, 5).withDetails({ more: ['and another'] });
+    const combined = combineErrors([level, missing, short]);
+    assert.equal(combined.code, 'CONFIG_INVALID');
+    assert.equal(combined.message, level.message);
+    assert.deepEqual(combined.details.more, [missing.message, short.message, 'and another']);
+    assert.equal(combineErrors([missing]), missing, 'one error is itself');
   });
 });

@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'NO_SPACE',
   'NOTHING_SELECTED',
   'OBJECT_EXISTS',
+  'OBJECT_MISSING',
   'OBJECT_NOT_FOUND',
   'OBJECT_TOO_LARGE',
   'PERMISSION_DENIED',
@@ -46,6 +47,7 @@ export const ERROR_CODES = [
   'SEGMENT_SET_INVALID',
   'SEGMENT_VERSION',
   'SHM_FAILED',
+  'SHM_LIMIT',
   'SIZE_MISMATCH',
 ] as const;
 
@@ -248,6 +250,17 @@ export function errObjectExists(object: string, where: string): ShmsnapError {
   });
 }
 
+/**
+ * An object a backup records (its manifest) is not at the location, or is
+ * there as something other than a regular file: the backup is damaged. Not
+ * OBJECT_NOT_FOUND, which is a sink's answer about a name it was asked for.
+ */
+export function errObjectMissing(object: string, where: string, reason: string): ShmsnapError {
+  return new ShmsnapError('OBJECT_MISSING', `${object} is missing from ${where} (${reason})`, {
+    fault: 'user',
+    details: { object, where, reason },
+  });
+}
 export function errObjectNotFound(object: string, where: string): ShmsnapError {
   return new ShmsnapError('OBJECT_NOT_FOUND', `${object} not found in ${where}`, {
     fault: 'user',
@@ -356,11 +369,36 @@ export function errShmFailed(syscall: string, what: string, cause?: unknown): Sh
   });
 }
 
-export function errSizeMismatch(object: string, expected: number, actual: number, what = 'bytes'): ShmsnapError {
-  return new ShmsnapError('SIZE_MISMATCH', `${object}: got ${actual} ${what}, expected ${expected}`, {
-    fault: 'user',
-    details: { object, expected, actual, what },
+/** `why` says where the expected size comes from, when the reader cannot guess it (a sibling's size, a header's). */
+/**
+ * The kernel's limits or the host's memory cannot hold what a restore would
+ * create (kernel.shmmax, shmall, shmmni, or MemAvailable): found before any
+ * segment is created, so a dry run reports it too.
+ */
+export function errShmLimit(what: string, reason: string): ShmsnapError {
+  return new ShmsnapError('SHM_LIMIT', `shared memory cannot hold ${what}: ${reason}`, {
+    fault: 'system',
+    details: { what, reason },
   });
+}
+export function errSizeMismatch(object: string, expected: number, actual: number, what = 'bytes', why?: string): ShmsnapError {
+  return new ShmsnapError('SIZE_MISMATCH', `${object}: got ${actual} ${what}, expected ${expected}${why ? ` (${why})` : ''}`, {
+    fault: 'user',
+    details: { object, expected, actual, what, ...(why ? { why } : {}) },
+  });
+}
+
+/**
+ * Several problems found by one check (a dry run reports every one): the
+ * first, with the messages of the others in `details.more` (a problem that
+ * carried its own `more` keeps them, in order). The first decides the code.
+ */
+export function combineErrors(errors: readonly ShmsnapError[]): ShmsnapError {
+  const messages = (error: ShmsnapError): string[] => [error.message, ...(Array.isArray(error.details.more) ? (error.details.more as string[]) : [])];
+  const [first, ...rest] = errors;
+  if (!first) return errInternal('combineErrors called with no error');
+  if (rest.length === 0) return first;
+  return first.withDetails({ more: [...messages(first).slice(1), ...rest.flatMap(messages)] });
 }
 
 // ---- mapping foreign errors ----------------------------------------------

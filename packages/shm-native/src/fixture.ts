@@ -18,7 +18,10 @@ import { loadShmBinding, type NativeAttachment, type ShmBinding, type ShmBinding
 import {
   BASE_NAME_OFFSET,
   BASE_SHUTDOWN_OFFSET,
+  BASE_ELEMENT_SIZE_OFFSET,
+  BASE_STAGE_CAPACITY_OFFSET,
   BASE_STAGE_COUNT_OFFSET,
+  BASE_STAGE_SIZE_OFFSET,
   BASE_VERSION_OFFSET,
   DATA_NAME_OFFSET,
   META_STAGE_COUNT_OFFSET,
@@ -90,6 +93,18 @@ function u32(value: number): Buffer {
   return bytes;
 }
 
+/** The arena fields a base records its stage size in: 64-byte elements, stage_capacity of them, stage_size (u64). */
+function arenaFields(stageBytes: number): FixtureSegment['patches'] {
+  if (stageBytes % 64 !== 0) return [];
+  const stageSize = Buffer.alloc(8);
+  stageSize.writeBigUInt64LE(BigInt(stageBytes));
+  return [
+    { offset: BASE_ELEMENT_SIZE_OFFSET, bytes: u32(64) },
+    { offset: BASE_STAGE_CAPACITY_OFFSET, bytes: u32(stageBytes / 64) },
+    { offset: BASE_STAGE_SIZE_OFFSET, bytes: stageSize },
+  ];
+}
+
 function nameField(name: string): Buffer {
   const bytes = Buffer.alloc(32);
   writeName(bytes, 0, name);
@@ -118,6 +133,7 @@ export function describeFixture(options: FixtureOptions): FixtureSegment[] {
       { offset: BASE_SHUTDOWN_OFFSET, bytes: u32(damage.shutdownStatus ?? SHUTDOWN_CLEAN) },
       { offset: BASE_NAME_OFFSET, bytes: nameField(ns.name) },
       { offset: BASE_STAGE_COUNT_OFFSET, bytes: u32(stages) },
+      ...arenaFields(ns.stageBytes ?? 1024 * 1024),
     ]);
     add('primary-treex', ns.treexBytes ?? 256 * 1024, null);
     for (let stage = 0; stage < stages; stage++) add('primary-stage', ns.stageBytes ?? 1024 * 1024, stage);

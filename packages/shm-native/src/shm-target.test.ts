@@ -12,7 +12,7 @@ import type { ShmBinding } from './binding.js';
 import { compareSegment, createFixture, describeFixture, type FixtureOptions } from './fixture.js';
 import { attachShm, createShm, listShmSegments, lookupShm, statShm } from './shm.js';
 import { createShmSource } from './shm-source.js';
-import { createShmTarget } from './shm-target.js';
+import { createShmTarget, readShmLimits, shmLimitProblems } from './shm-target.js';
 import { createFakeShmBinding } from './testing/fake-binding.js';
 import { ONE_NAMESPACE } from './testing/source-refusals.js';
 
@@ -178,5 +178,49 @@ describe('the shm target, on the fake binding', () => {
     assert.equal(await shutdownStatus(to, 0xae001000), SHUTDOWN_CLEAN);
     assert.equal((await createShmSource({ binding: to }).list()).length, listed.length, 'complete: it can be backed up again');
     await fixture.remove();
+  });
+});
+
+describe('the shm target: kernel limits and memory, checked before anything is created', () => {
+  const limits = { pageSize: 4096, shmmax: 2 ** 40, shmall: 2 ** 30, shmmni: 4096, availableBytes: 2 ** 40 };
+  const MiB = 1024 * 1024;
+
+  it('check() reports every limit the restore would hit, and creates nothing', async () => {
+    const fake = createFakeShmBinding();
+    createShm(0x12345678, 3 * 4096, 0o600, fake); // someone else's segment: counts against shmall and shmmni
+    const target = createShmTarget({ binding: fake, limits: async () => ({ ...limits, shmmax: 100 * 1024, shmall: 100, shmmni: 5, availableBytes: MiB }) });
+    const segments = descriptors();
+    await assert.rejects(target.check(segments), (e: unknown) => {
+      assert.ok(isShmsnapError(e, 'SHM_LIMIT'), String(e));
+      const all = [e.message, ...(e.details.more as string[])];
+      assert.match(all[0]!, /^shared memory cannot hold 0xae001001 \(262144 bytes\): kernel\.shmmax is 102400 bytes; raise it \(sysctl -w kernel\.shmmax=262144\)/);
+      assert.ok(all.some((m) => /kernel\.shmmni allows 5 segments and 1 exist already/.test(m)), all.join('\n'));
+      assert.ok(all.some((m) => /kernel\.shmall allows 100 pages and 3 are in use/.test(m)), all.join('\n'));
+      assert.ok(all.some((m) => /the host has 1\.0 MiB of memory available \(MemAvailable/.test(m)), all.join('\n'));
+      return true;
+    });
+    assert.deepEqual(keysIn(fake), ['0x12345678'], 'nothing was created');
+  });
+
+  it('an existing segment and a limit are reported together', async () => {
+    const fake = createFakeShmBinding();
+    const fixture = await createFixture({ ...ONE_NAMESPACE, binding: fake });
+    const target = createShmTarget({ binding: fake, limits: async () => ({ ...limits, shmmax: 4096 }) });
+    await assert.rejects(target.check(descriptors()), (e: unknown) => isShmsnapError(e, 'SEGMENT_EXISTS') && (e.details.more as string[]).some((m) => /kernel\.shmmax is 4096/.test(m)));
+    await fixture.remove();
+  });
+
+  it('a zero-byte segment cannot be created', () => {
+    const [first] = descriptors();
+    assert.match(shmLimitProblems([{ ...first!, size: 0 }], [], limits)[0]!.message, /a segment of 0 bytes cannot be created/);
+    assert.deepEqual(shmLimitProblems(descriptors(), [], limits), []);
+  });
+
+  it('reads this IPC namespace\'s limits, the page size and MemAvailable', async () => {
+    const read = await readShmLimits();
+    assert.ok(read.pageSize >= 4096 && (read.pageSize & (read.pageSize - 1)) === 0, `page size ${read.pageSize}`);
+    assert.ok(read.shmmax !== undefined && read.shmmax > 0);
+    assert.ok(read.shmall !== undefined && read.shmall > 0);
+    assert.ok(read.availableBytes !== undefined && read.availableBytes > 0);
   });
 });

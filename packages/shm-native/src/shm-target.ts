@@ -14,7 +14,20 @@
  * Everything goes through the `binding` option (the System V addon unless
  * told otherwise).
  */
-import { errSegmentExists, errSizeMismatch, formatKey, type DirectWindows, type SegmentDescriptor, type SegmentTarget, type SegmentWriter } from '@shmsnap/core';
+import { readFile } from 'node:fs/promises';
+import {
+  combineErrors,
+  errSegmentExists,
+  errShmLimit,
+  errSizeMismatch,
+  formatBytes,
+  formatKey,
+  type DirectWindows,
+  type SegmentDescriptor,
+  type SegmentTarget,
+  type SegmentWriter,
+  type ShmsnapError,
+} from '@shmsnap/core';
 import { BASE_SHUTDOWN_OFFSET } from '@shmsnap/core';
 import { decodeKey } from '@shmsnap/core';
 import { loadShmBinding, type NativeAttachment, type ShmBindingOptions } from './binding.js';
@@ -24,6 +37,89 @@ import { DEFAULT_WINDOW_BYTES, WindowWriter } from './window-stream.js';
 export interface ShmTargetOptions extends ShmBindingOptions {
   /** @default 8 MiB */
   readonly windowBytes?: number;
+  /** The kernel's limits and the host's memory, as `check()` compares them. @default readShmLimits */
+  readonly limits?: () => Promise<ShmLimits>;
+}
+
+/** What shmget(2) and the host allow (kernel.shm* are per IPC namespace); a value the host does not tell is undefined. */
+export interface ShmLimits {
+  /** kernel.shmmax: the largest segment, in bytes. */
+  readonly shmmax?: number;
+  /** kernel.shmall: all segments together, in pages. */
+  readonly shmall?: number;
+  /** kernel.shmmni: how many segments. */
+  readonly shmmni?: number;
+  readonly pageSize: number;
+  /** MemAvailable from /proc/meminfo: what a restore can fill without pushing the host into reclaim or the OOM killer. */
+  readonly availableBytes?: number;
+}
+
+async function readNumber(path: string): Promise<number | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  const value = text === undefined ? Number.NaN : Number(text.trim());
+  // kernel.shmmax and shmall default to values near 2^64: more than any restore needs.
+  return Number.isFinite(value) && value >= 0 ? Math.min(value, Number.MAX_SAFE_INTEGER) : undefined;
+}
+
+/** The page size from the auxiliary vector (AT_PAGESZ), which every Linux process has; 4 KiB if unreadable. */
+async function readPageSize(): Promise<number> {
+  const auxv = await readFile('/proc/self/auxv').catch(() => undefined);
+  if (auxv) {
+    for (let offset = 0; offset + 16 <= auxv.length; offset += 16) {
+      const type = auxv.readBigUInt64LE(offset);
+      if (type === 0n) break;
+      if (type === 6n) return Number(auxv.readBigUInt64LE(offset + 8));
+    }
+  }
+  return 4096;
+}
+
+/** kernel.shmmax, shmall and shmmni of this IPC namespace, the page size, and MemAvailable. */
+export async function readShmLimits(): Promise<ShmLimits> {
+  const meminfo = await readFile('/proc/meminfo', 'utf8').catch(() => '');
+  const available = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo);
+  const [shmmax, shmall, shmmni, pageSize] = await Promise.all([
+    readNumber('/proc/sys/kernel/shmmax'),
+    readNumber('/proc/sys/kernel/shmall'),
+    readNumber('/proc/sys/kernel/shmmni'),
+    readPageSize(),
+  ]);
+  return {
+    pageSize,
+    ...(shmmax === undefined ? {} : { shmmax }),
+    ...(shmall === undefined ? {} : { shmall }),
+    ...(shmmni === undefined ? {} : { shmmni }),
+    ...(available ? { availableBytes: Number(available[1]) * 1024 } : {}),
+  };
+}
+
+/**
+ * Why shmget(2) would fail for `segments`, or the host could not hold them,
+ * given the segments that exist already: every reason, before any segment
+ * is created (so a dry run finds them too).
+ */
+export function shmLimitProblems(segments: readonly SegmentDescriptor[], existing: readonly { readonly size: number }[], limits: ShmLimits): ShmsnapError[] {
+  const problems: ShmsnapError[] = [];
+  const pages = (size: number): number => Math.ceil(size / limits.pageSize);
+  for (const s of segments) {
+    if (s.size < 1) problems.push(errShmLimit(formatKey(s.key), 'a segment of 0 bytes cannot be created (shmget needs at least 1)'));
+    else if (limits.shmmax !== undefined && s.size > limits.shmmax) {
+      problems.push(errShmLimit(`${formatKey(s.key)} (${s.size} bytes)`, `kernel.shmmax is ${limits.shmmax} bytes; raise it (sysctl -w kernel.shmmax=${s.size}) before restoring`));
+    }
+  }
+  if (limits.shmmni !== undefined && existing.length + segments.length > limits.shmmni) {
+    problems.push(errShmLimit(`${segments.length} segments`, `kernel.shmmni allows ${limits.shmmni} segments and ${existing.length} exist already`));
+  }
+  const needed = segments.reduce((sum, s) => sum + pages(s.size), 0);
+  const inUse = existing.reduce((sum, s) => sum + pages(s.size), 0);
+  if (limits.shmall !== undefined && inUse + needed > limits.shmall) {
+    problems.push(errShmLimit(`${segments.length} segments (${needed} pages of ${limits.pageSize} bytes)`, `kernel.shmall allows ${limits.shmall} pages and ${inUse} are in use; raise it (sysctl -w kernel.shmall=${inUse + needed}) before restoring`));
+  }
+  const bytes = segments.reduce((sum, s) => sum + s.size, 0);
+  if (limits.availableBytes !== undefined && bytes > limits.availableBytes) {
+    problems.push(errShmLimit(`${segments.length} segments (${formatBytes(bytes)})`, `the host has ${formatBytes(limits.availableBytes)} of memory available (MemAvailable in /proc/meminfo)`));
+  }
+  return problems;
 }
 
 interface Created {
@@ -64,24 +160,33 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
     await attachment?.detach();
   }
 
+  /** SEGMENT_EXISTS for the live segments a restore of `segments` would collide with, if any. */
+  function existingProblem(segments: readonly SegmentDescriptor[]): ShmsnapError | undefined {
+    const conflicts = conflictingSegments(segments, { binding }).sort((a, b) => a.key - b.key);
+    if (conflicts.length === 0) return undefined;
+    const names = new Map(segments.map((s) => [`${s.instance}/${s.nsid}`, s.namespace]));
+    const described = [...new Set(conflicts.map((c) => {
+      const decoded = decodeKey(c.key);
+      const name = decoded ? names.get(`${decoded.instance}/${decoded.nsid}`) : undefined;
+      return decoded ? `instance ${decoded.instance} nsid ${decoded.nsid}${name ? ` ('${name}')` : ''}` : formatKey(c.key);
+    }))];
+    const keys = conflicts.map((c) => formatKey(c.key) + (c.nattch > 0 ? ` (attached ${c.nattch})` : ''));
+    return errSegmentExists(
+      formatKey(conflicts[0]!.key),
+      `shared memory already holds ${conflicts.length} segment(s) of ${described.join(', ')}: ${keys.join(', ')}. Refusing to restore over them (if they are left from an interrupted restore, remove them with ipcrm -M <key>)`,
+    ).withDetails({ keys: conflicts.map((c) => formatKey(c.key)) });
+  }
+
   return {
     name: 'shm',
     created: () => created.map((c) => c.key),
 
     async check(segments) {
-      const conflicts = conflictingSegments(segments, { binding }).sort((a, b) => a.key - b.key);
-      if (conflicts.length === 0) return;
-      const names = new Map(segments.map((s) => [`${s.instance}/${s.nsid}`, s.namespace]));
-      const described = [...new Set(conflicts.map((c) => {
-        const decoded = decodeKey(c.key);
-        const name = decoded ? names.get(`${decoded.instance}/${decoded.nsid}`) : undefined;
-        return decoded ? `instance ${decoded.instance} nsid ${decoded.nsid}${name ? ` ('${name}')` : ''}` : formatKey(c.key);
-      }))];
-      const keys = conflicts.map((c) => formatKey(c.key) + (c.nattch > 0 ? ` (attached ${c.nattch})` : ''));
-      throw errSegmentExists(
-        formatKey(conflicts[0]!.key),
-        `shared memory already holds ${conflicts.length} segment(s) of ${described.join(', ')}: ${keys.join(', ')}. Refusing to restore over them (if they are left from an interrupted restore, remove them with ipcrm -M <key>)`,
-      ).withDetails({ keys: conflicts.map((c) => formatKey(c.key)) });
+      const problems: ShmsnapError[] = [];
+      const conflict = existingProblem(segments);
+      if (conflict) problems.push(conflict);
+      problems.push(...shmLimitProblems(segments, listShmSegments(binding), await (options.limits ?? readShmLimits)()));
+      if (problems.length > 0) throw combineErrors(problems);
     },
 
     async create(segment): Promise<SegmentWriter> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -76,6 +76,86 @@ describe('local sink specifics', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+
+  it('lists a FIFO, socket or symbolic link under an object name as unusable, never as free or as an object', async () => {
+    const root = await scratch();
+    try {
+      await writeFile(join(root, 'ae001100.dat'), 'whole');
+      execFileSync('mkfifo', [join(root, 'shmsnap-manifest-i0-n1.json')]);
+      await symlink('ae001100.dat', join(root, 'ae001101.dat'));
+      await symlink('/etc/passwd', join(root, 'ae001102.dat'));
+      const listed = await createLocalSink(root).list('');
+      assert.deepEqual(listed.map((o) => [o.name, o.unusable]), [
+        ['ae001100.dat', undefined],
+        ['ae001101.dat', 'a symbolic link'],
+        ['ae001102.dat', 'a symbolic link'],
+        ['shmsnap-manifest-i0-n1.json', 'a FIFO'],
+      ]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  describe('checkWritable: fails as the first write would, writing nothing', () => {
+    it('passes for a location to be created under a writable directory', async () => {
+      const root = await scratch();
+      try {
+        await createLocalSink(join(root, 'a', 'b')).checkWritable!({ attributes: [{ uid: 1234, gid: 2345, mode: 0o640 }] });
+        assert.deepEqual(await readdir(root), [], 'nothing was created');
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses a location that is a file, or under one', async () => {
+      const root = await scratch();
+      try {
+        await writeFile(join(root, 'file'), 'x');
+        for (const location of [join(root, 'file'), join(root, 'file', 'below', 'deeper')]) {
+          await assert.rejects(createLocalSink(location).checkWritable!(), (e: unknown) => {
+            assert.ok(isShmsnapError(e, 'IO_FAILED'), String(e));
+            assert.equal(e.message, `create directory failed for ${location}: ${join(root, 'file')} is not a directory`);
+            return true;
+          });
+        }
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses a read-only mount', { skip: process.getuid?.() === 0 ? false : 'mounting a tmpfs needs root' }, async () => {
+      const root = await scratch();
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', root]);
+      try {
+        await assert.rejects(createLocalSink(join(root, 'node1')).checkWritable!(), (e: unknown) => isShmsnapError(e, 'PERMISSION_DENIED') && e.message === `permission denied: writing into (a read-only file system) ${root}`);
+      } finally {
+        execFileSync('umount', [root]);
+        await rm(root, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses, for a user without CAP_CHOWN, a directory it cannot write or an owner it cannot give', { skip: process.getuid?.() === 0 ? false : 'switching users needs root' }, async () => {
+      const root = await scratch();
+      await chmod(root, 0o755);
+      const locked = join(root, 'locked');
+      await mkdir(locked, { mode: 0o755 });
+      const free = join(root, 'free');
+      await mkdir(free, { mode: 0o777 });
+      await chmod(free, 0o777);
+      try {
+        // As user nobody, in a child process: the sink reads its own identity and capabilities.
+        const probe = (location: string, attributes: string): string => {
+          const script = `import('${new URL('./local-sink.js', import.meta.url).href}').then(({ createLocalSink }) => createLocalSink(${JSON.stringify(location)}).checkWritable({ attributes: ${attributes} })).then(() => console.log('ok'), (e) => console.log(e.code + ': ' + e.message))`;
+          return execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' }).trim();
+        };
+        assert.equal(probe(free, '[{ uid: 65534, gid: 65534, mode: 0o640 }]'), 'ok');
+        assert.equal(probe(locked, '[]'), `PERMISSION_DENIED: permission denied: writing into ${locked}`);
+        assert.equal(probe(free, '[{ uid: 0, gid: 0, mode: 0o666 }]'), `PERMISSION_DENIED: permission denied: giving files owner 0:0, as the segments have (this needs root or CAP_CHOWN), in ${free}`);
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    });
   });
 
   it('lists one level of sub-locations when asked', async () => {

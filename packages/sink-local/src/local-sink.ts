@@ -16,7 +16,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { link, mkdir, open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { access, link, mkdir, open, readdir, readFile, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -239,6 +240,23 @@ class TempFile {
   }
 }
 
+/** What a directory entry that is not a regular file (nor a directory) is, for `ObjectInfo.unusable`. */
+function describeEntry(entry: Dirent): string {
+  if (entry.isSymbolicLink()) return 'a symbolic link';
+  if (entry.isFIFO()) return 'a FIFO';
+  if (entry.isSocket()) return 'a socket';
+  if (entry.isBlockDevice() || entry.isCharacterDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/** CAP_CHOWN (bit 0 of the effective set): what chown(2) to another owner needs; root has it unless dropped. */
+async function mayChown(): Promise<boolean> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => undefined);
+  const match = status && /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+  if (!match) return process.geteuid?.() === 0;
+  return (BigInt(`0x${match[1]}`) & 1n) === 1n;
+}
+
 /** Removes a file; one that is already gone is fine (after a link, the temp name is). */
 async function removeIfThere(path: string): Promise<void> {
   try {
@@ -280,8 +298,12 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       if (entry.isFile() && path.startsWith(prefix)) {
         const info = await infoOf(path);
         if (info) out.push(info);
-      } else if (entry.isDirectory() && depth > 0 && (path.startsWith(prefix) || prefix.startsWith(`${path}/`))) {
-        await listDirectory(path, prefix, depth - 1, out);
+      } else if (entry.isDirectory()) {
+        if (depth > 0 && (path.startsWith(prefix) || prefix.startsWith(`${path}/`))) await listDirectory(path, prefix, depth - 1, out);
+      } else if (path.startsWith(prefix)) {
+        // A FIFO, socket, device or link under an object's name is shown for what it is: a reader looking for
+        // a manifest or a segment file must refuse it rather than take the name for free (or block opening it).
+        out.push({ name: path, size: 0, unusable: describeEntry(entry) });
       }
     }
   }
@@ -409,6 +431,43 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
           return fs.bavail * fs.bsize;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || path === dirname(path)) return undefined;
+        }
+      }
+    },
+
+    async checkWritable(probe = {}) {
+      // openWriter creates what is missing of the location (mkdir -p), then files in it: the nearest
+      // existing ancestor must be a directory this process may write into.
+      let path = directory;
+      for (;;) {
+        const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+          // ENOTDIR: a component above is not a directory; the walk up finds which.
+          if ((error.code === 'ENOENT' || error.code === 'ENOTDIR') && path !== dirname(path)) return undefined;
+          throw toShmsnapError(error, 'create directory', directory);
+        });
+        if (!info) {
+          path = dirname(path);
+          continue;
+        }
+        if (!info.isDirectory()) throw toShmsnapError(Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' }), 'create directory', directory);
+        break;
+      }
+      try {
+        await access(path, fsConstants.W_OK | fsConstants.X_OK);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EROFS') throw errPermissionDenied('writing into (a read-only file system)', path, error);
+        if (code === 'EACCES' || code === 'EPERM') throw errPermissionDenied('writing into', path, error);
+        throw toShmsnapError(error, 'create', path);
+      }
+      // FileSink applies the segment's owner: chown(2) to another user, or to a group this process is not
+      // in, needs CAP_CHOWN.
+      const uid = process.getuid?.();
+      if (uid === undefined || (await mayChown())) return;
+      const groups = new Set([process.getgid?.(), ...(process.getgroups?.() ?? [])]);
+      for (const attributes of probe.attributes ?? []) {
+        if (attributes.uid !== uid || !groups.has(attributes.gid)) {
+          throw errPermissionDenied(`giving files owner ${attributes.uid}:${attributes.gid}, as the segments have (this needs root or CAP_CHOWN), in`, directory);
         }
       }
     },

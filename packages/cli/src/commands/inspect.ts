@@ -44,8 +44,10 @@ function namespaceJson(ns: NamespaceAnalysis<LiveSegment>) {
     nsid: ns.nsid,
     version: ns.base?.version ?? null,
     shutdownStatus: ns.base?.shutdownStatus ?? null,
+    stageSize: ns.base?.stageSize ?? null,
     backupAllowed: ns.problems.length === 0,
     problems: ns.problems.map((p) => ({ code: p.code, message: p.message })),
+    warnings: ns.warnings,
     segments: segmentJson(ns),
     unexpected: ns.unexpected.map((e) => formatKey(e.key)),
   };
@@ -74,9 +76,11 @@ export async function runInspectCommand(options: InspectOptions, output: Output)
     for (const ns of [...instance.namespaces, ...instance.orphans]) {
       const title = ns.namespace ? `namespace '${ns.namespace}'` : 'segments without a base';
       const verdict = ns.problems.length === 0 ? 'backup allowed' : 'backup refused';
-      const version = ns.base ? `, version ${ns.base.version}, shutdown status ${ns.base.shutdownStatus}` : '';
+      const stageSize = ns.base?.stageSize === undefined ? '' : `, stage size ${formatBytes(ns.base.stageSize)}`;
+      const version = ns.base ? `, version ${ns.base.version}, shutdown status ${ns.base.shutdownStatus}${stageSize}` : '';
       output.line(`instance ${instance.instance}, ${title} (nsid ${ns.nsid}${version}): ${verdict}`);
       for (const problem of ns.problems) output.line(`  ${problem.code}: ${problem.message}`);
+      for (const warning of ns.warnings) output.line(`  note: ${warning}`);
       const rows = segmentJson(ns).map((s) => [
         s.key, s.kind, s.stage === null ? '-' : `0x${s.stage.toString(16).padStart(3, '0')}`, formatBytes(s.size), `${s.user}:${s.group}`,
         s.mode + (s.locked ? ' locked' : ''), String(s.nattch), String(s.shmid),

@@ -1,8 +1,9 @@
 /**
  * `shmsnap ls <location>`: the backups at a location and below it (one
  * level by default; 3 for S3, as in <prefix>/<host>/<instance>/<timestamp>):
- * complete ones, interrupted ones and ASMT backups, as core's catalog reads
- * them. This file only renders.
+ * complete ones, interrupted ones, ASMT backups, and invalid ones (those
+ * restore would refuse, with the reason), as core's catalog reads them. This
+ * file only renders.
  */
 import { Option, type Command } from 'commander';
 import { formatBytes, listBackups, schemeOf, type BackupListing, type Registry } from '@shmsnap/core';
@@ -37,7 +38,7 @@ export async function runLsCommand(location: string, depth: number, output: Outp
 export function defineLsCommand(program: Command, context: CliContext): void {
   const command = program
     .command('ls')
-    .description('List the backups at a location and below it: time, host, instance, namespaces, segments, raw and stored bytes, codec, and whether each is complete (manifest), interrupted, or an ASMT backup.')
+    .description('List the backups at a location and below it: time, host, instance, namespaces, segments, raw and stored bytes, codec, and whether each is complete (manifest), interrupted, an ASMT backup, or invalid (restore would refuse it; the reason follows the table).')
     .argument('<location>', 'a directory, file:// URL or s3://bucket/prefix')
     .addOption(new Option('--depth <n>', 'levels below the location to look into (default 1; 3 for s3://, as in <prefix>/<host>/<instance>/<timestamp>)').argParser(parseDepth))
     .option('--json', 'print the result as JSON');

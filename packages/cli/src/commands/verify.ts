@@ -1,9 +1,11 @@
 /**
- * `shmsnap verify <location>`: reads every object of every backup at the
- * location and checks it against what is recorded (manifest sizes and
- * CRC-32s; for ASMT files, the header's size and CRC-32 and the gzip
- * trailer). Touches no shared memory. Names each bad object; exits non-zero
- * if there is one.
+ * `shmsnap verify <location>`: runs restore's planning checks on every
+ * backup at the location (core's prepareVerify: objects present and of the
+ * recorded size, no conflicting files, readable manifests, complete and
+ * consistent segment sets), then reads every object and checks it against
+ * what is recorded (manifest sizes and CRC-32s; for ASMT files, the header's
+ * size and CRC-32 and the gzip trailer). Touches no shared memory. Names each
+ * problem; exits non-zero if there is one.
  */
 import type { Command } from 'commander';
 import { prepareVerify, type Registry } from '@shmsnap/core';
@@ -19,10 +21,11 @@ export async function runVerifyCommand(location: string, threads: number, output
   output.line(`verify: ${plan.entries.length} objects in ${plan.location} (${plan.backups} shmsnap backup${plan.backups === 1 ? '' : 's'})`);
   const result = await plan.run({ concurrency: threads, signal, onProgress: output.progress() });
   const { failures } = result;
-  for (const f of failures) output.note(`verify: BAD ${f.object}: ${f.error.code}: ${f.error.message}`);
+  // The subject only where the message does not already name it.
+  for (const f of failures) output.note(`verify: BAD ${f.error.message.includes(f.object) ? '' : `${f.object}: `}${f.error.code}: ${f.error.message}`);
   const summary = { phase: 'verify', segments: result.segments, rawBytes: result.rawBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
-  output.line(failures.length === 0 ? `verify: all ${plan.entries.length} objects are intact` : `verify: ${failures.length} bad object(s)`);
+  output.line(failures.length === 0 ? `verify: all ${plan.entries.length} objects are intact` : `verify: ${failures.length} problem(s); restore would refuse this location`);
   output.result(
     {
       location: plan.location,
@@ -38,7 +41,7 @@ export async function runVerifyCommand(location: string, threads: number, output
 export function defineVerifyCommand(program: Command, context: CliContext): void {
   const command = program
     .command('verify')
-    .description('Read every object of every backup at a location and check sizes and CRC-32s against the manifest (or, for ASMT files, their header and gzip trailer). Touches no shared memory. Names each bad object; exit status 4 if there is one.')
+    .description("Check every backup at a location as restore would (objects present, of the recorded size, no stray segment files, readable manifests, complete and consistent segment sets), then read every object and check sizes and CRC-32s against the manifest (or, for ASMT files, their header and gzip trailer). Touches no shared memory. Names each problem; exit status 4 for damaged data (3 for a set restore refuses, such as a missing stage of an ASMT directory).")
     .argument('<location>', 'a directory, file:// URL or s3://bucket/prefix')
     .addOption(threadsOption())
     .option('--json', 'print the result as JSON');

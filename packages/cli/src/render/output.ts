@@ -37,14 +37,22 @@ export class Output {
     if (this.json) this.streams.stdout.write(`${JSON.stringify({ ok, ...value }, null, 2)}\n`);
   }
 
-  /** Prints the error and returns the exit status for it. */
-  error(error: unknown): number {
+  /**
+   * Prints the error and returns the exit status for it. A check that found
+   * several problems carries the others in `details.more`: a dry run
+   * (`listAll`) lists them, one line each under the error; otherwise the
+   * error stays one line and says how many more there are.
+   */
+  error(error: unknown, options: { readonly listAll?: boolean } = {}): number {
     const coded: ShmsnapError = isShmsnapError(error) ? error : errInternal(error instanceof Error ? error.message : String(error), error);
-    const message = renderMessage(coded, this.flag);
+    const more = Array.isArray(coded.details.more) ? coded.details.more.map(String) : [];
+    const rendered = renderMessage(coded, this.flag);
+    const message = more.length > 0 && !options.listAll ? `${rendered} (and ${more.length} more problem${more.length > 1 ? 's' : ''}; ${this.flag('dryRun')} lists them all)` : rendered;
     if (this.json) {
       this.streams.stdout.write(`${JSON.stringify({ ok: false, error: { ...coded.toJSON(), message } }, null, 2)}\n`);
     } else {
       this.streams.stderr.write(`${this.program}: ${coded.code}: ${message}\n`);
+      if (options.listAll) for (const line of more) this.streams.stderr.write(`  and: ${line}\n`);
       if (!isShmsnapError(error) && process.env.SHMSNAP_DEBUG && error instanceof Error) this.streams.stderr.write(`${error.stack}\n`);
     }
     return EXIT_STATUS_BY_CODE[coded.code];

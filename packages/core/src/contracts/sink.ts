@@ -41,7 +41,11 @@
  *   exist.
  * - `list(prefix)` returns committed objects whose names start with `prefix`,
  *   sorted by name. With `depth` > 0 it also descends that many levels of
- *   sub-locations; such names carry `/` separators.
+ *   sub-locations; such names carry `/` separators. An entry that holds an
+ *   object name but is not a readable object (on a file system: a FIFO,
+ *   socket, device or symbolic link) is listed with `unusable` saying what it
+ *   is, never silently left out: a reader that expected an object there must
+ *   refuse, not carry on as if the name were free.
  *
  * Positional reads (optional)
  * - `openRandomReader()` gives reads into the caller's memory at a position
@@ -52,6 +56,14 @@
  *   asked only at the end of the object. A missing object fails as
  *   `openReader` does; an object that is not a regular file (FIFO, device,
  *   directory, a link) is refused without blocking.
+ *
+ * Probing (optional)
+ * - `checkWritable()` writes nothing and fails with the error the first write
+ *   would fail with: the location is a file or under one, it is not writable
+ *   (permissions, a read-only mount), or the objects' `attributes` name an
+ *   owner this process cannot give. A sink that cannot tell without writing
+ *   leaves it out; backup planning calls it, so a dry run finds what the real
+ *   run would.
  *
  * Errors
  * - Every failure is a ShmsnapError with a code; foreign errors are wrapped
@@ -96,6 +108,8 @@ export interface ObjectInfo {
   readonly size: number;
   readonly modified?: Date;
   readonly attributes?: ObjectAttributes;
+  /** Set when the name is there but holds no readable object: what it is instead (`a FIFO`, `a symbolic link`). */
+  readonly unusable?: string;
 }
 
 export interface SinkWriter {
@@ -139,6 +153,8 @@ export interface Sink {
   remove(name: string, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /** Space left for new objects, when the sink can tell (a file system); undefined otherwise. */
   freeBytes?(): Promise<number | undefined>;
+  /** Fails as the first write would (see Probing above), writing nothing. */
+  checkWritable?(options?: { readonly attributes?: readonly ObjectAttributes[]; readonly signal?: AbortSignal }): Promise<void>;
   /** Releases connections and handles; the sink is not used afterwards. */
   close?(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 // backed up or restored, with no shared memory and no files.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { errShmFailed, isShmsnapError, type ErrorCode } from '../errors.js';
+import { errObjectMissing, errShmFailed, isShmsnapError, type ErrorCode } from '../errors.js';
 import { analyzeLayout, requireNamespaces, type AnalyzeOptions, type LayoutEntry, type Selection } from './layout-analysis.js';
 import type { BaseInfo } from './segment-fields.js';
 
@@ -191,5 +191,58 @@ describe('layout analysis: data stripes with a key base of their own (Aerospike 
     const strays = [entry(0xad005000, { dataName: 'gone' })];
     assert.equal(select([...CLEAN, ...strays], BACKUP, { instance: 0, namespaces: ['test'] }).length, 1);
     assert.throws(() => select([...CLEAN, ...strays]), (e: unknown) => isShmsnapError(e, 'SEGMENT_SET_INVALID') && /0xad005000 has no primary base/.test(e.message));
+  });
+});
+
+describe('layout analysis: every stage of a namespace has one size (ASMT restores a short file as a smaller segment, §23.13)', () => {
+  const MiB = 1024 * 1024;
+  const stage = (n: number, size: number, fields: Partial<LayoutEntry> = {}): LayoutEntry => entry(0xae001100 + n, { size, label: `ae0011${(n).toString(16).padStart(2, '0')}.dat`, ...fields });
+  const secondary = (n: number, size: number): LayoutEntry => entry(0xa2001100 + n, { size, label: `a20011${n.toString(16).padStart(2, '0')}.dat` });
+  const problemsOf = (entries: readonly LayoutEntry[]) => analyzeLayout(entries, FILES)[0]!.namespaces[0]!;
+
+  it('refuses a stage of another size than the base records, naming it and both sizes', () => {
+    const ns = problemsOf([base({ primaryStageCount: 2, stageSize: MiB }), TREEX, stage(0, MiB), stage(1, 500_000)]);
+    assert.deepEqual(ns.problems.map((p) => [p.code, p.message]), [
+      ['SIZE_MISMATCH', 'ae001101.dat: got 500000 bytes, expected 1048576 (the primary stage size the base records; Aerospike gives every primary stage of a namespace the same size)'],
+    ]);
+    assert.deepEqual(ns.warnings, []);
+  });
+
+  it('without a recorded size, the size most stages share decides', () => {
+    const ns = problemsOf([base({ primaryStageCount: 3 }), TREEX, stage(0, MiB), stage(1, MiB), stage(2, 4096)]);
+    assert.deepEqual(ns.problems.map((p) => p.code), ['SIZE_MISMATCH']);
+    assert.match(ns.problems[0]!.message, /^ae001102\.dat: got 4096 bytes, expected 1048576 \(the size of the other primary stage segment files of instance 0, namespace 'test' \(nsid 1\)/);
+  });
+
+  it('with no majority and no recorded size, lists every stage', () => {
+    const ns = problemsOf([base({ primaryStageCount: 2 }), TREEX, stage(0, MiB), stage(1, 4096)]);
+    assert.deepEqual(ns.problems.map((p) => p.code), ['SEGMENT_SET_INVALID']);
+    assert.match(ns.problems[0]!.message, /the primary stage segment files differ in size \(ae001100\.dat 1048576 bytes, ae001101\.dat 4096 bytes\)/);
+  });
+
+  it('a recorded size no stage has is a warning, not a refusal (the base may be laid out otherwise), and the majority still applies', () => {
+    const agree = problemsOf([base({ primaryStageCount: 2, stageSize: 2 * MiB }), TREEX, stage(0, MiB), stage(1, MiB)]);
+    assert.deepEqual(agree.problems, []);
+    assert.deepEqual(agree.warnings, ['the base records a primary stage size of 2097152 bytes, which no primary stage segment file has (1048576 bytes): not refused, as the base may be laid out otherwise']);
+    const one = problemsOf([base({ primaryStageCount: 1, stageSize: 2 * MiB }), TREEX, stage(0, MiB)]);
+    assert.deepEqual([one.problems, one.warnings.length], [[], 1], 'a single stage is judged by nothing else');
+  });
+
+  it('secondary stages share one size too; data stripes may differ (one per shadow device)', () => {
+    const meta = entry(0xa2001000, { metaStageCount: 3 });
+    const ns = problemsOf([...CLEAN, meta, secondary(0, MiB), secondary(1, 100), secondary(2, MiB), entry(0xad001000, { dataName: 'test', size: MiB }), entry(0xad001001, { dataName: 'test', size: 2 * MiB })]);
+    assert.deepEqual(ns.problems.map((p) => p.message), ['a2001101.dat: got 100 bytes, expected 1048576 (the size of the other secondary stage segment files of instance 0, namespace \'test\' (nsid 1); Aerospike gives every secondary stage of a namespace the same size)']);
+  });
+
+  it('an entry that cannot be used is reported first, in its namespace, and not judged by size', () => {
+    const missing = errObjectMissing('ae001101.dat', '/b', 'shmsnap-manifest-i0-n1.json records it');
+    const ns = problemsOf([base({ primaryStageCount: 2, stageSize: MiB }), TREEX, stage(0, MiB), stage(1, 0, { problem: missing })]);
+    assert.deepEqual(ns.problems, [missing], 'no "missing stage" and no size problem follow from it');
+  });
+
+  it('a base that cannot be read keeps the name its record gives, so a selection by name finds it', () => {
+    const missing = errObjectMissing('ae001000.dat', '/b', 'shmsnap-manifest-i0-n1.json records it');
+    const entries = [entry(0xae001000, { problem: missing, recordedNamespace: 'test' }), TREEX, STAGE_0, STAGE_1];
+    assert.throws(() => select(entries, FILES, { instance: 0, namespaces: ['test'] }), (e: unknown) => e === missing);
   });
 });

@@ -18,6 +18,8 @@ import {
   errSegmentNotClean,
   errSegmentSetInvalid,
   errSegmentVersion,
+  errSizeMismatch,
+  combineErrors,
   type ShmsnapError,
 } from '../errors.js';
 import { BASE_MIN_BYTES, BASE_VERSIONS, META_MIN_BYTES, SHUTDOWN_CLEAN, type BaseInfo, type LayoutFields } from './segment-fields.js';
@@ -30,6 +32,10 @@ export interface LayoutEntry extends LayoutFields {
   /** How messages name it: `0xae001100` (segment) or `ae001100.dat.gz` (file). */
   readonly label: string;
   readonly nattch?: number;
+  /** Why this entry cannot be used at all (a file missing, unreadable, not a regular file, in conflict): reported first, its fields unread. */
+  readonly problem?: ShmsnapError;
+  /** The namespace a record (a manifest) gives it: the name of a base whose own bytes could not be read. */
+  readonly recordedNamespace?: string;
 }
 
 export interface NamespaceMember<E extends LayoutEntry = LayoutEntry> {
@@ -49,6 +55,8 @@ export interface NamespaceAnalysis<E extends LayoutEntry = LayoutEntry> {
   /** Entries whose key fits no segment kind. */
   readonly unexpected: readonly E[];
   readonly problems: readonly ShmsnapError[];
+  /** Facts that do not refuse (a stage size the base records that no stage has: the base's layout may differ from the one we read). */
+  readonly warnings: readonly string[];
 }
 
 export interface InstanceAnalysis<E extends LayoutEntry = LayoutEntry> {
@@ -77,6 +85,45 @@ const ORDER: Readonly<Record<SegmentKind, number>> = {
   'data-stage': 5,
 };
 
+const SAME_SIZE = (what: string) => `Aerospike gives every ${what} of a namespace the same size`;
+
+/**
+ * Every primary stage of a namespace has one size (index-stage-size), and
+ * every secondary stage too (sindex-stage-size): a stage that differs was cut
+ * short or is not this namespace's (ASMT restores it as a smaller segment,
+ * §23.13). The reference is the size the base records when at least one stage
+ * has it (that confirms the field), else the size most stages share; with no
+ * majority, the stages are listed. Entries that cannot be used are left out.
+ */
+function stageSizeProblems(stages: readonly NamespaceMember<LayoutEntry>[], recorded: number | undefined, what: string, where: string, noun: string): { problems: ShmsnapError[]; warnings: string[] } {
+  const usable = stages.filter((m) => m.entry.problem === undefined);
+  const problems: ShmsnapError[] = [];
+  const warnings: string[] = [];
+  if (usable.length === 0) return { problems, warnings };
+  const bySize = new Map<number, number>();
+  for (const m of usable) bySize.set(m.entry.size, (bySize.get(m.entry.size) ?? 0) + 1);
+  let reference: number | undefined;
+  let why = '';
+  if (recorded !== undefined && bySize.has(recorded)) {
+    reference = recorded;
+    why = `the ${what} size the base records; ${SAME_SIZE(what)}`;
+  } else {
+    if (recorded !== undefined) {
+      warnings.push(`the base records a ${what} size of ${recorded} bytes, which no ${what} ${noun} has (${[...bySize.keys()].join(', ')} bytes): not refused, as the base may be laid out otherwise`);
+    }
+    const counts = [...bySize].sort((a, b) => b[1] - a[1]);
+    if (counts.length > 1 && counts[0]![1] === counts[1]![1]) {
+      const sizes = usable.map((m) => `${m.entry.label} ${m.entry.size} bytes`).join(', ');
+      problems.push(errSegmentSetInvalid(where, `the ${what} ${noun}s differ in size (${sizes}); ${SAME_SIZE(what)}`));
+      return { problems, warnings };
+    }
+    reference = counts[0]![0];
+    why = `the size of the other ${what} ${noun}s of ${where}; ${SAME_SIZE(what)}`;
+  }
+  for (const m of usable) if (m.entry.size !== reference) problems.push(errSizeMismatch(m.entry.label, reference, m.entry.size, 'bytes', why));
+  return { problems, warnings };
+}
+
 function isBaseInfo(value: BaseInfo | ShmsnapError | undefined): value is BaseInfo {
   return value !== undefined && typeof (value as BaseInfo).version === 'number';
 }
@@ -101,9 +148,12 @@ function stageProblems(stages: readonly NamespaceMember<LayoutEntry>[], expected
 
 function analyzeGroup<E extends LayoutEntry>(instance: number, nsid: number, entries: readonly E[], options: AnalyzeOptions): NamespaceAnalysis<E> {
   const problems: ShmsnapError[] = [];
+  const warnings: string[] = [];
   const members: NamespaceMember<E>[] = [];
   const unexpected: E[] = [];
   const seen = new Map<number, E>();
+  // Entries that cannot be used come first: what restore refuses on is the damaged file, not what follows from it.
+  for (const entry of entries) if (entry.problem) problems.push(entry.problem);
   for (const entry of entries) {
     const decoded = decodeKey(entry.key) as DecodedKey;
     const twin = seen.get(entry.key);
@@ -121,11 +171,12 @@ function analyzeGroup<E extends LayoutEntry>(instance: number, nsid: number, ent
   members.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || a.entry.key - b.entry.key);
   const baseMember = members.find((m) => m.kind === 'primary-base');
   const base = isBaseInfo(baseMember?.entry.base) ? baseMember.entry.base : undefined;
-  const namespace = base?.namespace ?? '';
+  const namespace = base?.namespace ?? baseMember?.entry.recordedNamespace ?? '';
   const where = describeNamespace(instance, nsid, namespace);
   const of = (kind: SegmentKind): NamespaceMember<E>[] => members.filter((m) => m.kind === kind);
 
   for (const entry of unexpected) {
+    if (entry.problem) continue;
     problems.push(errSegmentInvalid(entry.label, `unexpected ${options.noun} in ${where}: its key (low bits 0x${(entry.key & 0xfff).toString(16).padStart(3, '0')}) fits no Aerospike segment kind`));
   }
   if (options.requireDetached) {
@@ -134,12 +185,14 @@ function analyzeGroup<E extends LayoutEntry>(instance: number, nsid: number, ent
 
   if (!baseMember) {
     const labels = members.map((m) => m.entry.label).join(', ');
-    problems.push(errSegmentSetInvalid(where, `${labels} ${members.length === 1 ? 'has' : 'have'} no primary base ${options.noun} (a treex or stages without their base)`));
-    return { instance, nsid, namespace, base, members, unexpected, problems };
+    if (labels) problems.push(errSegmentSetInvalid(where, `${labels} ${members.length === 1 ? 'has' : 'have'} no primary base ${options.noun} (a treex or stages without their base)`));
+    return { instance, nsid, namespace, base, members, unexpected, problems, warnings };
   }
 
   const baseLabel = baseMember.entry.label;
-  if (!base) {
+  if (baseMember.entry.problem) {
+    // Reported above; nothing of the base could be read.
+  } else if (!base) {
     const reason = baseMember.entry.base;
     problems.push(reason !== undefined && !isBaseInfo(reason) ? reason : errSegmentInvalid(baseLabel, 'base could not be read'));
   } else {
@@ -156,11 +209,16 @@ function analyzeGroup<E extends LayoutEntry>(instance: number, nsid: number, ent
   const primaryStages = of('primary-stage');
   if (primaryStages.length === 0) problems.push(errSegmentSetInvalid(where, `no primary stage ${options.noun}s`));
   problems.push(...stageProblems(primaryStages, base?.primaryStageCount, 'primary stage', where, options.noun));
+  const primarySizes = stageSizeProblems(primaryStages, base?.stageSize, 'primary stage', where, options.noun);
+  problems.push(...primarySizes.problems);
+  warnings.push(...primarySizes.warnings);
 
   const meta = of('secondary-meta')[0];
   const secondaryStages = of('secondary-stage');
   if (meta) {
-    if (meta.entry.size < META_MIN_BYTES || meta.entry.metaStageCount === undefined) {
+    if (meta.entry.problem) {
+      // Reported above.
+    } else if (meta.entry.size < META_MIN_BYTES || meta.entry.metaStageCount === undefined) {
       problems.push(errSegmentInvalid(meta.entry.label, `secondary meta is too small (${meta.entry.size} bytes, needs ${META_MIN_BYTES})`));
     }
     if (secondaryStages.length === 0) problems.push(errSegmentSetInvalid(where, `secondary meta ${meta.entry.label} without secondary stage ${options.noun}s`));
@@ -169,14 +227,19 @@ function analyzeGroup<E extends LayoutEntry>(instance: number, nsid: number, ent
     problems.push(errSegmentSetInvalid(where, `secondary stages ${secondaryStages.map((m) => m.entry.label).join(', ')} without their meta ${options.noun}`));
   }
 
+  // Secondary stages share one size (sindex-stage-size); the meta records none we know of. Data stripes may
+  // differ (one per shadow device, each its device's size), so they have no such rule.
+  problems.push(...stageSizeProblems(secondaryStages, undefined, 'secondary stage', where, options.noun).problems);
+
   for (const m of of('data-stage')) {
+    if (m.entry.problem) continue;
     if (m.entry.dataName === undefined) problems.push(errSegmentInvalid(m.entry.label, 'data segment is too small to hold a namespace name'));
     else if (m.entry.dataName === '') problems.push(errSegmentInvalid(m.entry.label, 'data segment holds no namespace name'));
     else if (namespace !== '' && m.entry.dataName !== namespace) {
       problems.push(errSegmentSetInvalid(where, `data ${options.noun} ${m.entry.label} names namespace '${m.entry.dataName}', not '${namespace}'`));
     }
   }
-  return { instance, nsid, namespace, base, members, unexpected, problems };
+  return { instance, nsid, namespace, base, members, unexpected, problems, warnings };
 }
 
 /**
@@ -199,10 +262,11 @@ export function analyzeLayout<E extends LayoutEntry>(entries: readonly E[], opti
   const baseNames = new Map<number, Map<string, number[]>>();
   for (const entry of entries) {
     const decoded = decodeKey(entry.key);
-    if (decoded?.kind !== 'primary-base' || !isBaseInfo(entry.base) || entry.base.namespace === '') continue;
+    const name = isBaseInfo(entry.base) ? entry.base.namespace : (entry.recordedNamespace ?? '');
+    if (decoded?.kind !== 'primary-base' || name === '') continue;
     const byName = baseNames.get(decoded.instance) ?? new Map<string, number[]>();
     baseNames.set(decoded.instance, byName);
-    byName.set(entry.base.namespace, [...(byName.get(entry.base.namespace) ?? []), decoded.nsid]);
+    byName.set(name, [...(byName.get(name) ?? []), decoded.nsid]);
   }
   const groups = new Map<number, Map<number, E[]>>();
   for (const entry of entries) {
@@ -239,14 +303,21 @@ export interface Selection {
   readonly namespaces?: readonly string[];
 }
 
+/** The namespaces a selection names, and every problem that stands in the way of using them. */
+export interface SelectedNamespaces<E extends LayoutEntry = LayoutEntry> {
+  readonly namespaces: NamespaceAnalysis<E>[];
+  /** The selected namespaces' problems and, with no explicit names, those of groups without a base. */
+  readonly problems: ShmsnapError[];
+}
+
 /**
- * The selected namespaces, or a coded error: an empty name in the list, a
- * name that is not there, nothing at all for the instance, or the first
- * problem of a selected namespace (further ones in `details.more`). With no
- * explicit names, a group without a base in the instance is a problem too:
- * "everything" would silently leave it out.
+ * The selected namespaces with their problems; throws only when there is
+ * nothing to select: an empty name in the list, a name that is not there,
+ * nothing at all for the instance. With no explicit names, a group without a
+ * base in the instance is a problem too: "everything" would silently leave
+ * it out.
  */
-export function requireNamespaces<E extends LayoutEntry>(analysis: readonly InstanceAnalysis<E>[], selection: Selection, where: string): NamespaceAnalysis<E>[] {
+export function selectNamespaces<E extends LayoutEntry>(analysis: readonly InstanceAnalysis<E>[], selection: Selection, where: string): SelectedNamespaces<E> {
   const names = selection.namespaces;
   if (names !== undefined) {
     if (names.length === 0 || names.some((n) => n.trim() === '')) {
@@ -276,9 +347,16 @@ export function requireNamespaces<E extends LayoutEntry>(analysis: readonly Inst
   }
   if (selected.length === 0 && problems.length === 0) throw errNothingSelected(where, `no namespace with a base of instance ${selection.instance}`);
   for (const ns of selected) problems.push(...ns.problems);
-  if (problems.length > 0) {
-    const [first, ...rest] = problems;
-    throw rest.length > 0 ? first!.withDetails({ more: rest.map((p) => p.message) }) : first!;
-  }
-  return selected;
+  return { namespaces: selected, problems };
+}
+
+/**
+ * The selected namespaces, or a coded error: what `selectNamespaces` throws,
+ * or the first problem of a selected namespace (further ones in
+ * `details.more`).
+ */
+export function requireNamespaces<E extends LayoutEntry>(analysis: readonly InstanceAnalysis<E>[], selection: Selection, where: string): NamespaceAnalysis<E>[] {
+  const { namespaces, problems } = selectNamespaces(analysis, selection, where);
+  if (problems.length > 0) throw combineErrors(problems);
+  return namespaces;
 }

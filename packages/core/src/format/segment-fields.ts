@@ -12,6 +12,15 @@ export const BASE_NAME_OFFSET = 1024;
 export const NAME_BYTES = 32;
 /** cf_arenax sits at 2048 in the base block; its stage_count is at +104. */
 export const BASE_STAGE_COUNT_OFFSET = 2152;
+/**
+ * The arena's element_size (+20), stage_capacity (+24) and stage_size (+40,
+ * u64): offsets derived from the CE header, not checked on every Aerospike
+ * edition, so the stage size counts as recorded only when the three agree
+ * (element_size × stage_capacity = stage_size).
+ */
+export const BASE_ELEMENT_SIZE_OFFSET = 2068;
+export const BASE_STAGE_CAPACITY_OFFSET = 2072;
+export const BASE_STAGE_SIZE_OFFSET = 2088;
 export const BASE_MIN_BYTES = BASE_STAGE_COUNT_OFFSET + 4;
 export const BASE_VERSIONS = { min: 10, max: 12 } as const;
 /** A cleanly shut down server leaves this shutdown status in the base. */
@@ -29,6 +38,8 @@ export interface BaseInfo {
   readonly shutdownStatus: number;
   readonly namespace: string;
   readonly primaryStageCount: number;
+  /** The size of each primary stage as the base's arena records it; absent when its fields do not agree (see BASE_STAGE_SIZE_OFFSET). */
+  readonly stageSize?: number;
 }
 
 /** A NUL-padded name field; empty when the first byte is NUL. */
@@ -55,7 +66,16 @@ export function parseBase(head: Uint8Array, label: string): BaseInfo {
     shutdownStatus: view.getUint32(BASE_SHUTDOWN_OFFSET, true),
     namespace: readName(head, BASE_NAME_OFFSET),
     primaryStageCount: view.getUint32(BASE_STAGE_COUNT_OFFSET, true),
+    ...recordedStageSize(view),
   };
+}
+
+function recordedStageSize(view: DataView): { stageSize?: number } {
+  const elementSize = view.getUint32(BASE_ELEMENT_SIZE_OFFSET, true);
+  const capacity = view.getUint32(BASE_STAGE_CAPACITY_OFFSET, true);
+  const stageSize = view.getBigUint64(BASE_STAGE_SIZE_OFFSET, true);
+  if (elementSize === 0 || capacity === 0 || stageSize > BigInt(Number.MAX_SAFE_INTEGER)) return {};
+  return BigInt(elementSize) * BigInt(capacity) === stageSize ? { stageSize: Number(stageSize) } : {};
 }
 
 export function readMetaStageCount(head: Uint8Array): number {

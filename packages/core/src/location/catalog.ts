@@ -4,9 +4,9 @@
  * manifest), and every object (among them files other tools wrote, such as
  * ASMT's).
  */
-import { errManifestInvalid, isShmsnapError, toShmsnapError } from '../errors.js';
+import { errManifestInvalid, isShmsnapError, toShmsnapError, type ShmsnapError } from '../errors.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
-import { asmtFiles, newestModified, readFileHeader, type CodecLookup } from '../format/asmt-directory.js';
+import { asmtFiles, type CodecLookup } from '../format/asmt-directory.js';
 import {
   MANIFEST_MAX_BYTES,
   manifestName,
@@ -17,9 +17,9 @@ import {
   PENDING_MARKER_MAX_BYTES,
   type Manifest,
 } from '../format/manifest.js';
-import { readLayoutFields } from '../format/segment-fields.js';
-import { readObject, readRange } from '../pipeline/sink-io.js';
+import { readObject } from '../pipeline/sink-io.js';
 import type { ObjectInfo, Sink } from '../contracts/sink.js';
+import { assessInstance, groupEntries, instancesIn, type InstanceSet, type PlanSource } from './restore-set.js';
 
 export interface LocationBackup {
   /** The manifest's object name. */
@@ -34,17 +34,37 @@ export interface InterruptedBackup {
   readonly nsids: readonly number[];
 }
 
+/**
+ * An object named like a manifest that cannot be read as one (not a regular
+ * file, unreadable, unparsable, or its name disagreeing with its content).
+ * Its name still says which instance and namespace ids it covers: those are
+ * refused, never restored from the files beside it as if no manifest were there.
+ */
+export interface InvalidManifest {
+  readonly name: string;
+  readonly instance: number;
+  readonly nsids: readonly number[];
+  readonly error: ShmsnapError;
+}
+
 export interface LocationState {
   readonly backups: readonly LocationBackup[];
   readonly interrupted: readonly InterruptedBackup[];
+  readonly invalid: readonly InvalidManifest[];
   readonly objects: readonly ObjectInfo[];
 }
 
 export async function readLocation(given: Sink, signal?: AbortSignal): Promise<LocationState> {
   const sink = withSinkContext(given);
-  const objects = await sink.list('', signal ? { signal } : {});
+  return locationStateOf(sink, await sink.list('', signal ? { signal } : {}), signal);
+}
+
+/** What `objects` (a listing of `sink`'s location) hold: manifests are read and checked here. */
+export async function locationStateOf(sink: Sink, objects: readonly ObjectInfo[], signal?: AbortSignal): Promise<LocationState> {
   const backups: LocationBackup[] = [];
   const pending: InterruptedBackup[] = [];
+  const invalid: InvalidManifest[] = [];
+  const manifests = new Set<string>();
   for (const object of objects) {
     const parsed = parseBackupObjectName(object.name);
     if (!parsed) continue;
@@ -52,27 +72,47 @@ export async function readLocation(given: Sink, signal?: AbortSignal): Promise<L
       pending.push({ name: object.name, instance: parsed.instance, nsids: parsed.nsids });
       continue;
     }
+    manifests.add(object.name);
     const where = `${sink.location}/${object.name}`;
-    const bytes = await readObject(sink, object.name, MANIFEST_MAX_BYTES, signal);
-    if (!bytes) continue; // removed while we listed
-    const manifest = parseManifest(bytes, { where });
-    const nsids = manifest.namespaces.map((n) => n.nsid).sort((a, b) => a - b);
-    if (manifest.instance !== parsed.instance || nsids.join('-') !== [...parsed.nsids].sort((a, b) => a - b).join('-')) {
-      throw errManifestInvalid(where, `its name says instance ${parsed.instance}, namespace ids ${parsed.nsids.join(',')}; its content says instance ${manifest.instance}, namespace ids ${nsids.join(',')}`);
+    const refuse = (error: ShmsnapError): void => {
+      invalid.push({ name: object.name, instance: parsed.instance, nsids: parsed.nsids, error });
+    };
+    if (object.unusable) {
+      refuse(errManifestInvalid(where, `it is ${object.unusable}, not a regular file, so it cannot be read; the files of the namespaces it names are not restored without it`));
+      continue;
     }
-    backups.push({ name: object.name, manifest });
+    try {
+      const bytes = await readObject(sink, object.name, MANIFEST_MAX_BYTES, signal);
+      if (!bytes) {
+        manifests.delete(object.name); // removed while we listed
+        continue;
+      }
+      const manifest = parseManifest(bytes, { where });
+      const nsids = manifest.namespaces.map((n) => n.nsid).sort((a, b) => a - b);
+      if (manifest.instance !== parsed.instance || nsids.join('-') !== [...parsed.nsids].sort((a, b) => a - b).join('-')) {
+        throw errManifestInvalid(where, `its name says instance ${parsed.instance}, namespace ids ${parsed.nsids.join(',')}; its content says instance ${manifest.instance}, namespace ids ${nsids.join(',')}`);
+      }
+      backups.push({ name: object.name, manifest });
+    } catch (error) {
+      if (signal?.aborted || isShmsnapError(error, 'ABORTED')) throw error;
+      refuse(toShmsnapError(error, 'read', where));
+    }
   }
   // A marker beside its own manifest is from a backup that committed but died before tidying up.
-  const committed = new Set(backups.map((b) => b.name));
-  const interrupted = pending.filter((p) => !committed.has(manifestName(p.instance, p.nsids)));
-  return { backups, interrupted, objects };
+  const interrupted = pending.filter((p) => !manifests.has(manifestName(p.instance, p.nsids)));
+  return { backups, interrupted, invalid, objects };
 }
 
-/** One backup as `ls` shows it: complete (a manifest), interrupted (a marker without its manifest), ASMT files, or an unreadable manifest. */
+/**
+ * One backup as `ls` shows it: complete (a manifest), interrupted (a marker
+ * without its manifest), ASMT files, or invalid: one that restore would
+ * refuse (a manifest that cannot be read, an object missing or of the wrong
+ * size, a conflicting file, an incomplete or inconsistent set), with the reason.
+ */
 export interface BackupListing {
   /** The location (or sub-location) holding it, safe to print. */
   readonly location: string;
-  readonly status: 'complete' | 'interrupted' | 'asmt' | 'unreadable';
+  readonly status: 'complete' | 'interrupted' | 'asmt' | 'invalid';
   readonly createdAt: string | null;
   readonly host: string | null;
   readonly instance: number;
@@ -83,25 +123,65 @@ export interface BackupListing {
   readonly codec: { readonly name: string; readonly level: number | null } | null;
   /** For ASMT rows: the codecs of the files (`gzip`, `none`). */
   readonly codecs?: readonly string[];
+  /** Why restore would refuse it (status `invalid`): the first reason, and how many more there are. */
   readonly problem?: string;
+  /** Every reason (status `invalid`). */
+  readonly problems?: readonly string[];
 }
 
-async function listingsIn(sink: Sink, prefix: string, objects: readonly ObjectInfo[], codecs: Pick<CodecLookup, 'codecForObject'>, signal?: AbortSignal): Promise<BackupListing[]> {
-  const where = `${sink.location}${prefix ? `/${prefix.slice(0, -1)}` : ''}`;
+/** The location's view under `prefix`: the same sink, with names relative to the sub-location. */
+function within(sink: Sink, prefix: string, location: string): Sink {
+  if (prefix === '') return sink;
+  const random = sink.openRandomReader;
+  return {
+    ...sink,
+    location,
+    openReader: (name, options) => sink.openReader(prefix + name, options),
+    stat: (name, options) => sink.stat(prefix + name, options),
+    list: async (sub = '', options) => (await sink.list(prefix + sub, options)).map((o) => ({ ...o, name: o.name.slice(prefix.length) })),
+    ...(random ? { openRandomReader: (name: string, options?: { readonly signal?: AbortSignal }) => random.call(sink, prefix + name, options) } : {}),
+  };
+}
+
+/** The problems of every group holding a candidate from each source: what restore of that source would refuse on. */
+function problemsBySource(set: InstanceSet): Map<PlanSource, ShmsnapError[]> {
+  const out = new Map<PlanSource, ShmsnapError[]>();
+  const { namespaces, orphans } = set.analysis;
+  for (const group of [...namespaces, ...orphans]) {
+    const sources = new Set(groupEntries(group).map((e) => set.candidates.get(e)?.source).filter((s): s is PlanSource => s !== undefined));
+    for (const source of sources) {
+      const list = out.get(source) ?? [];
+      for (const problem of group.problems) if (!list.includes(problem)) list.push(problem);
+      out.set(source, list);
+    }
+  }
+  return out;
+}
+
+function invalidity(problems: readonly ShmsnapError[]): Pick<BackupListing, 'problem' | 'problems'> {
+  if (problems.length === 0) return {};
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+  return { problem: `${problems[0]!.code}: ${problems[0]!.message}${more}`, problems: problems.map((p) => `${p.code}: ${p.message}`) };
+}
+
+async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectInfo[], codecs: CodecLookup, signal?: AbortSignal): Promise<BackupListing[]> {
+  const where = `${given.location}${prefix ? `/${prefix.slice(0, -1)}` : ''}`;
+  const sink = within(given, prefix, where);
+  const state = await locationStateOf(sink, objects, signal);
+  const sets = new Map<number, InstanceSet>();
+  for (const instance of instancesIn(state, codecs)) sets.set(instance, await assessInstance(sink, codecs, state, instance, signal));
+  const problems = new Map([...sets.values()].flatMap((set) => [...problemsBySource(set)]));
   const rows: BackupListing[] = [];
-  const names = new Set(objects.map((o) => o.name));
-  const claimed = new Set<string>();
-  const segmentFiles = asmtFiles(objects, codecs);
-  /** Files an interrupted shmsnap backup left: part of that backup, not an ASMT one. */
-  const leftBy = (instance: number, nsids: readonly number[]) => segmentFiles.filter((f) => f.decoded.instance === instance && nsids.includes(f.decoded.nsid));
+  // Rows in the order of the objects that stand for them (manifests, markers), then ASMT files by instance.
   for (const object of objects) {
     const parsed = parseBackupObjectName(object.name);
     if (!parsed) continue;
+    const set = sets.get(parsed.instance);
     if (parsed.kind === 'pending') {
-      if (names.has(manifestName(parsed.instance, parsed.nsids))) continue;
-      const marker = parsePendingMarker(await readObject(sink, prefix + object.name, PENDING_MARKER_MAX_BYTES, signal).catch(() => undefined));
-      const left = leftBy(parsed.instance, parsed.nsids);
-      for (const f of left) claimed.add(f.info.name);
+      if (!state.interrupted.some((i) => i.name === object.name)) continue;
+      const marker = parsePendingMarker(object.unusable ? undefined : await readObject(sink, object.name, PENDING_MARKER_MAX_BYTES, signal).catch(() => undefined));
+      // Files an interrupted shmsnap backup left: part of that backup, not an ASMT one.
+      const left = asmtFiles(objects, codecs, parsed.instance).filter((f) => parsed.nsids.includes(f.decoded.nsid));
       rows.push({
         location: where, status: 'interrupted', createdAt: marker.startedAt, host: marker.hostname, instance: parsed.instance,
         namespaces: parsed.nsids.map((n) => `nsid ${n}`), segments: left.length, rawBytes: null,
@@ -109,52 +189,46 @@ async function listingsIn(sink: Sink, prefix: string, objects: readonly ObjectIn
       });
       continue;
     }
-    try {
-      const bytes = await readObject(sink, prefix + object.name, MANIFEST_MAX_BYTES, signal);
-      if (!bytes) continue; // removed while we listed
-      const manifest = parseManifest(bytes, { where: `${where}/${object.name}` });
-      for (const s of manifest.segments) claimed.add(s.object);
+    const backup = set?.backups.find((b) => b.name === object.name);
+    if (backup) {
+      const source = set!.manifestSources.get(backup.name);
+      const found = (source && problems.get(source)) ?? [];
+      const { manifest } = backup;
       const totals = manifestTotals(manifest);
       rows.push({
-        location: where, status: 'complete', createdAt: manifest.createdAt, host: manifest.host.hostname, instance: manifest.instance,
+        location: where, status: found.length > 0 ? 'invalid' : 'complete', createdAt: manifest.createdAt, host: manifest.host.hostname, instance: manifest.instance,
         namespaces: manifest.namespaces.map((n) => n.name), segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes,
-        codec: manifest.codec,
+        codec: manifest.codec, ...invalidity(found),
       });
-    } catch (error) {
+      continue;
+    }
+    const bad = set?.invalid.find((i) => i.name === object.name);
+    if (bad) {
       rows.push({
-        location: where, status: 'unreadable', createdAt: null, host: null, instance: parsed.instance, namespaces: [], segments: 0, rawBytes: null,
-        storedBytes: object.size, codec: null, problem: toShmsnapError(error, 'read', `${where}/${object.name}`).message,
+        location: where, status: 'invalid', createdAt: null, host: null, instance: bad.instance, namespaces: bad.nsids.map((n) => `nsid ${n}`), segments: 0, rawBytes: null,
+        storedBytes: object.size, codec: null, ...invalidity([bad.error]),
       });
     }
   }
-  const files = segmentFiles.filter((f) => !claimed.has(f.info.name));
-  for (const instance of [...new Set(files.map((f) => f.decoded.instance))].sort((a, b) => a - b)) {
-    const mine = files.filter((f) => f.decoded.instance === instance);
-    const namespaces: string[] = [];
-    let rawBytes = 0;
-    for (const file of mine) {
-      const object = prefix + file.info.name;
-      try {
-        if (file.decoded.kind === 'primary-base' && file.codec.identity) {
-          const fields = await readLayoutFields('primary-base', file.info.size, object, (bytes) => readRange(sink, object, 0, Math.min(bytes, file.info.size), signal));
-          if (fields.base && !isShmsnapError(fields.base)) namespaces.push(fields.base.namespace);
-        }
-        rawBytes += (await readFileHeader(sink, object, file, signal)).rawSize;
-      } catch {
-        // Counted as stored bytes only; verify names the bad file.
-      }
-    }
+  for (const set of sets.values()) {
+    if (set.files.length === 0) continue;
+    const source = set.asmtSource;
+    const asmt = [...set.candidates.values()].filter((c) => c.source === source);
+    const found = problems.get(source) ?? [];
+    const namespaces = set.analysis.namespaces.filter((ns) => groupEntries(ns).some((e) => set.candidates.get(e)?.source === source)).map((ns) => ns.namespace).filter(Boolean);
     rows.push({
-      location: where, status: 'asmt', createdAt: newestModified(mine)?.toISOString() ?? null, host: null, instance,
-      namespaces: namespaces.sort(), segments: mine.length, rawBytes, storedBytes: mine.reduce((sum, f) => sum + f.info.size, 0),
-      codec: null, codecs: [...new Set(mine.map((f) => f.codec.name))].sort(),
+      location: where, status: found.length > 0 ? 'invalid' : 'asmt', createdAt: source.kind === 'asmt' ? (source.newest?.toISOString() ?? null) : null, host: null,
+      instance: set.instance, namespaces: namespaces.sort(), segments: set.files.length,
+      rawBytes: asmt.filter((c) => c.restore && !c.entry.problem).reduce((sum, c) => sum + c.entry.size, 0),
+      storedBytes: set.files.reduce((sum, f) => sum + f.info.size, 0),
+      codec: null, codecs: [...new Set(set.files.map((f) => f.codec.name))].sort(), ...invalidity(found),
     });
   }
   return rows;
 }
 
 /** Every backup at the location and up to `depth` levels below it, grouped by sub-location, in name order. */
-export async function listBackups(given: Sink, options: { readonly codecs: Pick<CodecLookup, 'codecForObject'>; readonly depth?: number; readonly signal?: AbortSignal }): Promise<BackupListing[]> {
+export async function listBackups(given: Sink, options: { readonly codecs: CodecLookup; readonly depth?: number; readonly signal?: AbortSignal }): Promise<BackupListing[]> {
   const { signal } = options;
   const sink = withSinkContext(given);
   const objects = await sink.list('', { depth: options.depth ?? 0, ...(signal ? { signal } : {}) });

@@ -7,14 +7,18 @@
  * Checked in prepare, in this order: the options (concurrency, codec level),
  * the source's own refusals (attached, not clean, incomplete sets... the
  * layout analysis), one instance per backup, the sink's object size limit,
- * the location (no backup or segment file of these namespaces there), and
- * free space for the objects whose size is certain (uncompressed ones).
+ * the location (no backup or segment file of these namespaces there), that
+ * the location can be written (a directory, writable, owners this process
+ * can give: the sink's `checkWritable`), and free space for the objects whose
+ * size is certain (uncompressed ones). Every problem found is reported, not
+ * just the first (the first decides the code, the others are in
+ * `details.more`): a dry run finds everything the real run would.
  */
 import type { Codec } from '../contracts/codec.js';
 import type { SegmentDescriptor } from '../contracts/segment.js';
 import type { Sink } from '../contracts/sink.js';
 import type { SegmentSource } from '../contracts/source.js';
-import { errConfigInvalid, errNoSpace, errNothingSelected, errObjectTooLarge } from '../errors.js';
+import { combineErrors, errConfigInvalid, errNoSpace, errNothingSelected, errObjectTooLarge, isShmsnapError, type ShmsnapError } from '../errors.js';
 import type { HostIdentity } from '../format/manifest.js';
 import { checkConcurrency } from '../pipeline/settle.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
@@ -89,26 +93,43 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
   const sink = withSinkContext(options.sink);
   const concurrency = options.concurrency ?? 2;
   checkConcurrency(concurrency);
-  const level = checkLevel(codec, options.level);
-  const segments = await source.list(signal ? { signal } : {});
-  if (segments.length === 0) throw errNothingSelected(source.name, 'no segments to back up');
-  const instances = new Set(segments.map((s) => s.instance));
-  if (instances.size !== 1) throw errConfigInvalid('instance', `one backup holds one instance; found ${[...instances].join(', ')}`);
+  const problems: ShmsnapError[] = [];
+  /** Runs one check; its coded failure joins the others (an interrupt or a bug still ends prepare at once). */
+  const check = async <T>(body: () => T | Promise<T>): Promise<T | undefined> => {
+    try {
+      return await body();
+    } catch (error) {
+      if (signal?.aborted || !isShmsnapError(error) || error.code === 'ABORTED') throw error;
+      problems.push(error);
+      return undefined;
+    }
+  };
+  const level = (await check(() => checkLevel(codec, options.level))) ?? null;
+  const segments = (await check(async () => {
+    const listed = await source.list(signal ? { signal } : {});
+    if (listed.length === 0) throw errNothingSelected(source.name, 'no segments to back up');
+    const instances = new Set(listed.map((s) => s.instance));
+    if (instances.size !== 1) throw errConfigInvalid('instance', `one backup holds one instance; found ${[...instances].join(', ')}`);
+    return listed;
+  })) ?? [];
   const entries = backupEntries(segments, codec);
 
   const limit = sink.capabilities.maxObjectSize;
   for (const entry of entries) {
     // A compressed object can exceed its segment by a little (incompressible data); refuse only what cannot fit.
-    if (entry.segment.size > limit) throw errObjectTooLarge(entry.object, entry.segment.size, limit, sink.location);
+    if (entry.segment.size > limit) problems.push(errObjectTooLarge(entry.object, entry.segment.size, limit, sink.location));
   }
-  await checkBackupLocation(sink, entries, signal);
+  if (entries.length > 0) await check(() => checkBackupLocation(sink, entries, signal));
+  const owners = new Map(segments.map((s) => [`${s.uid}:${s.gid}`, { uid: s.uid, gid: s.gid, mode: s.mode }]));
+  await check(() => sink.checkWritable?.({ ...(sink.capabilities.posixAttributes ? { attributes: [...owners.values()] } : {}), ...(signal ? { signal } : {}) }));
 
   const rawBytes = segments.reduce((sum, s) => sum + s.size, 0);
   const certainBytes = entries.filter((e) => e.codec.identity).reduce((sum, e) => sum + e.segment.size, 0);
   const freeBytes = await sink.freeBytes?.();
   if (freeBytes !== undefined && certainBytes > freeBytes) {
-    throw errNoSpace(`${sink.location}: the backup needs ${formatBytes(certainBytes)}, ${formatBytes(freeBytes)} is free`).withDetails({ neededBytes: certainBytes, freeBytes });
+    problems.push(errNoSpace(`${sink.location}: the backup needs ${formatBytes(certainBytes)}, ${formatBytes(freeBytes)} is free`).withDetails({ neededBytes: certainBytes, freeBytes }));
   }
+  if (problems.length > 0) throw combineErrors(problems);
 
   const notes: string[] = [];
   if (!sink.capabilities.posixAttributes) {

@@ -1,21 +1,26 @@
 /**
- * Verify in two phases: `prepareVerify` reads what the location holds and
- * builds one entry per object to check (from every manifest, and from ASMT
- * files no manifest claims, through their headers); `plan.run()` reads every
- * byte through its codec and checks sizes and CRC-32s, writing nothing.
- * Problems found while preparing (an interrupted backup, an unreadable
- * header) are reported with the run's, not instead of it.
+ * Verify in two phases: `prepareVerify` assesses the location as restore
+ * planning does (`restore-set.ts`: every manifest, its objects' presence and
+ * sizes, conflicting files, unreadable manifests, ASMT files through their
+ * headers, the layout analysis of every namespace of every instance) without
+ * the provenance guard (that is about where a backup is restored, not whether
+ * it is intact) and without touching shared memory; `plan.run()` then reads
+ * every byte of every usable object through its codec and checks sizes and
+ * CRC-32s, writing nothing. So a backup restore refuses is one verify fails.
+ * Problems found while preparing are reported with the run's, not instead
+ * of it.
  */
 import type { Sink } from '../contracts/sink.js';
-import { errBackupIncomplete, errBackupNotFound, toShmsnapError, type ShmsnapError } from '../errors.js';
-import { asmtFiles, asmtFileSegment, readFileHeader, type CodecLookup } from '../format/asmt-directory.js';
+import { errBackupIncomplete, errBackupNotFound, type ShmsnapError } from '../errors.js';
+import { type CodecLookup } from '../format/asmt-directory.js';
 import type { RestoreEntry, RestoreRunOptions } from '../pipeline/restore.js';
 import { runVerify, type VerifyResult } from '../pipeline/verify.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
 import { readLocation } from './catalog.js';
-import { planFromManifest } from './plan-restore.js';
+import { assessInstance, groupEntries, instancesIn, problemSubject } from './restore-set.js';
 
 export interface VerifyFailure {
+  /** The object the problem is about, or the place (a namespace, a manifest) when it is about a set. */
   readonly object: string;
   readonly error: ShmsnapError;
 }
@@ -25,7 +30,7 @@ export interface VerifyPlan {
   /** Complete shmsnap backups (manifests) at the location. */
   readonly backups: number;
   readonly entries: readonly RestoreEntry[];
-  /** Problems found before reading any object's content. */
+  /** Problems found before reading any object's content: what restore would refuse on. */
   readonly failures: readonly VerifyFailure[];
   run(options?: RestoreRunOptions & { readonly concurrency?: number }): Promise<VerifyResult>;
 }
@@ -34,20 +39,20 @@ export async function prepareVerify(options: { readonly sink: Sink; readonly cod
   const { codecs, signal } = options;
   const sink = withSinkContext(options.sink);
   const state = await readLocation(sink, signal);
-  const failures: VerifyFailure[] = state.interrupted.map((i) => ({
-    object: i.name,
-    error: errBackupIncomplete(sink.location, `${i.name} without a manifest: the backup was interrupted`),
-  }));
-  const entries: RestoreEntry[] = state.backups.flatMap((b) => planFromManifest(b.manifest, (name) => codecs.codec(name), `${sink.location}/${b.name}`));
-  const claimed = new Set(entries.map((e) => e.object));
-  for (const file of asmtFiles(state.objects.filter((o) => !claimed.has(o.name)), codecs)) {
-    const object = file.info.name;
-    try {
-      const { rawSize, rawCrc32 } = await readFileHeader(sink, object, file, signal);
-      const segment = asmtFileSegment(file, rawSize, '');
-      entries.push({ segment, object, codec: file.codec, storedBytes: file.info.size, ...(rawCrc32 === undefined ? {} : { rawCrc32 }) });
-    } catch (error) {
-      failures.push({ object, error: toShmsnapError(error, 'verify', object) });
+  const failures: VerifyFailure[] = [
+    ...state.interrupted.map((i) => ({ object: i.name, error: errBackupIncomplete(sink.location, `${i.name} without a manifest: the backup was interrupted`) })),
+    ...state.invalid.map((i) => ({ object: i.name, error: i.error })),
+  ];
+  const entries: RestoreEntry[] = [];
+  for (const instance of instancesIn(state, codecs)) {
+    const set = await assessInstance(sink, codecs, state, instance, signal);
+    for (const group of [...set.analysis.namespaces, ...set.analysis.orphans]) {
+      for (const problem of group.problems) failures.push({ object: problemSubject(problem, sink.location), error: problem });
+      // Every object that can be read is read, whatever its namespace's problems: verify names every bad one.
+      for (const entry of groupEntries(group)) {
+        const restore = set.candidates.get(entry)?.restore;
+        if (restore) entries.push(restore(group.namespace));
+      }
     }
   }
   if (entries.length === 0 && failures.length === 0) throw errBackupNotFound(sink.location, 'no shmsnap manifest and no ASMT segment files');
@@ -58,8 +63,8 @@ export async function prepareVerify(options: { readonly sink: Sink; readonly cod
     failures,
     async run(runOptions = {}) {
       const result = await runVerify({ sink, entries, ...runOptions });
-      const all = [...failures, ...result.failures].sort((a, b) => a.object.localeCompare(b.object));
-      return { ...result, failures: all };
+      // What planning found first (what restore refuses on), then what reading found.
+      return { ...result, failures: [...failures, ...result.failures] };
     },
   };
 }

@@ -70,6 +70,7 @@ export function withSinkContext(sink: Sink): Sink {
     list: (prefix, options) => call('list', undefined, () => sink.list(prefix, options)),
     remove: (name, options) => call('remove', name, () => sink.remove(name, options)),
     ...(sink.freeBytes ? { freeBytes: () => call('stat', undefined, () => sink.freeBytes!()) } : {}),
+    ...(sink.checkWritable ? { checkWritable: (options?: Parameters<NonNullable<Sink['checkWritable']>>[0]) => call('open-writer', undefined, () => sink.checkWritable!(options)) } : {}),
     ...(sink.close ? { close: () => sink.close!() } : {}),
   };
   Object.defineProperty(wrapped, WRAPPED, { value: true });
