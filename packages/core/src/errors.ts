@@ -39,6 +39,7 @@ export const ERROR_CODES = [
   'REMOTE_FAILED',
   'SCHEME_UNKNOWN',
   'SEGMENT_ATTACHED',
+  'SEGMENT_CHANGED',
   'SEGMENT_EXISTS',
   'SEGMENT_INVALID',
   'SEGMENT_NOT_CLEAN',
@@ -304,6 +305,22 @@ export function errSegmentAttached(key: string, nattch: number): ShmsnapError {
     'SEGMENT_ATTACHED',
     `segment ${key} is attached by ${nattch} process(es): stop the Aerospike server first`,
     { fault: 'user', details: { key, nattch } },
+  );
+}
+
+/**
+ * A segment changed while a backup read it (attached, detached, its owner or
+ * mode set, removed, its shutdown status no longer clean): the copy may hold
+ * neither the old content nor the new, so the backup is not committed.
+ * A refusal (exit 3), not an integrity failure (exit 4): no stored data
+ * failed a check — the safety check of SEGMENT_ATTACHED said no, later — and
+ * the remedy is the same: stop whatever uses the segments and run again.
+ */
+export function errSegmentChanged(key: string, change: string): ShmsnapError {
+  return new ShmsnapError(
+    'SEGMENT_CHANGED',
+    `segment ${key} changed during the backup: ${change}; the backup was not committed (stop every process using the segments, then back up again)`,
+    { fault: 'user', details: { key, change } },
   );
 }
 
