@@ -400,8 +400,10 @@ export function toShmsnapError(error: unknown, what: string, where: string): Shm
       return errObjectNotFound(object, within).withDetails(operation);
     case 'EACCES':
     case 'EPERM':
-    case 'EROFS':
       return errPermissionDenied(what, where, error);
+    case 'EROFS':
+      // Not a matter of permissions: say so, or the user goes looking at modes.
+      return errPermissionDenied(what, `${where} (read-only file system)`, error);
     case 'ABORT_ERR':
       return errAborted(what, error);
     default:

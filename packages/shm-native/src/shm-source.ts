@@ -20,6 +20,7 @@ import {
   decodeKey,
   errSegmentAttached,
   errSegmentChanged,
+  errPermissionDenied,
   errSegmentInvalid,
   errShmFailed,
   formatKey,
@@ -37,7 +38,7 @@ import {
   type SegmentSource,
 } from '@shmsnap/core';
 import { loadShmBinding, type ShmBinding, type ShmBindingOptions } from './binding.js';
-import { listShmSegments, PERMISSION_BITS, statShm, type ShmStat } from './shm.js';
+import { countUnreadableSegments, listShmSegments, PERMISSION_BITS, statShm, type ShmStat } from './shm.js';
 import { watchSegment, type SegmentWatch } from './segment-watch.js';
 import { createWindowReader, DEFAULT_WINDOW_BYTES } from './window-stream.js';
 
@@ -107,6 +108,25 @@ export function descriptorsOf(namespaces: readonly NamespaceAnalysis<LiveSegment
   );
 }
 
+/**
+ * "Nothing there" said to a user who cannot see what is there: when no
+ * segment (or no asked-for namespace) was found while segments exist that
+ * this user may not read (SHM_STAT hides them from a non-root user), the
+ * truth is a permission problem, with how many and who may read them.
+ */
+function unreadableInstead(error: unknown, binding: ShmBinding, instance: number): unknown {
+  if (!isShmsnapError(error) || (error.code !== 'NOTHING_SELECTED' && error.code !== 'NAMESPACE_NOT_FOUND')) return error;
+  const unreadable = countUnreadableSegments(binding);
+  if (unreadable === 0) return error;
+  const uid = process.getuid?.() ?? '?';
+  const missing = error.code === 'NOTHING_SELECTED' ? `no Aerospike segment of instance ${instance}` : `no namespace '${String(error.details.namespace)}' of instance ${instance}`;
+  return errPermissionDenied(
+    'reading',
+    `shared memory: ${unreadable} segment(s) exist that uid ${uid} cannot read (it can read ${missing}); run as root, with CAP_IPC_OWNER, or as the segments' owner`,
+    error,
+  ).withDetails({ unreadableSegments: unreadable, uid });
+}
+
 export interface ShmSourceOptions extends ShmBindingOptions {
   /** @default 0 (as ASMT) */
   readonly instance?: number;
@@ -129,11 +149,12 @@ export function createShmSource(options: ShmSourceOptions = {}): ShmSource {
 
   async function select(): Promise<NonNullable<typeof selection>> {
     const { live, watches } = await discoverWatched(instance, binding);
-    const namespaces = requireNamespaces(
-      analyzeLiveSegments(live),
-      { instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) },
-      'shared memory',
-    );
+    let namespaces: NamespaceAnalysis<LiveSegment>[];
+    try {
+      namespaces = requireNamespaces(analyzeLiveSegments(live), { instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) }, 'shared memory');
+    } catch (error) {
+      throw unreadableInstead(error, binding, instance);
+    }
     const selected = new Set(namespaces.flatMap((ns) => ns.members.map((m) => m.entry.key)));
     selection = {
       namespaces,

@@ -79,7 +79,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
   const command = program
     .command('backup')
     .description(
-      "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. On failure or Ctrl-C, everything it wrote is removed.",
+      "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. A segment attached or changed by another process during the backup fails it. On failure or Ctrl-C, everything it wrote is removed, with the directories it created.",
     )
     .requiredOption('--to <location>', 'a directory, file:// URL or s3://bucket/prefix; {host}, {instance} and {timestamp} are filled in (e.g. s3://bucket/aerospike/{host}/{instance}/{timestamp})')
     .addOption(instanceOption('Aerospike instance (0..15)').default(0).argParser(parseInstance))
