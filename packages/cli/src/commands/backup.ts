@@ -51,10 +51,12 @@ export async function runBackupCommand(options: BackupCommandOptions, output: Ou
     `backup: instance ${plan.instance}, namespace${plan.namespaces.length > 1 ? 's' : ''} ${described}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} → ${plan.location} (codec ${codec.name}${plan.level === null ? '' : ` level ${plan.level}`})`,
   );
   for (const note of plan.notes) output.note(`backup: note: ${note}`);
+  for (const warning of plan.warnings) output.note(`backup: warning: ${warning}`);
+  const warnings = plan.warnings.length > 0 ? { warnings: plan.warnings } : {};
   if (options.dryRun) {
     printPlan(output, plan.entries);
     output.line('dry run: every check passed; no segment was read and nothing was written');
-    output.result({ dryRun: true, location: plan.location, instance: plan.instance, namespaces: plan.namespaces, codec: codec.name, plan: planJson(plan.entries) });
+    output.result({ dryRun: true, location: plan.location, instance: plan.instance, namespaces: plan.namespaces, codec: codec.name, plan: planJson(plan.entries), ...warnings });
     return;
   }
 
@@ -70,6 +72,7 @@ export async function runBackupCommand(options: BackupCommandOptions, output: Ou
     namespaces: result.manifest.namespaces,
     codec: result.manifest.codec,
     ...summaryJson(summary),
+    ...warnings,
   });
 }
 
