@@ -33,7 +33,9 @@
  * one of those stats and our own syscall, within the same second as the
  * times already recorded (the times have one-second resolution and the
  * kernel offers no "attach if unchanged"). A process in a PID namespace we
- * cannot see shows as `lpid` 0, which is never our pid.
+ * cannot see shows as `lpid` 0, which is never our pid. A child this
+ * process forked while holding an attachment would inherit the mapping and
+ * count as another process (a backup forks none).
  *
  * A detach runs on the thread pool (`binding.ts`): while one is in flight
  * nattch and lpid may or may not show it, so nothing is compared then; the
