@@ -16,7 +16,7 @@ process.stdout.write(`attached ${process.pid}\n`);
 if (mode === 'hold') {
   process.stdin.resume();
   // A test that fails before it lets go must not leave this process (and the test) hanging.
-  await Promise.race([once(process.stdin, 'end'), new Promise((resolve) => setTimeout(resolve, 30_000))]);
+  await Promise.race([once(process.stdin, 'end'), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
 }
 await attachment.detach();
 process.stdout.write(`detached ${process.pid}\n`);
