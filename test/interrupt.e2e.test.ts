@@ -38,11 +38,24 @@ describe('interrupting a backup', () => {
     const result = await running.done;
     assert.equal(result.status, 130, result.stderr);
     assert.match(result.stderr, /^shmsnap: ABORTED: backup was interrupted; everything it had written was removed$/m);
-    assert.deepEqual(await readdir(dir), [], 'no object, temp file or marker is left');
+    assert.equal(await readdir(dir).then((left) => left.join(', '), (e: NodeJS.ErrnoException) => e.code), 'ENOENT', 'no object, temp file or marker is left, nor the directory the run made');
     assert.ok(listShmSegments().every((s) => s.nattch === 0), 'every segment was detached');
     assert.deepEqual(await fixture.compare(), [], 'the segments are untouched');
     const retry = await runShmsnap(['backup', '--to', dir]);
     assert.equal(retry.status, 0, retry.stderr);
+  });
+
+  it('Ctrl-C into a new nested directory removes the directories it made too; the parent that existed stays', async () => {
+    await createFixture(forBackup);
+    const top = freshDir();
+    const running = startCli(['backup', '--to', join(top, 'a', 'b'), ...slowBackup]);
+    await running.waitFor(/backup: [1-9]0%/);
+    running.child.kill('SIGINT');
+    const result = await running.done;
+    assert.equal(result.status, 130, result.stderr);
+    assert.match(result.stderr, /^shmsnap: ABORTED: backup was interrupted; everything it had written was removed$/m);
+    assert.equal(await readdir(top).then(() => 'exists', (e: NodeJS.ErrnoException) => e.code), 'ENOENT', `${top} (made by the run) is gone`);
+    assert.ok(await readdir(scratch.root()), 'the scratch directory, which existed, stays');
   });
 
   it('SIGKILL leaves no manifest: ls shows it interrupted, restore and a new backup refuse it', async () => {

@@ -131,7 +131,7 @@ describe('pipeline on a local directory', () => {
       },
     };
     await assert.rejects(backup(failing), /segment read failed/);
-    assert.deepEqual(await readdir(dir), [], 'no object, no temp file, no marker may remain');
+    assert.deepEqual(await readdir(root), [], 'no object, no temp file, no marker may remain, nor the directory the sink made');
   });
 
   it('removes everything it wrote when aborted mid-backup', async () => {
@@ -147,7 +147,7 @@ describe('pipeline on a local directory', () => {
       },
     };
     await assert.rejects(backup(slow, controller.signal), (e: unknown) => isShmsnapError(e, 'ABORTED'));
-    assert.deepEqual(await readdir(dir), []);
+    assert.deepEqual(await readdir(root), []);
   });
 
   it('stands once its manifest is written: an abort from then on removes nothing', async () => {

@@ -21,6 +21,7 @@ describe('toShmsnapError', () => {
   it('maps full disks, permissions and aborts by kind', () => {
     assert.equal(toShmsnapError(systemError('ENOSPC'), 'write', '/b/x.dat').code, 'NO_SPACE');
     assert.equal(toShmsnapError(systemError('EROFS'), 'write', '/b/x.dat').code, 'PERMISSION_DENIED');
+    assert.equal(toShmsnapError(systemError('EROFS'), 'write', '/b/x.dat').message, 'permission denied: write /b/x.dat (read-only file system)', 'a read-only mount is not a matter of modes');
     assert.equal(toShmsnapError(systemError('ABORT_ERR'), 'write', '/b/x.dat').code, 'ABORTED');
     assert.equal(toShmsnapError(systemError('EIO'), 'write', '/b/x.dat').code, 'IO_FAILED');
   });

@@ -41,6 +41,7 @@ export const ERROR_CODES = [
   'REMOTE_FAILED',
   'SCHEME_UNKNOWN',
   'SEGMENT_ATTACHED',
+  'SEGMENT_CHANGED',
   'SEGMENT_EXISTS',
   'SEGMENT_INVALID',
   'SEGMENT_NOT_CLEAN',
@@ -329,6 +330,22 @@ export function errSegmentAttached(key: string, nattch: number): ShmsnapError {
   );
 }
 
+/**
+ * A segment changed while a backup read it (attached, detached, its owner or
+ * mode set, removed, its shutdown status no longer clean): the copy may hold
+ * neither the old content nor the new, so the backup is not committed.
+ * A refusal (exit 3), not an integrity failure (exit 4): no stored data
+ * failed a check — the safety check of SEGMENT_ATTACHED said no, later — and
+ * the remedy is the same: stop whatever uses the segments and run again.
+ */
+export function errSegmentChanged(key: string, change: string): ShmsnapError {
+  return new ShmsnapError(
+    'SEGMENT_CHANGED',
+    `segment ${key} changed during the backup: ${change}; the backup was not committed (stop every process using the segments, then back up again)`,
+    { fault: 'user', details: { key, change } },
+  );
+}
+
 export function errSegmentExists(key: string, reason: string): ShmsnapError {
   return new ShmsnapError('SEGMENT_EXISTS', `segment ${key} already exists: ${reason}`, {
     fault: 'user',
@@ -430,8 +447,10 @@ export function toShmsnapError(error: unknown, what: string, where: string): Shm
       return errObjectNotFound(object, within).withDetails(operation);
     case 'EACCES':
     case 'EPERM':
-    case 'EROFS':
       return errPermissionDenied(what, where, error);
+    case 'EROFS':
+      // Not a matter of permissions: say so, or the user goes looking at modes.
+      return errPermissionDenied(what, `${where} (read-only file system)`, error);
     case 'ABORT_ERR':
       return errAborted(what, error);
     default:

@@ -113,3 +113,108 @@ describe('the shm source, on the fake binding', () => {
     await other.remove();
   });
 });
+
+describe('segments changed during a backup, on the fake binding (segment-watch.ts)', () => {
+  /** Lists, then reads every segment as a backup does (one at a time, checking after each); `during` runs mid-read of segment `at`. */
+  async function readAll(source: ShmSource, options: { at?: number; during?: () => void | Promise<void> } = {}): Promise<void> {
+    const descriptors = await source.list();
+    for (const [i, descriptor] of descriptors.entries()) {
+      const reader = await source.open(descriptor);
+      let chunks = 0;
+      try {
+        await pipelineSettled([
+          reader.stream,
+          new Writable({
+            write(_chunk: Buffer, _encoding, callback) {
+              chunks += 1;
+              if (i === options.at && chunks === 1 && options.during) Promise.resolve(options.during()).then(() => callback(), callback);
+              else callback();
+            },
+          }),
+        ]);
+      } finally {
+        await reader.close();
+      }
+      await source.checkUnchanged!();
+    }
+    await source.checkUnchanged!();
+  }
+
+  const changed = (key: string, reason: RegExp) => (e: unknown) => {
+    assert.ok(isShmsnapError(e, 'SEGMENT_CHANGED'), String(e));
+    assert.equal(e.details.key, key);
+    assert.match(e.message, reason);
+    assert.match(e.message, new RegExp(`^segment ${key} changed during the backup: .*; the backup was not committed`));
+    return true;
+  };
+
+  it('our own attachments, detaches and base re-reads are never a change (two segments in flight at once included)', async () => {
+    const fake = createFakeShmBinding();
+    const fixture = await createFixture({ ...ONE_NAMESPACE, binding: fake });
+    const source = createShmSource({ binding: fake, windowBytes: 64 * 1024 });
+    await readAll(source);
+    const [base, , stage] = await source.list();
+    const readers = [await source.open(base!), await source.open(stage!)];
+    await source.checkUnchanged!(); // re-reads the base while we hold it
+    await Promise.all(readers.map((r) => r.close()));
+    await source.checkUnchanged!();
+    await fixture.remove();
+  });
+
+  it('another process attaching, writing and detaching while a segment is read: named by its pid', async () => {
+    const fake = createFakeShmBinding();
+    const fixture = await createFixture({ ...ONE_NAMESPACE, binding: fake });
+    const source = createShmSource({ binding: fake, windowBytes: 64 * 1024 });
+    const during = (): void => fake.attachElsewhere(lookupShm(0xae001101, fake)!, 4321).detach();
+    await assert.rejects(readAll(source, { at: 3, during }), changed('0xae001101', /attached or detached by another process \(pid 4321, shm_lpid\)/));
+    await fixture.remove();
+  });
+
+  it('another process still attached at the end of the read', async () => {
+    const fake = createFakeShmBinding();
+    const fixture = await createFixture({ ...ONE_NAMESPACE, binding: fake });
+    const source = createShmSource({ binding: fake, windowBytes: 64 * 1024 });
+    let server: { detach(): void } | undefined;
+    await assert.rejects(readAll(source, { at: 2, during: () => void (server = fake.attachElsewhere(lookupShm(0xae001100, fake)!)) }), changed('0xae001100', /attached by 1 other process\(es\) \(shm_nattch 2, 1 of them ours/));
+    server!.detach();
+    await fixture.remove();
+  });
+
+  it('a segment touched after it was read: the check after the next segment names it', async () => {
+    const fake = createFakeShmBinding();
+    const fixture = await createFixture({ ...ONE_NAMESPACE, binding: fake });
+    const source = createShmSource({ binding: fake, windowBytes: 64 * 1024 });
+    // Segment 3 (stage 0x101) is read while the already-read treex (1) is touched.
+    await assert.rejects(readAll(source, { at: 3, during: () => fake.attachElsewhere(lookupShm(0xae001001, fake)!).detach() }), changed('0xae001001', /pid 4242/));
+    await fixture.remove();
+  });
+
+  it('owner or mode set, or the segment removed, during the backup', async () => {
+    const fake = createFakeShmBinding();
+    const fixture = await createFixture({ ...ONE_NAMESPACE, binding: fake });
+    const source = createShmSource({ binding: fake, windowBytes: 64 * 1024 });
+    const chmod = (): void => fake.setOwner(lookupShm(0xae001102, fake)!, 0, 0, 0o600);
+    await assert.rejects(readAll(source, { at: 1, during: chmod }), changed('0xae001102', /its owner or mode was changed \(IPC_SET: .*mode 0666 → 0600\)/));
+    const again = createShmSource({ binding: fake, windowBytes: 64 * 1024 });
+    await assert.rejects(readAll(again, { at: 1, during: () => removeShm(lookupShm(0xae001102, fake)!, 0xae001102, fake) }), changed('0xae001102', /it was removed/));
+    await fixture.remove();
+  });
+
+  it('a base whose shutdown status is no longer clean, written where no attach shows (same process, same second)', async (t) => {
+    // Freeze the clock so the write's own attach and detach leave shm_atime and shm_dtime as they were:
+    // only the re-read shutdown status can tell.
+    const frozen = Date.now();
+    t.mock.method(Date, 'now', () => frozen);
+    const fake = createFakeShmBinding();
+    const fixture = await createFixture({ ...ONE_NAMESPACE, binding: fake });
+    const source = createShmSource({ binding: fake, windowBytes: 64 * 1024 });
+    const dirty = async (): Promise<void> => {
+      const writer = attachShm(lookupShm(0xae001000, fake)!, 0xae001000, false, fake);
+      writer.view(4, 4).writeUInt32LE(0);
+      await writer.detach();
+    };
+    // Written after the base was read (at 0) and listed: lpid is ours, the times are the listing's.
+    await assert.rejects(readAll(source, { at: 2, during: dirty }), changed('0xae001000', /its shutdown status is now 0 \(it was 1, clean, when listed\)/));
+    await fixture.remove();
+  });
+});

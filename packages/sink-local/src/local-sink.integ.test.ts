@@ -42,6 +42,54 @@ describe('local sink specifics', () => {
     }
   });
 
+  it('removes the directories it created once a removal or an aborted write leaves them empty, and never one that existed', async () => {
+    const root = await scratch();
+    const write = async (sink: ReturnType<typeof createLocalSink>, name: string): Promise<void> => {
+      const writer = await sink.openWriter(name, { expectedBytes: 1 });
+      writer.stream.end(Buffer.from('x'));
+      await new Promise((resolve) => writer.stream.once('finish', resolve));
+      await writer.commit();
+    };
+    try {
+      // Committed, then removed (a failed backup's cleanup): every level it made goes, the existing root stays.
+      const sink = createLocalSink(join(root, 'new', 'a', 'b'));
+      await write(sink, 'shmsnap-pending-i0-n1.json');
+      await write(sink, 'ae001100.dat');
+      await sink.remove('ae001100.dat');
+      assert.deepEqual(await readdir(join(root, 'new', 'a', 'b')), ['shmsnap-pending-i0-n1.json'], 'not empty yet: nothing removed');
+      await sink.remove('shmsnap-pending-i0-n1.json');
+      assert.deepEqual(await readdir(root), [], 'new/a/b, new/a and new are gone');
+
+      // Aborted before anything was committed (Ctrl-C during the first write).
+      const aborted = createLocalSink(join(root, 'other', 'c'));
+      const writer = await aborted.openWriter('ae001100.dat');
+      writer.stream.write(Buffer.from('partial'));
+      await writer.abort(new Error('interrupted'));
+      assert.deepEqual(await readdir(root), []);
+
+      // Existing directories are never removed, even when left empty.
+      await mkdir(join(root, 'kept'));
+      const existing = createLocalSink(join(root, 'kept', 'd'));
+      await write(existing, 'ae001100.dat');
+      await existing.remove('ae001100.dat');
+      assert.deepEqual(await readdir(root), ['kept']);
+      assert.deepEqual(await readdir(join(root, 'kept')), []);
+      const itself = createLocalSink(join(root, 'kept'));
+      await write(itself, 'ae001100.dat');
+      await itself.remove('ae001100.dat');
+      assert.deepEqual(await readdir(root), ['kept'], 'the location itself existed: it stays');
+
+      // A created directory someone else put a file into stays, with that file.
+      const shared = createLocalSink(join(root, 'shared'));
+      await write(shared, 'ae001100.dat');
+      await writeFile(join(root, 'shared', 'notes.txt'), 'mine');
+      await shared.remove('ae001100.dat');
+      assert.deepEqual(await readdir(join(root, 'shared')), ['notes.txt']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('applies owner and mode from the segment, never turning SHM_LOCKED into setgid', async () => {
     const root = await scratch();
     try {
@@ -195,7 +243,7 @@ describe('local sink specifics', () => {
         return true;
       });
       await writer.abort();
-      assert.deepEqual(await readdir(join(mountPoint, 'backup')), []);
+      assert.deepEqual(await readdir(mountPoint), [], 'no file, and not the directory the sink created either');
     });
   });
 });

@@ -13,10 +13,16 @@
  * The writer's lifecycle (states, abort, the signal, the size check, "a
  * failed commit discards") is core's `createSinkWriter`; this file brings the
  * file, its publish and its removal.
+ *
+ * The location's directory (and its missing parents) is created with the
+ * first writer. The directories this sink created go again when a removal or
+ * a discarded write leaves them empty, so a failed or interrupted backup into
+ * a new directory leaves nothing behind; a directory that existed before is
+ * never removed.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, link, mkdir, open, readdir, readFile, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { access, link, mkdir, open, readdir, readFile, rename, rmdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -266,10 +272,73 @@ async function removeIfThere(path: string): Promise<void> {
   }
 }
 
+/**
+ * A destination that cannot be written, said as such: PERMISSION_DENIED
+ * naming what could not be made and why (a read-only file system, or a
+ * directory this user may not write). Undefined for other failures.
+ */
+function notWritable(error: unknown, doing: string, path: string, directory: string): ShmsnapError | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EROFS') return errPermissionDenied(doing, `${path} (read-only file system)`, error);
+  const who = `uid ${process.getuid?.() ?? '?'}`;
+  if (code === 'EACCES' || code === 'EPERM') return errPermissionDenied(doing, `${path} (${path === directory ? 'not writable' : `${directory} is not writable`} by ${who})`, error);
+  return undefined;
+}
+
 export function createLocalSink(location: string, options: LocalSinkOptions = {}): Sink {
   const directory = localPathOf(location);
   const fsync = options.fsync ?? true;
   const readChunkBytes = options.readChunkBytes ?? 4 * 1024 * 1024;
+
+  /** The directories this sink created, deepest first: only these may be removed, and only when empty. */
+  const created: string[] = [];
+  // Creating the directory and a temp file in it, and removing it when empty,
+  // take turns: a removal must never pull the directory from under a writer
+  // that has just made sure it exists.
+  let directoryTurn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = directoryTurn.then(work, work);
+    directoryTurn = run.catch(() => undefined);
+    return run;
+  };
+
+  /**
+   * Makes `path` and its missing parents, one level at a time: so a failure
+   * names the level that failed and why (mkdir -p reports ENOENT for a
+   * parent it could not make on a read-only file system), and so exactly the
+   * directories made here are known (`created`).
+   */
+  async function makeDirectory(path: string = directory): Promise<void> {
+    const make = async (): Promise<'made' | 'exists' | 'no parent'> => {
+      try {
+        await mkdir(path, { mode: DIRECTORY_MODE });
+        created.unshift(path);
+        return 'made';
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' && (await stat(path).then((s) => s.isDirectory(), () => false))) return 'exists';
+        if (code === 'ENOENT' && path !== dirname(path)) return 'no parent';
+        throw notWritable(error, 'creating directory', path, dirname(path)) ?? toShmsnapError(error, 'create directory', path);
+      }
+    };
+    if ((await make()) !== 'no parent') return;
+    await makeDirectory(dirname(path));
+    if ((await make()) === 'no parent') throw toShmsnapError(Object.assign(new Error(`${dirname(path)} vanished`), { code: 'ENOENT' }), 'create directory', path);
+  }
+
+  /** Removes the directories this sink created, deepest first, while they are empty (rmdir refuses any other). */
+  function pruneCreated(): Promise<void> {
+    return inTurn(async () => {
+      while (created.length > 0) {
+        try {
+          await rmdir(created[0]!);
+        } catch {
+          return; // not empty (a file someone else put there, a sibling backup) or not ours to remove: it stays
+        }
+        created.shift();
+      }
+    });
+  }
 
   const infoOf = async (name: string): Promise<ObjectInfo | undefined> => {
     try {
@@ -321,18 +390,21 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
     async openWriter(name, writerOptions = {}) {
       assertObjectName(name);
       if (writerOptions.signal?.aborted) throw errAborted(`write of ${join(directory, name)}`);
-      try {
-        await mkdir(directory, { recursive: true, mode: DIRECTORY_MODE });
-      } catch (error) {
-        throw toShmsnapError(error, 'create directory', directory);
-      }
-      if (await infoOf(name)) throw errObjectExists(name, directory);
       const tempPath = join(directory, `.${name}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
       let handle: FileHandle;
       try {
-        handle = await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, FILE_MODE);
+        handle = await inTurn(async () => {
+          await makeDirectory();
+          if (await infoOf(name)) throw errObjectExists(name, directory);
+          try {
+            return await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, FILE_MODE);
+          } catch (error) {
+            throw notWritable(error, 'creating files in', directory, directory) ?? toShmsnapError(error, 'create', tempPath);
+          }
+        });
       } catch (error) {
-        throw toShmsnapError(error, 'create', tempPath);
+        await pruneCreated();
+        throw error;
       }
       const stream = new FileSink(handle, join(directory, name), writerOptions.expectedBytes);
       const file = new TempFile(handle, tempPath, directory, name, fsync);
@@ -344,7 +416,10 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
         expectedBytes: writerOptions.expectedBytes,
         signal: writerOptions.signal,
         publish: () => file.publish(stream.bytes, writerOptions.attributes),
-        discard: () => file.discard(),
+        discard: async () => {
+          await file.discard();
+          await pruneCreated();
+        },
       });
     },
 
@@ -482,6 +557,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
         throw toShmsnapError(error, 'remove', path);
       }
       if (fsync) await fsyncDirectory(dirname(path)).catch(() => undefined);
+      await pruneCreated();
     },
   };
 }

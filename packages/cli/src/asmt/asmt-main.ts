@@ -166,6 +166,8 @@ class AsmtRun {
       signal,
     });
     for (const ns of await source.selected()) for (const line of backupTable(ns)) this.verbose(`${line}\n`);
+    // Not ASMT's output, and on stderr: what this backup holds that older ASMT releases would lose on restore.
+    for (const warning of plan.warnings) this.streams.stderr.write(`asmt: warning: ${warning}\n`);
     if (this.options.analyze) {
       this.verbose(`\n${this.suggestedCommand(instance)}\n`);
       return;

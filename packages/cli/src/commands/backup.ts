@@ -59,10 +59,12 @@ export async function runBackupCommand(
     `backup: instance ${plan.instance}, namespace${plan.namespaces.length > 1 ? 's' : ''} ${described}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} → ${plan.location} (codec ${codec.name}${plan.level === null ? '' : ` level ${plan.level}`})`,
   );
   for (const note of plan.notes) output.note(`backup: note: ${note}`);
+  for (const warning of plan.warnings) output.note(`backup: warning: ${warning}`);
+  const warnings = plan.warnings.length > 0 ? { warnings: plan.warnings } : {};
   if (options.dryRun) {
     printPlan(output, plan.entries);
     output.line('dry run: every check passed; no segment was read and nothing was written');
-    output.result({ dryRun: true, location: plan.location, instance: plan.instance, namespaces: plan.namespaces, codec: codec.name, plan: planJson(plan.entries) });
+    output.result({ dryRun: true, location: plan.location, instance: plan.instance, namespaces: plan.namespaces, codec: codec.name, plan: planJson(plan.entries), ...warnings });
     return;
   }
 
@@ -78,6 +80,7 @@ export async function runBackupCommand(
     namespaces: result.manifest.namespaces,
     codec: result.manifest.codec,
     ...summaryJson(summary),
+    ...warnings,
   });
 }
 
@@ -87,7 +90,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
   const command = program
     .command('backup')
     .description(
-      "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. On failure or Ctrl-C, everything it wrote is removed.",
+      "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. A segment attached or changed by another process during the backup fails it. On failure or Ctrl-C, everything it wrote is removed, with the directories it created.",
     )
     .requiredOption('--to <location>', 'a directory, file:// URL or s3://bucket/prefix; {host}, {instance} and {timestamp} are filled in (e.g. s3://bucket/aerospike/{host}/{instance}/{timestamp})')
     .addOption(instanceOption('Aerospike instance (0..15)').default(0).argParser(parseInstance))

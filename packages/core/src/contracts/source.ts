@@ -14,6 +14,13 @@
  *   ordering (the pipeline waits for every stage to close). After `close()`,
  *   chunks from the stream MUST NOT be touched.
  * - `close()` is idempotent and never throws for a reader already closed.
+ * - `checkUnchanged()`, where a source has it, fails with SEGMENT_CHANGED
+ *   naming the segment and what changed when any listed segment may have
+ *   been touched by someone else since `list()` (attached, detached,
+ *   owner or mode set, removed, a base no longer cleanly shut down). The
+ *   backup calls it after each segment it read and just before it writes
+ *   the manifest, so a segment written during the backup is never
+ *   committed. A source whose segments cannot change (memory) omits it.
  */
 import type { Readable } from 'node:stream';
 import type { SegmentDescriptor } from './segment.js';
@@ -32,4 +39,5 @@ export interface SegmentSource {
   readonly name: string;
   list(options?: SourceOpenOptions): Promise<readonly SegmentDescriptor[]>;
   open(segment: SegmentDescriptor, options?: SourceOpenOptions): Promise<SegmentReader>;
+  checkUnchanged?(options?: SourceOpenOptions): Promise<void>;
 }

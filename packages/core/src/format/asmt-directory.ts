@@ -50,6 +50,21 @@ export function parseSegmentObjectName(name: string): ParsedSegmentObjectName | 
   return decoded ? { key, decoded, extension: match[2] as ParsedSegmentObjectName['extension'] } : undefined;
 }
 
+/** The first ASMT release that restores a data stage with key low bits 0x001 (§25.3, TOOLS-4136). */
+export const ASMT_DATA_STAGE_001_FIXED = '2.3.0';
+
+/**
+ * True for a segment object that ASMT before 2.3.0 would not restore: a
+ * data stage whose key has low bits 0x001, in a format ASMT reads (`.dat`,
+ * `.dat.gz`). Its restore takes such a file for a treex or skips it,
+ * depending on `readdir` order, and still reports success (§23.1); shmsnap
+ * classifies it as the data stage it is.
+ */
+export function oldAsmtSkips(segment: Pick<SegmentDescriptor, 'key' | 'kind'>, object: string): boolean {
+  const extension = parseSegmentObjectName(object)?.extension;
+  return segment.kind === 'data-stage' && (segment.key & 0xfff) === 0x001 && (extension === '.dat' || extension === '.dat.gz');
+}
+
 /**
  * ASMT's rule (§6): an object that is a segment file of the same instance and
  * namespace id as a segment being backed up blocks the backup, whatever its

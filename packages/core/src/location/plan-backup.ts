@@ -15,10 +15,11 @@
  * `details.more`): a dry run finds everything the real run would.
  */
 import type { Codec } from '../contracts/codec.js';
-import type { SegmentDescriptor } from '../contracts/segment.js';
+import { formatKey, type SegmentDescriptor } from '../contracts/segment.js';
 import type { Sink } from '../contracts/sink.js';
 import type { SegmentSource } from '../contracts/source.js';
 import { combineErrors, errConfigInvalid, errNoSpace, errNothingSelected, errObjectTooLarge, isShmsnapError, type ShmsnapError } from '../errors.js';
+import { ASMT_DATA_STAGE_001_FIXED, oldAsmtSkips } from '../format/asmt-directory.js';
 import type { HostIdentity } from '../format/manifest.js';
 import { checkConcurrency } from '../pipeline/settle.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
@@ -58,6 +59,11 @@ export interface BackupPlan {
   readonly freeBytes: number | undefined;
   /** Facts the operator should know that do not stop the backup. */
   readonly notes: readonly string[];
+  /**
+   * What another tool would lose from this backup although shmsnap restores
+   * it, one line per object (today: data stages ASMT before 2.3.0 skips).
+   */
+  readonly warnings: readonly string[];
   /** Runs the backup; checks again only what may have changed since (the location). */
   run(options?: BackupRunOptions): Promise<BackupResult>;
 }
@@ -135,6 +141,12 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
   if (!sink.capabilities.posixAttributes) {
     notes.push(`${sink.location} keeps no owner or mode on objects: they are recorded in the manifest only (ASMT, reading the files alone, would restore them as root with mode 0666)`);
   }
+  const warnings = entries
+    .filter((e) => oldAsmtSkips(e.segment, e.object))
+    .map(
+      (e) =>
+        `${e.object} (data stage ${formatKey(e.segment.key)}, key low bits 0x001): ASMT before ${ASMT_DATA_STAGE_001_FIXED} will not restore it (it takes the file for a treex or skips it, and reports success); shmsnap and ASMT ${ASMT_DATA_STAGE_001_FIXED} or later restore it`,
+    );
   const namespaces = namespacesOf(segments);
   const now = options.now ?? (() => new Date());
   const execution = {
@@ -161,6 +173,7 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
     certainBytes,
     freeBytes,
     notes,
+    warnings,
     run: (runOptions) => executeBackup(execution, runOptions),
   };
 }

@@ -9,7 +9,9 @@
  *    "a shmsnap backup that was started", even after SIGKILL.
  * 3. Write every segment object, base segments last (so that even ASMT sees
  *    no namespace in an interrupted backup).
- * 4. Write the manifest: the commit point.
+ * 4. Write the manifest: the commit point, only once the source confirmed
+ *    (`checkUnchanged`, after each segment and again here) that no segment
+ *    was attached or changed since it was listed.
  * 5. Remove the marker.
  * Any failure or abort before 4 completes removes every object this run
  * committed (marker included) before the error is reported.
@@ -242,8 +244,16 @@ export async function executeBackup(plan: BackupExecution, options: BackupRunOpt
     const codecThreads = plan.codecThreads ?? Math.max(1, Math.floor(concurrency / Math.min(writers, entries.length)));
     const run: SegmentRun = { options: plan, level: plan.level, codecThreads, progress, committed };
     const isBase = (entry: BackupPlanEntry): boolean => entry.segment.kind === 'primary-base';
-    const first = await runBounded(entries.filter((e) => !isBase(e)), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
-    const last = await runBounded(entries.filter(isBase), writers, (e, s) => backupSegment(run, e, s), { signal: outerSignal, what: 'backup' });
+    // After each segment, every segment is checked again (attached, written,
+    // a base no longer clean since the listing): a torn copy fails the run
+    // as soon as the source can tell.
+    const oneSegment = async (entry: BackupPlanEntry, segmentSignal: AbortSignal): Promise<ManifestSegment> => {
+      const stored = await backupSegment(run, entry, segmentSignal);
+      await plan.source.checkUnchanged?.({ signal: segmentSignal });
+      return stored;
+    };
+    const first = await runBounded(entries.filter((e) => !isBase(e)), writers, oneSegment, { signal: outerSignal, what: 'backup' });
+    const last = await runBounded(entries.filter(isBase), writers, oneSegment, { signal: outerSignal, what: 'backup' });
     const bySegmentKey = new Map([...first, ...last].map((s) => [s.key, s]));
 
     const manifest: Manifest = {
@@ -257,6 +267,8 @@ export async function executeBackup(plan: BackupExecution, options: BackupRunOpt
       segments: entries.map((entry) => bySegmentKey.get(entry.segment.key)!),
     };
     if (outerSignal.aborted) throw abortReason(outerSignal, 'backup');
+    // The last word before the commit point: nothing of what was read may have changed since.
+    await plan.source.checkUnchanged?.({ signal: outerSignal });
     const manifestObject = manifestName(manifest.instance, nsids);
     await writeObject(sink, manifestObject, serializeManifest(manifest), outerSignal);
     committed.length = 0; // committed: from here on nothing is removed on failure
