@@ -176,7 +176,7 @@ describe('local sink specifics', () => {
       const root = await scratch();
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', root]);
       try {
-        await assert.rejects(createLocalSink(join(root, 'node1')).checkWritable!(), (e: unknown) => isShmsnapError(e, 'PERMISSION_DENIED') && e.message === `permission denied: writing into (a read-only file system) ${root}`);
+        await assert.rejects(createLocalSink(join(root, 'node1')).checkWritable!(), (e: unknown) => isShmsnapError(e, 'PERMISSION_DENIED') && e.message === `permission denied: creating directory ${join(root, 'node1')} (read-only file system)`);
       } finally {
         execFileSync('umount', [root]);
         await rm(root, { recursive: true, force: true });
@@ -198,7 +198,7 @@ describe('local sink specifics', () => {
           return execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' }).trim();
         };
         assert.equal(probe(free, '[{ uid: 65534, gid: 65534, mode: 0o640 }]'), 'ok');
-        assert.equal(probe(locked, '[]'), `PERMISSION_DENIED: permission denied: writing into ${locked}`);
+        assert.equal(probe(locked, '[]'), `PERMISSION_DENIED: permission denied: creating files in ${locked} (not writable by uid 65534)`);
         assert.equal(probe(free, '[{ uid: 0, gid: 0, mode: 0o666 }]'), `PERMISSION_DENIED: permission denied: giving files owner 0:0, as the segments have (this needs root or CAP_CHOWN), in ${free}`);
       } finally {
         await rm(root, { recursive: true, force: true });

@@ -514,6 +514,8 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       // openWriter creates what is missing of the location (mkdir -p), then files in it: the nearest
       // existing ancestor must be a directory this process may write into.
       let path = directory;
+      // The first missing directory below `path`, which openWriter would create.
+      let missing: string | undefined;
       for (;;) {
         const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
           // ENOTDIR: a component above is not a directory; the walk up finds which.
@@ -521,6 +523,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
           throw toShmsnapError(error, 'create directory', directory);
         });
         if (!info) {
+          missing = path;
           path = dirname(path);
           continue;
         }
@@ -530,10 +533,9 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       try {
         await access(path, fsConstants.W_OK | fsConstants.X_OK);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'EROFS') throw errPermissionDenied('writing into (a read-only file system)', path, error);
-        if (code === 'EACCES' || code === 'EPERM') throw errPermissionDenied('writing into', path, error);
-        throw toShmsnapError(error, 'create', path);
+        // Worded as the write itself would fail (notWritable), so a dry run and the run say the same.
+        const refused = missing ? notWritable(error, 'creating directory', missing, path) : notWritable(error, 'creating files in', path, path);
+        throw refused ?? toShmsnapError(error, 'create', path);
       }
       // FileSink applies the segment's owner: chown(2) to another user, or to a group this process is not
       // in, needs CAP_CHOWN.

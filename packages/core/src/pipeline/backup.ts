@@ -151,6 +151,8 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
           objectName: object,
           signal,
         });
+    // Until the pipeline below listens, an abort (its signal) or a failure must not be an unhandled 'error' event; the pipeline still sees it.
+    encoder?.on('error', () => undefined);
     const writer = await sink
       .openWriter(object, {
         ...(codec.identity ? { expectedBytes: segment.size } : {}),

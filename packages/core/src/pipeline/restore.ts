@@ -56,6 +56,8 @@ export async function transfer(context: TransferContext, entry: RestoreEntry, de
         objectName: object,
         signal,
       });
+  // Until the pipeline below listens, an abort (its signal) or a failure must not be an unhandled 'error' event; the pipeline still sees it.
+  decoder?.on('error', () => undefined);
   const reader = await sink.openReader(object, { signal }).catch((error: unknown) => {
     decoder?.destroy();
     throw error;
