@@ -14,6 +14,8 @@ export interface CliContext {
   readonly streams: OutputStreams;
   /** Records the exit status of the command that ran. */
   readonly setExit: (status: number) => void;
+  /** How long cleanup may take after Ctrl-C before the process ends anyway. @default INTERRUPT_DEADLINE_MS */
+  readonly interruptDeadlineMs?: number;
 }
 
 /** Opens the sink of `location`, with the S3 flags for S3 locations. */
@@ -28,7 +30,8 @@ export async function execute(context: CliContext, options: { json?: boolean }, 
   const output = new Output(options.json === true, context.streams);
   let status: number;
   try {
-    status = (await withInterrupt(what, (text) => output.note(text), (signal) => body(output, signal))) ?? EXIT_OK;
+    const interrupt = context.interruptDeadlineMs === undefined ? {} : { deadlineMs: context.interruptDeadlineMs };
+    status = (await withInterrupt(what, (text) => output.note(text), (signal) => body(output, signal), interrupt)) ?? EXIT_OK;
   } catch (error) {
     status = output.error(error);
   }

@@ -29,7 +29,8 @@
  *   soon as `detach()` is called, `nattch` drops when its promise settles.
  * - `remove()` of a segment still attached only marks it (SHM_DEST in
  *   `mode`, key gone); it disappears with its last detach, like the kernel
- *   does.
+ *   does. `removeNow()` is the same on the calling thread, synchronously:
+ *   for an interrupted run that must end while pool threads are blocked.
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -72,6 +73,7 @@ export interface ShmBinding {
   create(key: number, size: number, mode: number): number;
   setOwner(shmid: number, uid: number, gid: number, mode: number): void;
   remove(shmid: number): Promise<void>;
+  removeNow(shmid: number): void;
   setLocked(shmid: number, locked: boolean): void;
   readonly Attachment: new (shmid: number, readOnly: boolean) => NativeAttachment;
   readonly maxViewBytes: number;
@@ -100,7 +102,7 @@ export const NATIVE_PATH_ENV = 'SHMSNAP_NATIVE_PATH';
 /** The addon node-gyp builds, relative to this file (src/ and dist/ sit side by side with build/). */
 const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../build/Release/shmsnap_shm.node', import.meta.url));
 
-const BINDING_FUNCTIONS = ['shmInfo', 'shmStat', 'ipcStat', 'lookup', 'create', 'setOwner', 'remove', 'setLocked', 'Attachment'] as const;
+const BINDING_FUNCTIONS = ['shmInfo', 'shmStat', 'ipcStat', 'lookup', 'create', 'setOwner', 'remove', 'removeNow', 'setLocked', 'Attachment'] as const;
 
 /** True when `value` has the binding's shape (what was loaded is the addon, not some other module). */
 export function isShmBinding(value: unknown): value is ShmBinding {

@@ -9,6 +9,7 @@ import { formatBytes, manifestTotals, prepareBackup, readHostIdentity, type Regi
 import { createShmSource } from '@shmsnap/shm-native';
 import { codecOption, instanceOption, namespaceOption, parseInstance, parsePositiveInteger, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
+import { onAbandon } from '../interrupt.js';
 import type { Output } from '../render/output.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
@@ -58,7 +59,9 @@ export async function runBackupCommand(options: BackupCommandOptions, output: Ou
     return;
   }
 
-  const result = await plan.run({ signal, onProgress: output.progress() });
+  // Ended before it could remove what it wrote (a write blocked in the kernel): say what is left.
+  const release = onAbandon(() => `the objects this backup wrote so far remain in ${plan.location} beside its pending marker (ls shows it as interrupted); remove them before backing up there again`);
+  const result = await plan.run({ signal, onProgress: output.progress() }).finally(release);
   const totals = manifestTotals(result.manifest);
   const summary = { phase: 'backup', segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));

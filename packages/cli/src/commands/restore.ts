@@ -4,11 +4,12 @@
  * render where each part comes from → refuse unless forced → run → render.
  */
 import { Option, type Command } from 'commander';
-import { errRestoreRefused, formatAge, formatBytes, prepareRestore, type RestorePlan, type RestoreProvenance, type Registry } from '@shmsnap/core';
-import { createShmTarget } from '@shmsnap/shm-native';
+import { errRestoreRefused, formatAge, formatBytes, formatKey, prepareRestore, type RestorePlan, type RestoreProvenance, type Registry, type Sink } from '@shmsnap/core';
+import { createShmTarget, type ShmTarget } from '@shmsnap/shm-native';
 import { instanceOption, namespaceOption, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
 import { parseDuration } from '../duration.js';
+import { onAbandon } from '../interrupt.js';
 import type { Output } from '../render/output.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
@@ -44,10 +45,25 @@ function provenanceJson(plan: RestorePlan) {
 
 export async function runRestoreCommand(options: RestoreCommandOptions, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<void> {
   const sink = await openSink(options.from);
+  const target = createShmTarget();
+  const release = onAbandon(() => abandonNote(target.abandon()));
+  try {
+    await restoreWith(target, sink, options, output, registry, signal);
+  } finally {
+    release();
+  }
+}
+
+/** What an interrupted restore that could not finish its rollback did about the segments it created. */
+export function abandonNote(keys: readonly number[]): string | undefined {
+  return keys.length === 0 ? undefined : `removed the ${keys.length} segment(s) this restore had created (${[...keys].sort((a, b) => a - b).map((k) => formatKey(k)).join(', ')}); the kernel frees them as this process ends`;
+}
+
+async function restoreWith(target: ShmTarget, sink: Sink, options: RestoreCommandOptions, output: Output, registry: Registry, signal: AbortSignal): Promise<void> {
   const plan = await prepareRestore({
     sink,
     codecs: registry,
-    target: createShmTarget(),
+    target,
     ...(options.instance === undefined ? {} : { instance: options.instance }),
     ...(options.namespaces ? { namespaces: options.namespaces } : {}),
     ...(options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs }),

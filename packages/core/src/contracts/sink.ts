@@ -41,7 +41,13 @@
  *   exist.
  * - `list(prefix)` returns committed objects whose names start with `prefix`,
  *   sorted by name. With `depth` > 0 it also descends that many levels of
- *   sub-locations; such names carry `/` separators.
+ *   sub-locations; such names carry `/` separators. A sink MAY list entries
+ *   it will refuse to read (a local FIFO or symbolic link under an object's
+ *   name), so that they are refused by name rather than silently skipped.
+ * - Every read (`openReader`, `openRandomReader`) and `stat` refuses an
+ *   object that is not a regular file (FIFO, socket, device, directory, a
+ *   symbolic link) with CORRUPT_OBJECT, without blocking and without
+ *   following it.
  *
  * Positional reads (optional)
  * - `openRandomReader()` gives reads into the caller's memory at a position
@@ -50,8 +56,8 @@
  *   object's size when opened; `read()` fills as much of `target` as the
  *   object holds from `position` and resolves to that count: fewer than
  *   asked only at the end of the object. A missing object fails as
- *   `openReader` does; an object that is not a regular file (FIFO, device,
- *   directory, a link) is refused without blocking.
+ *   `openReader` does; an object that is not a regular file is refused as
+ *   above.
  *
  * Errors
  * - Every failure is a ShmsnapError with a code; foreign errors are wrapped
@@ -121,6 +127,14 @@ export interface RandomReader {
 export interface ListOptions {
   /** How many levels of sub-locations to descend; 0 (default) lists this location only. */
   readonly depth?: number;
+  /**
+   * Fail with OBJECT_NOT_FOUND when the location itself does not exist,
+   * instead of listing nothing (`ls` of a mistyped path). Sinks whose
+   * locations always exist (an S3 prefix) ignore it. A backup lists a
+   * location it has yet to create without it.
+   * @default false
+   */
+  readonly mustExist?: boolean;
   readonly signal?: AbortSignal;
 }
 

@@ -8,7 +8,7 @@
  * else already is.
  */
 import { availableParallelism } from 'node:os';
-import { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Codec, PieceIndex } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
 import { errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
@@ -17,7 +17,7 @@ import type { ZeroRanges } from './zero-ranges.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
 import type { SegmentDescriptor } from '../contracts/segment.js';
 import { abortReason, checkConcurrency, pipelineSettled, runBounded } from './settle.js';
-import type { Sink } from '../contracts/sink.js';
+import type { RandomReader, Sink } from '../contracts/sink.js';
 import type { DirectWindows, SegmentTarget } from '../contracts/target.js';
 
 /** One object to bring back, with whatever check values are known for it. */
@@ -41,10 +41,11 @@ export interface TransferContext {
   readonly progress: ProgressTracker;
 }
 
-export async function transfer(context: TransferContext, entry: RestoreEntry, destination: Writable, signal: AbortSignal): Promise<void> {
+/** Streams one object into `destination`, checked; `opened` is its reader when the caller opened it already. */
+export async function transfer(context: TransferContext, entry: RestoreEntry, destination: Writable, signal: AbortSignal, opened?: Readable): Promise<void> {
   const { sink, progress } = context;
   const { segment, object, codec } = entry;
-  const reader = await sink.openReader(object, { signal });
+  const reader = opened ?? (await sink.openReader(object, { signal }));
   const stored = createCrc32Meter({
     object,
     what: 'stored bytes',
@@ -103,11 +104,10 @@ export interface RestoreExecution {
 }
 
 /** A raw object read in ranges straight into the segment's memory. */
-async function transferDirect(sink: Sink, entry: RestoreEntry, windows: DirectWindows, progress: ProgressTracker, signal: AbortSignal): Promise<void> {
+async function transferDirect(sink: Sink, entry: RestoreEntry, reader: RandomReader, windows: DirectWindows, progress: ProgressTracker, signal: AbortSignal): Promise<void> {
   const { segment, object } = entry;
-  if (entry.storedBytes !== undefined && entry.storedBytes !== segment.size) throw errSizeMismatch(object, segment.size, entry.storedBytes, 'stored bytes recorded');
-  const reader = sink.openRandomReader ? await sink.openRandomReader(object, { signal }) : await rangedRandomReader(sink, object, signal);
   try {
+    if (entry.storedBytes !== undefined && entry.storedBytes !== segment.size) throw errSizeMismatch(object, segment.size, entry.storedBytes, 'stored bytes recorded');
     await copyDirect(reader, windows, {
       object,
       size: segment.size,
@@ -155,10 +155,30 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
   const direct = execution.directCopy !== false && (sink.openRandomReader !== undefined || sink.capabilities.rangedReads);
   const restoreOne = async (entry: RestoreEntry, entrySignal: AbortSignal): Promise<void> => {
     progress.started(entry.object);
-    const writer = await target.create(entry.segment, { signal: entrySignal });
-    if (direct && entry.codec.identity && writer.direct) await transferDirect(sink, entry, writer.direct, progress, entrySignal);
-    else await transfer(context, entry, writer.stream, entrySignal);
-    await writer.commit();
+    // The object is opened before its segment is created: one that cannot be read (missing, not a
+    // regular file) creates nothing. Bases are streamed (the target withholds their shutdown status).
+    const { object } = entry;
+    const positional = direct && entry.codec.identity && entry.segment.kind !== 'primary-base';
+    let random: RandomReader | undefined = positional
+      ? sink.openRandomReader ? await sink.openRandomReader(object, { signal: entrySignal }) : await rangedRandomReader(sink, object, entrySignal)
+      : undefined;
+    let stream: Readable | undefined = positional ? undefined : await sink.openReader(object, { signal: entrySignal });
+    // Until the pipeline takes it, an error it emits (a dropped connection) must not be an uncaught one; the pipeline still sees it.
+    stream?.on('error', () => undefined);
+    try {
+      const writer = await target.create(entry.segment, { signal: entrySignal });
+      if (random && writer.direct) await transferDirect(sink, entry, random, writer.direct, progress, entrySignal);
+      else {
+        await random?.close();
+        random = undefined;
+        await transfer(context, entry, writer.stream, entrySignal, stream);
+        stream = undefined; // the pipeline owns it
+      }
+      await writer.commit();
+    } finally {
+      await random?.close().catch(() => undefined);
+      stream?.destroy();
+    }
     progress.finished(entry.object);
   };
   const readers = Math.min(concurrency, sink.capabilities.maxConcurrency);
