@@ -15,6 +15,10 @@ export interface CliRun {
 export interface RunOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly bin?: string;
+  /** @default this process's */
+  readonly cwd?: string;
+  /** Runs the CLI through this command first (`setpriv --reuid=65534 ...`). */
+  readonly wrapper?: readonly string[];
 }
 
 export interface RunningCli {
@@ -25,8 +29,10 @@ export interface RunningCli {
 }
 
 export function startCli(args: readonly string[], options: RunOptions = {}): RunningCli {
-  const child = spawn(process.execPath, [options.bin ?? SHMSNAP_BIN, ...args], {
+  const command = [...(options.wrapper ?? []), process.execPath, options.bin ?? SHMSNAP_BIN, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...options.env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -13,21 +13,22 @@ describe('localPathOf', () => {
   });
 
   for (const [location, why] of [
-    ['', /location: is empty/],
-    ['   ', /location: is empty/],
-    ['file://host/x', /names host 'host'/],
-    ['file://user:pw@/x', /carries credentials/],
-    ['file://user@localhost/x', /carries credentials/],
-    ['file://[::1/x', /is not a valid URL/],
-    ['file:///x?y=1', /has a query or fragment/],
-    ['file:///x#y', /has a query or fragment/],
-    ['file:///a%2Fb', /is not a usable file path/],
+    ['', /^location: empty \(an unset shell variable\?\)/],
+    ['   ', /^location: empty/],
+    ['file://host/x', /^location file:\/\/host\/x: a file:\/\/ URL names no host but this one \('host' given\)/],
+    ['file://user:secret@/x', /^location file:\/\/\/x: a file:\/\/ URL takes no credentials/],
+    ['file://user@localhost/x', /takes no credentials/],
+    ['file://[::1/x', /: not a valid URL/],
+    ['file:///x?y=1', /takes no query string or fragment/],
+    ['file:///x#y', /takes no query string or fragment/],
+    ['file:///a%2Fb', /: not a usable file path/],
   ] as const) {
     it(`refuses ${JSON.stringify(location)} as CONFIG_INVALID, with the form that works`, () => {
       assert.throws(() => localPathOf(location), (error: unknown) => {
         assert.ok(isShmsnapError(error, 'CONFIG_INVALID'), `expected CONFIG_INVALID, got ${String(error)}`);
         assert.match(error.message, why);
-        if (location.trim() !== '') assert.match(error.message, /file:\/\/\/absolute\/path/);
+        assert.match(error.message, /file:\/\/\/absolute\/path/);
+        assert.doesNotMatch(error.message, /secret/, 'a password is never printed');
         return true;
       });
     });

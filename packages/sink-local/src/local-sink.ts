@@ -77,25 +77,27 @@ const FILE_MODE = 0o600;
  * otherwise mean the current directory).
  */
 export function localPathOf(location: string): string {
-  if (location.trim() === '') throw errConfigInvalid('location', 'is empty; give a directory, file:///absolute/path or s3://bucket/prefix');
+  if (location.trim() === '') throw errConfigInvalid('location', 'empty (an unset shell variable?): give a directory, file:///absolute/path or s3://bucket/prefix');
   if (!/^file:\/\//i.test(location)) return resolve(location);
+  // Never print what may be a password.
+  const shown = location.replace(/^(file:\/\/)[^/?#]*@/i, '$1');
   const refuse = (why: string): never => {
-    throw errConfigInvalid('location', `'${location}' ${why}; a local location is written file:///absolute/path (three slashes) or as a plain path`);
+    throw errConfigInvalid(`location ${shown}`, `${why}; a local location is file:///absolute/path (three slashes) or a plain path`);
   };
   // WHATWG URLs cannot parse credentials in a file URL at all: look for them first, to say so.
-  if (/^file:\/\/[^/?#]*@/i.test(location)) refuse('carries credentials');
+  if (/^file:\/\/[^/?#]*@/i.test(location)) refuse('a file:// URL takes no credentials');
   let url: URL;
   try {
     url = new URL(location);
   } catch {
-    return refuse('is not a valid URL');
+    return refuse('not a valid URL');
   }
-  if (url.host !== '' && url.hostname !== 'localhost') refuse(`names host '${url.host}'`);
-  if (url.search !== '' || url.hash !== '') refuse('has a query or fragment');
+  if (url.host !== '' && url.hostname !== 'localhost') refuse(`a file:// URL names no host but this one ('${url.host}' given)`);
+  if (url.search !== '' || url.hash !== '') refuse('a file:// URL takes no query string or fragment');
   try {
     return fileURLToPath(url);
   } catch (error) {
-    return refuse(`is not a usable file path (${error instanceof Error ? error.message : String(error)})`);
+    return refuse(`not a usable file path (${error instanceof Error ? error.message : String(error)})`);
   }
 }
 

@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { errRestoreRefused, formatAge, formatBytes, formatKey, prepareRestore, type RestorePlan, type RestoreProvenance, type Registry, type Sink } from '@shmsnap/core';
 import { createShmTarget, type ShmTarget } from '@shmsnap/shm-native';
-import { instanceOption, namespaceOption, threadsOption } from '../cli-options.js';
+import { instanceOption, namespaceOption, parseLocation, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { onAbandon } from '../interrupt.js';
@@ -98,7 +98,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
     .description(
       "Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup's age and source host; refuses a backup from another host or older than --max-age unless --force. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.",
     )
-    .requiredOption('--from <location>', 'a directory, file:// URL or s3://bucket/prefix')
+    .addOption(new Option('--from <location>', 'a directory, file:// URL or s3://bucket/prefix').argParser(parseLocation).makeOptionMandatory())
     .addOption(instanceOption('Aerospike instance (0..15) (default: the one the location holds)'))
     .addOption(namespaceOption('only these namespaces, comma-separated (default: every namespace of the instance)'))
     .addOption(threadsOption())

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { prepareVerify, type Registry } from '@shmsnap/core';
-import { threadsOption } from '../cli-options.js';
+import { locationArgument, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
 import { EXIT_OK, EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import type { Output } from '../render/output.js';
@@ -39,7 +39,7 @@ export function defineVerifyCommand(program: Command, context: CliContext): void
   const command = program
     .command('verify')
     .description('Read every object of every backup at a location and check sizes and CRC-32s against the manifest (or, for ASMT files, their header and gzip trailer). Touches no shared memory. Names each bad object; exit status 4 if there is one.')
-    .argument('<location>', 'a directory, file:// URL or s3://bucket/prefix')
+    .addArgument(locationArgument())
     .addOption(threadsOption())
     .option('--json', 'print the result as JSON');
   addS3Options(command, false).action(async (location: string, flags: S3Flags & { threads: number; json?: boolean }) => {
