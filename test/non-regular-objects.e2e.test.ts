@@ -18,7 +18,7 @@ const { afterEach, describe, it } = await import('node:test');
 const { manifestName } = await import('@shmsnap/core');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
 const { useScratch } = await import('./support/scratch.js');
-const { runShmsnap } = await import('./support/cli.js');
+const { runAsmt, runShmsnap } = await import('./support/cli.js');
 const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 
 type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
@@ -122,6 +122,18 @@ describe('objects that are not regular files', () => {
       });
     });
   }
+
+  it('asmt -r refuses a FIFO stage file the same way (exit 1, named on stderr), not waiting on it', { timeout: 60_000 }, async () => {
+    const dir = await backupOf('asmt');
+    await rm(join(dir, 'ae001102.dat'));
+    mkfifo(join(dir, 'ae001102.dat'));
+    const started = Date.now();
+    const run = await runAsmt(['-r', '-p', dir, '-n', 'test']);
+    assert.ok(Date.now() - started < FAST_MS);
+    assert.equal(run.status, 1, run.stdout);
+    assert.match(run.stderr, /^asmt: CORRUPT_OBJECT: .*ae001102\.dat: is a FIFO, not a regular file/m);
+    assert.deepEqual(aerospikeKeys(), []);
+  });
 
   it('a manifest that is a FIFO refuses the restore by name; it is never waited on, nor taken for an ASMT directory', { timeout: 60_000 }, async () => {
     const dir = await backupOf('shmsnap');

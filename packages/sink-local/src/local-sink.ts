@@ -382,7 +382,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
         if (descend) await listDirectory(path, prefix, depth - 1, out);
         continue;
       }
-      if (!path.startsWith(prefix)) continue;
+      if (!path.startsWith(prefix) && !descend) continue;
       // lstat, not the directory entry's type: some file systems do not fill it in.
       let s: Stats;
       try {
@@ -396,6 +396,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
         if (descend) await listDirectory(path, prefix, depth - 1, out);
         continue;
       }
+      if (!path.startsWith(prefix)) continue;
       // Non-regular files are listed too (size as lstat tells), so that a FIFO named like a
       // segment file or a manifest is refused by name when read, not silently skipped.
       out.push(infoFrom(path, s));

@@ -94,7 +94,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
     .description(
       "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. On failure or Ctrl-C, everything it wrote is removed.",
     )
-    .addOption(new Option('--to <location>', 'a directory, file:// URL or s3://bucket/prefix; {host}, {instance} and {timestamp} are filled in (e.g. s3://bucket/aerospike/{host}/{instance}/{timestamp})').argParser(parseLocation).makeOptionMandatory())
+    .addOption(new Option('--to <location>', 'a directory, file:///absolute/path or s3://bucket/prefix; {host}, {instance} and {timestamp} are filled in, any other {...} is refused (e.g. s3://bucket/aerospike/{host}/{instance}/{timestamp})').argParser(parseLocation).makeOptionMandatory())
     .addOption(instanceOption('Aerospike instance (0..15)').default(0).argParser(parseInstance))
     .addOption(namespaceOption('only these namespaces, comma-separated (default: every namespace of the instance)'))
     .addOption(codecOption(context.registry))
