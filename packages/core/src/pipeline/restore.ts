@@ -156,9 +156,10 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
   const restoreOne = async (entry: RestoreEntry, entrySignal: AbortSignal): Promise<void> => {
     progress.started(entry.object);
     // The object is opened before its segment is created: one that cannot be read (missing, not a
-    // regular file) creates nothing. Bases are streamed (the target withholds their shutdown status).
+    // regular file) creates nothing. A target that offers no `direct` for this segment (the shm
+    // base, whose shutdown status it withholds) gets the stream instead.
     const { object } = entry;
-    const positional = direct && entry.codec.identity && entry.segment.kind !== 'primary-base';
+    const positional = direct && entry.codec.identity;
     let random: RandomReader | undefined = positional
       ? sink.openRandomReader ? await sink.openRandomReader(object, { signal: entrySignal }) : await rangedRandomReader(sink, object, entrySignal)
       : undefined;
@@ -171,6 +172,7 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
       else {
         await random?.close();
         random = undefined;
+        stream ??= await sink.openReader(object, { signal: entrySignal });
         await transfer(context, entry, writer.stream, entrySignal, stream);
         stream = undefined; // the pipeline owns it
       }
