@@ -145,32 +145,55 @@ describe('objects that are not regular files', () => {
 });
 
 describe('a run blocked in the kernel', () => {
-  it('SIGTERM still ends it within the deadline, and every segment it created is removed', { timeout: 60_000 }, async () => {
+  /** The stalled restore (support/stalled-restore.mjs), once it is blocked reading ae001102.dat. */
+  async function stalledRestore(deadlineMs: number) {
     const dir = await backupOf('shmsnap');
-    const fifo = join(scratch.root(), 'stall.fifo');
+    const fifo = join(scratch.root(), `stall-${deadlineMs}.fifo`);
     mkfifo(fifo);
     const script = fileURLToPath(new URL('./support/stalled-restore.mjs', import.meta.url));
-    const child = spawn(process.execPath, [script, dir, 'ae001102.dat', fifo, '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const child = spawn(process.execPath, [script, dir, 'ae001102.dat', fifo, String(deadlineMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = { stderr: '' };
+    child.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
     child.stdout.resume();
-    const ended = new Promise<{ status: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-      child.on('close', (status, signal) => resolve({ status, signal, at: Date.now() })),
-    );
+    const ended = new Promise<{ signal: NodeJS.Signals | null; at: number }>((resolve) => child.on('close', (_status, signal) => resolve({ signal, at: Date.now() })));
     // Wait until the stalled object's segment exists: the restore is now blocked reading it.
     for (let waited = 0; !aerospikeKeys().includes('ae001102'); waited += 50) {
-      assert.ok(waited < 20_000, `the restore never reached ae001102.dat: ${stderr}`);
+      if (waited > 20_000) {
+        child.kill('SIGKILL');
+        assert.fail(`the restore never reached ae001102.dat: ${output.stderr}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.ok(aerospikeKeys().length >= 3, 'segments before it were created');
+    return { child, output, ended };
+  }
+
+  it('SIGTERM still ends it within the deadline, and every segment it created is removed', { timeout: 60_000 }, async () => {
+    const { child, output, ended } = await stalledRestore(1000);
     const sent = Date.now();
     child.kill('SIGTERM');
     const result = await ended;
     assert.ok(result.at - sent < 10_000, `ended ${result.at - sent} ms after SIGTERM`);
     assert.equal(result.signal, 'SIGTERM', 'it ends by the signal it was sent (a shell shows 143)');
-    assert.match(stderr, /SIGTERM: stopping restore/);
-    assert.match(stderr, /restore did not finish cleaning up within 1 s \(a read or write is blocked in the kernel\); ending now/);
-    assert.match(stderr, /removed the \d+ segment\(s\) this restore had created \(.*0xae001102/);
+    assert.match(output.stderr, /SIGTERM: stopping restore/);
+    assert.match(output.stderr, /restore did not finish cleaning up within 1 s \(a read or write is blocked in the kernel\); ending now/);
+    assert.match(output.stderr, /removed the \d+ segment\(s\) this restore had created \(.*0xae001102/);
     assert.deepEqual(aerospikeKeys(), [], 'every segment it created is gone once it ended');
+  });
+
+  it('a third Ctrl-C ends it at once, long before the deadline, removing its segments too', { timeout: 60_000 }, async () => {
+    const { child, output, ended } = await stalledRestore(600_000);
+    const sent = Date.now();
+    child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    child.kill('SIGINT');
+    const result = await ended;
+    assert.ok(result.at - sent < 10_000, `ended ${result.at - sent} ms after the first Ctrl-C`);
+    assert.equal(result.signal, 'SIGINT', 'a shell shows 130');
+    assert.match(output.stderr, /still cleaning up after restore; press Ctrl-C again to end now/);
+    assert.match(output.stderr, /removed the \d+ segment\(s\) this restore had created/);
+    assert.deepEqual(aerospikeKeys(), []);
   });
 });
