@@ -14,6 +14,8 @@ export interface CliContext {
   readonly streams: OutputStreams;
   /** Records the exit status of the command that ran. */
   readonly setExit: (status: number) => void;
+  /** How long cleanup may take after Ctrl-C before the process ends anyway. @default INTERRUPT_DEADLINE_MS */
+  readonly interruptDeadlineMs?: number;
 }
 
 /** Opens the sink of `location`, with the S3 flags for S3 locations. */
@@ -37,7 +39,8 @@ export async function execute(
   const output = new Output(options.json === true, context.streams);
   let status: number;
   try {
-    status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted))) ?? EXIT_OK;
+    const interrupt = context.interruptDeadlineMs === undefined ? {} : { deadlineMs: context.interruptDeadlineMs };
+    status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted), interrupt)) ?? EXIT_OK;
   } catch (error) {
     status = output.error(error, { listAll: options.dryRun === true });
   }
