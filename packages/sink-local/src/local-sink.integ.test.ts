@@ -184,8 +184,8 @@ describe('local sink specifics', () => {
         await writeFile(join(root, 'file'), 'x');
         for (const location of [join(root, 'file'), join(root, 'file', 'below', 'deeper')]) {
           await assert.rejects(createLocalSink(location).checkWritable!(), (e: unknown) => {
-            assert.ok(isShmsnapError(e, 'IO_FAILED'), String(e));
-            assert.equal(e.message, `create directory failed for ${location}: ${join(root, 'file')} is not a directory`);
+            assert.ok(isShmsnapError(e, 'CONFIG_INVALID'), String(e));
+            assert.equal(e.message, `location: ${join(root, 'file')} is a file, not a directory`);
             return true;
           });
         }

@@ -610,7 +610,8 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
           path = dirname(path);
           continue;
         }
-        if (!info.isDirectory()) throw toShmsnapError(Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' }), 'create directory', directory);
+        // The same refusal listing gives a location that is a file: a mistake in the location given.
+        if (!info.isDirectory()) throw await errNotADirectory(path === directory ? directory : path);
         break;
       }
       try {
