@@ -74,7 +74,7 @@ interface S3Setting {
 export const S3_SETTINGS: readonly S3Setting[] = [
   { key: 's3Endpoint', flags: '--s3-endpoint <url>', description: "S3-compatible endpoint (MinIO, Ceph RGW, R2...) (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url)", parse: text },
   { key: 's3Region', flags: '--s3-region <region>', description: "region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1)", parse: text },
-  { key: 's3PathStyle', flags: '--s3-path-style', description: 'bucket in the path, not the host name (default with a custom endpoint from any source; --no-s3-path-style for virtual-hosted)', env: 'SHMSNAP_S3_PATH_STYLE', parse: parseBooleanSetting },
+  { key: 's3PathStyle', flags: '--s3-path-style', description: 'bucket in the path, not the host name (default when an endpoint is set, by flag, environment or profile)', env: 'SHMSNAP_S3_PATH_STYLE', parse: parseBooleanSetting },
   { key: 's3Profile', flags: '--s3-profile <name>', description: 'profile of the shared AWS files, as AWS_PROFILE: credentials, region, endpoint_url, ca_bundle', parse: text },
   { key: 's3CaBundle', flags: '--s3-ca-bundle <file>', description: "PEM file of the CAs to trust for an https endpoint (default: AWS_CA_BUNDLE, the profile's ca_bundle)", parse: text },
   {
@@ -105,7 +105,8 @@ const flagOf = (setting: S3Setting): string => setting.flags.split(' ')[0]!;
 export function addS3Options(command: Command, writes: boolean): Command {
   for (const setting of settingsFor(writes)) {
     const flag = flagOf(setting);
-    const description = setting.env === undefined ? setting.description : `${setting.description} (env: ${setting.env})`;
+    const variable = setting.parse === parseBooleanSetting ? `${setting.env}=true|false` : setting.env;
+    const description = variable === undefined ? setting.description : `${setting.description} (env: ${variable})`;
     const option = new Option(setting.flags, description);
     // A boolean takes no argument; the others are parsed here, so a bad flag is a usage error naming it.
     if (setting.flags.includes('<')) {
