@@ -85,6 +85,7 @@ describe('loadS3Profile', () => {
     const bare = await loadS3Profile(undefined, { AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') });
     assert.equal(bare.found, false);
     assert.equal(bare.region, undefined);
+    assert.equal((await loadS3Profile('default', { AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') })).found, false, 'default even when named, as the AWS CLI allows');
     // The default files are named as the AWS documentation names them.
     await assert.rejects(loadS3Profile('nope', { AWS_CONFIG_FILE: join(homedir(), '.aws', 'no-such-config') }), (error) => isShmsnapError(error) && /not found in ~\/\.aws\/no-such-config or ~\/\.aws\/credentials$/.test(error.message));
   });

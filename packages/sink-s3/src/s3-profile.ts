@@ -20,7 +20,7 @@ export interface S3Profile {
   readonly name: string;
   /** Who chose the profile: the `profile` option, AWS_PROFILE, or nobody (`default`). */
   readonly chosenBy: 'profile' | 'AWS_PROFILE' | 'default';
-  /** Whether either file has a section for it (a missing `default` is no error: credentials may come from elsewhere). */
+  /** Whether either file has a section for it (only `default` may be missing). */
   readonly found: boolean;
   readonly region?: string;
   /** The `s3` endpoint_url of the profile's `services` section, else the profile's own endpoint_url. */
@@ -53,8 +53,8 @@ export function expandHome(path: string): string {
 }
 
 /**
- * Reads profile `option ?? AWS_PROFILE ?? 'default'`. A profile that was asked
- * for (by the option or AWS_PROFILE) and is in neither file is CONFIG_INVALID
+ * Reads profile `option ?? AWS_PROFILE ?? 'default'`. A profile other than
+ * `default` that is in neither file is CONFIG_INVALID
  * naming it and the files, before any request: the SDK would otherwise fail
  * later with "no credentials". A `services` section the profile names but the
  * config file lacks is refused the same way.
@@ -68,7 +68,8 @@ export async function loadS3Profile(option: string | undefined, env: NodeJS.Proc
   const files = await loadSharedConfigFiles({ filepath: paths.credentials, configFilepath: paths.config, ignoreCache: true });
   const inConfig = files.configFile[name];
   const inCredentials = files.credentialsFile[name];
-  if (chosenBy !== 'default' && inConfig === undefined && inCredentials === undefined) {
+  // `default` may be absent even when named, as for the AWS CLI: credentials may come from elsewhere (a role).
+  if (name !== 'default' && inConfig === undefined && inCredentials === undefined) {
     throw errConfigInvalid(chosenBy, `profile '${name}' not found in ${display(expandHome(paths.config))} or ${display(expandHome(paths.credentials))}`);
   }
   // As the SDK merges them: the credentials file wins where both set a value.
