@@ -3,11 +3,11 @@
  * to report its exit status. Commands import this, never program.ts, so
  * there is no cycle between the composition and its parts.
  */
-import { schemeOf, type Registry, type Sink } from '@shmsnap/core';
+import { errConfigInvalid, schemeOf, type Registry, type Sink } from '@shmsnap/core';
 import { EXIT_OK } from './exit-codes.js';
 import { withInterrupt, type OnCommitted } from './interrupt.js';
 import { Output, type OutputStreams } from './render/output.js';
-import { s3SinkOptions, type S3Flags } from './s3-options.js';
+import { s3Request, type S3Flags } from './s3-options.js';
 
 export interface CliContext {
   readonly registry: Registry;
@@ -21,8 +21,28 @@ export interface CliContext {
 /** Opens the sink of `location`, with the S3 flags for S3 locations. */
 export type SinkOpener = (location: string) => Promise<Sink>;
 
-export function sinkOpener(registry: Registry, flags: S3Flags): SinkOpener {
-  return (location) => registry.openSink(location, schemeOf(location) === 's3' ? { ...s3SinkOptions(flags) } : undefined);
+/**
+ * The S3 settings (flags, else SHMSNAP_S3_* variables) go to an S3 sink; given
+ * for any other location they are a usage error, before anything is opened.
+ * `writes`: the command has the S3 options of writers (backup).
+ */
+export function sinkOpener(registry: Registry, flags: S3Flags, writes = false, env: NodeJS.ProcessEnv = process.env): SinkOpener {
+  return async (location) => {
+    const s3 = s3Request(flags, env, writes);
+    if (schemeOf(location) !== 's3') {
+      if (s3.given.length > 0) {
+        const [first, ...rest] = s3.given;
+        const what = rest.length === 0 ? first! : `${s3.given.slice(0, -1).join(', ')} and ${s3.given.at(-1)}`;
+        throw errConfigInvalid(what, `${rest.length === 0 ? 'applies' : 'apply'} only to s3:// locations, not to ${registry.redact(location)}`);
+      }
+      return registry.openSink(location);
+    }
+    try {
+      return await registry.openSink(location, { ...s3.options });
+    } catch (error) {
+      throw s3.nameSource(error);
+    }
+  };
 }
 
 /**

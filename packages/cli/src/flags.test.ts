@@ -1,7 +1,7 @@
 // Core names options; each frontend renders them as its own flags.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assessRestore, errConfigInvalid, errRestoreRefused } from '@shmsnap/core';
+import { assessRestore, errConfigInvalid, errRemoteFailed, errRestoreRefused } from '@shmsnap/core';
 import { ASMT_FLAGS, namerOf, renderMessage, SHMSNAP_FLAGS } from './flags.js';
 
 describe('renderMessage', () => {
@@ -30,6 +30,14 @@ describe('renderMessage', () => {
       message,
       "/b: 'test': backup was made on host 'x', this is 'node1' (--allow-other-host restores it anyway); 'test': the backup is 38 hours old, older than the default limit of 24 hours (--allow-older restores it anyway, --max-age sets another limit)",
     );
+  });
+
+  it('names the options another message says it mentions, and the S3 options as their flags', () => {
+    const tls = errRemoteFailed('s3 list', 's3://b/p', false, new Error('TLS: self-signed; give its CA with caBundle or AWS_CA_BUNDLE')).withDetails({ mentions: ['caBundle'] });
+    assert.equal(renderMessage(tls, namerOf(SHMSNAP_FLAGS)), 's3 list failed for s3://b/p: TLS: self-signed; give its CA with --s3-ca-bundle or AWS_CA_BUNDLE');
+    assert.equal(renderMessage(errConfigInvalid('partSizeBytes', 'must be from 5 to 5120 MiB, got 2 MiB'), namerOf(SHMSNAP_FLAGS)), '--s3-part-size-mib: must be from 5 to 5120 MiB, got 2 MiB');
+    const kms = errConfigInvalid('sseKmsKeyId', "only applies with serverSideEncryption 'aws:kms'").withDetails({ mentions: ['serverSideEncryption'] });
+    assert.equal(renderMessage(kms, namerOf(SHMSNAP_FLAGS)), "--s3-sse-kms-key-id: only applies with --s3-sse 'aws:kms'");
   });
 
   it('leaves other messages as they are', () => {

@@ -20,6 +20,19 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   maxAge: '--max-age',
   namespaces: '--namespace',
   to: '--to',
+  // The S3 sink's options.
+  caBundle: '--s3-ca-bundle',
+  checksumMode: '--s3-checksum',
+  endpoint: '--s3-endpoint',
+  forcePathStyle: '--s3-path-style',
+  maxParts: '--s3-max-parts',
+  partSizeBytes: '--s3-part-size-mib',
+  profile: '--s3-profile',
+  region: '--s3-region',
+  serverSideEncryption: '--s3-sse',
+  sseKmsKeyId: '--s3-sse-kms-key-id',
+  storageClass: '--s3-storage-class',
+  uploadConcurrency: '--s3-upload-concurrency',
 };
 
 export const ASMT_FLAGS: Readonly<Record<string, string>> = {
@@ -35,12 +48,21 @@ export function namerOf(table: Readonly<Record<string, string>>): OptionNamer {
   return (option) => table[option] ?? option;
 }
 
-/** The one-line message of `error`, with options named as this frontend's flags. */
+/**
+ * The one-line message of `error`, with options named as this frontend's
+ * flags: the option of a CONFIG_INVALID, and any option another message
+ * says it mentions (`details.mentions`: a hint such as "give ... with caBundle").
+ */
 export function renderMessage(error: ShmsnapError, name: OptionNamer): string {
-  const { option, reason, conflictsWith } = error.details;
+  const { option, reason, conflictsWith, mentions } = error.details;
   let message = error.message;
   if (error.code === 'CONFIG_INVALID' && typeof option === 'string' && typeof reason === 'string') {
     message = typeof conflictsWith === 'string' ? `${name(option)}: cannot be given with ${name(conflictsWith)}: ${reason}` : `${name(option)}: ${reason}`;
+  }
+  if (Array.isArray(mentions)) {
+    for (const mentioned of mentions) {
+      if (typeof mentioned === 'string' && /^\w+$/.test(mentioned)) message = message.replace(new RegExp(`\\b${mentioned}\\b`, 'g'), name(mentioned));
+    }
   }
   return message;
 }

@@ -197,7 +197,7 @@ export class PartStream extends Writable {
     await this.#slot();
     const { maxParts } = this.options.plan;
     if (!last && this.#partsStarted + 1 >= maxParts) {
-      throw errConfigInvalid('maxParts', `${this.options.object} needs more than ${maxParts} parts: raise maxParts or partSizeBytes, or give a sizeHint`);
+      throw errConfigInvalid('maxParts', `${this.options.object} needs more than ${maxParts} parts: raise maxParts or partSizeBytes, or give a sizeHint`).withDetails({ mentions: ['maxParts', 'partSizeBytes'] });
     }
     const part = this.#current;
     if (!part) return;

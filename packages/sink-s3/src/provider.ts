@@ -31,7 +31,7 @@ export function createS3SinkProvider(providerOptions: S3SinkProviderOptions = {}
     schemes: ['s3'],
     async create(location, options) {
       const { createS3Sink } = await import('./s3-sink.js');
-      return withRetry(createS3Sink(location, { retry, ...options }), retry);
+      return withRetry(await createS3Sink(location, { retry, ...options }), retry);
     },
     redact: redactS3Location,
   };

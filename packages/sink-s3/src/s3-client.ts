@@ -7,11 +7,18 @@
  *   make s3rver store streamed bodies corrupt and are refused by many
  *   S3-compatible stores.
  * - Credentials come only from the SDK's default chain (or `profile`).
+ * - The endpoint, region and CA bundle are resolved by us, from the same
+ *   profile the credentials come from (`s3-profile.ts`), so the client is
+ *   told not to look for endpoint URLs of its own.
+ * - A CA bundle replaces Node's trusted CAs, as `ca_bundle` does for the AWS
+ *   CLI; the SDK for JavaScript reads neither AWS_CA_BUNDLE nor `ca_bundle`,
+ *   so its request handler is given an https agent with it.
  */
 import { HeadObjectCommand, S3Client, type HeadObjectCommandOutput, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { isShmsnapError } from '@shmsnap/core/plugin-kit';
+import { readFile } from 'node:fs/promises';
+import { errConfigInvalid, isShmsnapError } from '@shmsnap/core/plugin-kit';
 import { mapS3Error, type S3Step } from './s3-errors.js';
-import type { ResolvedS3SinkOptions } from './s3-options.js';
+import type { CaBundleSetting, ResolvedS3SinkOptions } from './s3-options.js';
 
 /** One object's address, and the client that reaches it. */
 export interface S3ObjectAddress {
@@ -44,7 +51,24 @@ function withoutNodeVersionWarning<T>(construct: () => T): T {
   }
 }
 
-export function createS3Client(options: ResolvedS3SinkOptions): S3Client {
+/**
+ * The PEM text of a CA bundle, checked to hold a certificate: a wrong path
+ * is CONFIG_INVALID naming the setting, not a TLS failure at the first request.
+ */
+export async function readCaBundle(bundle: CaBundleSetting): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(bundle.path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw errConfigInvalid(bundle.from, `cannot read ${bundle.path}${code === 'ENOENT' ? ' (no such file)' : code ? ` (${code})` : ''}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw errConfigInvalid(bundle.from, `${bundle.path} holds no PEM certificate`);
+  return text;
+}
+
+/** `ca`: the PEM text of the CA bundle (`readCaBundle`), when one is set. */
+export function createS3Client(options: ResolvedS3SinkOptions, ca?: string): S3Client {
   const checksums = options.checksumMode === 'when-supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
   const config: S3ClientConfig = {
     region: options.region,
@@ -52,7 +76,9 @@ export function createS3Client(options: ResolvedS3SinkOptions): S3Client {
     maxAttempts: 1,
     requestChecksumCalculation: checksums,
     responseChecksumValidation: checksums,
-    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS },
+    // Options, not a handler: the SDK's own agents (keep-alive, 50 sockets) then take the CA too.
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS, ...(ca === undefined ? {} : { httpsAgent: { ca } }) },
+    ignoreConfiguredEndpointUrls: true,
     // A region we guessed may be wrong for the bucket; AWS then tells the right one.
     followRegionRedirects: !options.regionGiven && options.endpoint === undefined,
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),

@@ -68,6 +68,33 @@ describe('mapS3Error', () => {
     assert.ok(isShmsnapError(mapS3Error(Object.assign(new Error('Request aborted'), { name: 'AbortError' }), at), 'ABORTED'));
   });
 
+  it('makes a TLS failure a non-retryable REMOTE_FAILED that says what to change', () => {
+    for (const code of ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']) {
+      const mapped = mapS3Error(network(code, 'self-signed certificate'), at);
+      assert.ok(isShmsnapError(mapped, 'REMOTE_FAILED'), code);
+      assert.equal(mapped.retryable, false, 'another attempt meets the same certificate');
+      assert.equal(mapped.fault, 'remote');
+      assert.match(mapped.message, new RegExp(`^s3 upload part 3 failed for s3://bkt/node1/ae001100\\.dat\\.gz: TLS: .*\\(${code}\\); .*caBundle or AWS_CA_BUNDLE$`));
+      assert.deepEqual(mapped.details['mentions'], ['caBundle'], 'the frontend names the option its way');
+      assert.equal(mapped.details['tls'], code);
+    }
+    // Wrapped by a caller: the cause chain is searched.
+    assert.equal(mapS3Error(new Error('request failed', { cause: network('DEPTH_ZERO_SELF_SIGNED_CERT') }), at).details['tls'], 'DEPTH_ZERO_SELF_SIGNED_CERT');
+
+    const mismatch = mapS3Error(Object.assign(network('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), { host: '127.0.0.1', cert: { subjectaltname: 'DNS:store.test' } }), at);
+    assert.ok(isShmsnapError(mismatch, 'REMOTE_FAILED') && !mismatch.retryable);
+    assert.match(mismatch.message, /TLS: the store's certificate is not for the endpoint's host name: it is for DNS:store\.test, not 127\.0\.0\.1 \(ERR_TLS_CERT_ALTNAME_INVALID\); use a host name the certificate holds/);
+    assert.equal(mismatch.details['mentions'], undefined, 'a CA bundle would not help');
+
+    const expired = mapS3Error(network('CERT_HAS_EXPIRED', 'certificate has expired'), at);
+    assert.match(expired.message, /TLS: the store's certificate has expired/);
+    const plain = mapS3Error(network('EPROTO', 'write EPROTO 80DC:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:ssl3_record.c:350:'), at);
+    assert.ok(isShmsnapError(plain, 'REMOTE_FAILED'));
+    assert.match(plain.message, /TLS: the endpoint does not answer TLS: does it take http:\/\/ rather than https:\/\/\?/);
+    const handshake = mapS3Error(network('EPROTO', 'write EPROTO 80DC:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:ssl3_record.c:1:'), at);
+    assert.match(handshake.message, /TLS: the handshake with the endpoint failed \(sslv3 alert handshake failure\)$/);
+  });
+
   it('wraps anything else with the plugin name and the step', () => {
     const mapped = mapS3Error(new TypeError('cannot read x of undefined'), at);
     assert.ok(isShmsnapError(mapped, 'PLUGIN_FAILED'));

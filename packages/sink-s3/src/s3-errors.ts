@@ -5,6 +5,10 @@
  *   (PERMISSION_DENIED), a missing bucket, any other 4xx answer.
  * - What may pass is retryable REMOTE_FAILED: throttling (SlowDown, 503,
  *   429), 5xx, dropped or refused connections, timeouts.
+ * - A TLS failure (a certificate this host does not trust, one for another
+ *   host name, one out of date, an endpoint that does not speak TLS) is
+ *   REMOTE_FAILED, not retried, saying what to change; its hint names the
+ *   `caBundle` option (`details.mentions`), which a frontend names its way.
  * - The caller's abort is ABORTED.
  * - Anything that is not an answer from the store nor a network error is
  *   wrapped with the plugin's name and the step (`withPluginContext`).
@@ -74,6 +78,52 @@ const CONNECTION_CODES = new Set([
 ]);
 const CONNECTION_MESSAGES = /socket hang up|^aborted$|premature close|ECONNRESET|EPIPE|timed? ?out/i;
 
+/** Node's (OpenSSL's) codes for a certificate chain this host does not trust. */
+const UNTRUSTED_CERTIFICATE: Readonly<Record<string, string>> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the store's certificate is self-signed",
+  SELF_SIGNED_CERT_IN_CHAIN: "the store's certificate chain ends in a CA this host does not trust",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the store's certificate is signed by a CA this host does not know",
+  UNABLE_TO_GET_ISSUER_CERT: "the store's certificate is signed by a CA this host does not know",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the store's certificate is signed by a CA this host does not know",
+  CERT_UNTRUSTED: "the store's certificate is not trusted",
+  CERT_SIGNATURE_FAILURE: "the store's certificate signature does not verify against the trusted CAs",
+};
+const CA_HINT = "if the store is yours, give its CA's certificate (PEM) with caBundle or AWS_CA_BUNDLE";
+const OTHER_TLS: Readonly<Record<string, string>> = {
+  ERR_TLS_CERT_ALTNAME_INVALID: "the store's certificate is not for the endpoint's host name",
+  CERT_HAS_EXPIRED: "the store's certificate has expired (or this host's clock is wrong)",
+  CERT_NOT_YET_VALID: "the store's certificate is not valid yet (or this host's clock is wrong)",
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the endpoint does not answer TLS: does it take http:// rather than https://?',
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: 'the endpoint does not answer TLS: does it take http:// rather than https://?',
+};
+
+/** The TLS failure in `error` or its causes, worded with what to do; undefined for any other failure. */
+function tlsFailure(error: unknown): { code: string; text: string; mentions: readonly string[] } | undefined {
+  for (let at: unknown = error, depth = 0; at !== undefined && at !== null && depth < 4; at = (at as { cause?: unknown }).cause, depth += 1) {
+    const code = field(at, 'code');
+    if (typeof code !== 'string') continue;
+    const message = String(field(at, 'message') ?? code);
+    const untrusted = UNTRUSTED_CERTIFICATE[code];
+    if (untrusted !== undefined) return { code, text: `TLS: ${untrusted} (${code}); ${CA_HINT}`, mentions: ['caBundle'] };
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      // Node's error holds the host asked for and the certificate's names.
+      const host = (at as { host?: unknown }).host;
+      const names = (at as { cert?: { subjectaltname?: unknown } }).cert?.subjectaltname;
+      const which = typeof host === 'string' && typeof names === 'string' ? `it is for ${names}, not ${host}` : message.replace(/[:\s]+$/, '');
+      return { code, text: `TLS: ${OTHER_TLS[code]}: ${which} (${code}); use a host name the certificate holds in the endpoint (a CA bundle does not change this)`, mentions: [] };
+    }
+    // OpenSSL's words when the other end answers plain HTTP (Node gives them the code EPROTO).
+    if (code === 'EPROTO') {
+      if (/wrong version number|packet length too long|http request/i.test(message)) return { code, text: `TLS: ${OTHER_TLS['ERR_SSL_WRONG_VERSION_NUMBER']} (${code})`, mentions: [] };
+      const reason = /SSL routines:[^:]*:([^:]+)/.exec(message)?.[1] ?? message;
+      return { code, text: `TLS: the handshake with the endpoint failed (${reason})`, mentions: [] };
+    }
+    const other = OTHER_TLS[code];
+    if (other !== undefined) return { code, text: `TLS: ${other} (${code})`, mentions: [] };
+  }
+  return undefined;
+}
+
 function field(error: unknown, name: keyof SdkErrorLike): unknown {
   return typeof error === 'object' && error !== null ? (error as SdkErrorLike)[name] : undefined;
 }
@@ -107,6 +157,10 @@ export function mapS3Error(error: unknown, at: S3Step): ShmsnapError {
   if (at.signal?.aborted || isAbort(error)) {
     const reason: unknown = at.signal?.aborted ? at.signal.reason : error;
     return isShmsnapError(reason) ? reason : errAborted(`${what} of ${where}`, reason);
+  }
+  const tls = tlsFailure(error);
+  if (tls !== undefined) {
+    return errRemoteFailed(what, where, false, new Error(tls.text, { cause: error })).withDetails({ tls: tls.code, ...(tls.mentions.length > 0 ? { mentions: tls.mentions } : {}) });
   }
   const status = httpStatusOf(error);
   const code = s3CodeOf(error);

@@ -28,7 +28,7 @@ async function sinkBehindProxy(rules: FaultRule[], options: S3SinkOptions = {}, 
   const { endpoint } = await serverOnce();
   const proxy = await startFaultProxy(endpoint, rules);
   cases += 1;
-  const sink = createS3Sink(`s3://${bucket}/faults-${cases}`, { ...s3TestClientOptions(proxy.endpoint), partSizeBytes: 5 * MiB, uploadConcurrency: 2, retry: fastRetry, ...options });
+  const sink = await createS3Sink(`s3://${bucket}/faults-${cases}`, { ...s3TestClientOptions(proxy.endpoint), partSizeBytes: 5 * MiB, uploadConcurrency: 2, retry: fastRetry, ...options });
   cleanups.push(async () => {
     await sink.close?.();
     await proxy.stop();
@@ -141,7 +141,7 @@ describe('s3 sink through a faulty network', () => {
     const own = await startS3Server({ buckets: ['test'] });
     const proxy = await startFaultProxy(own.endpoint);
     const events: S3SinkEvent[] = [];
-    const sink = createS3Sink('s3://test/interrupted', {
+    const sink = await createS3Sink('s3://test/interrupted', {
       ...s3TestClientOptions(proxy.endpoint),
       partSizeBytes: 5 * MiB,
       uploadConcurrency: 2,

@@ -41,11 +41,11 @@ describe('S3 locations', () => {
     assert.equal(redactS3Location('no scheme at all'), 'no scheme at all');
   });
 
-  it('is provided for the s3 scheme, with redact, as the default export', () => {
+  it('is provided for the s3 scheme, with redact, as the default export', async () => {
     assert.equal(provider, s3SinkProvider);
     assert.deepEqual(s3SinkProvider.schemes, ['s3']);
     assert.equal(s3SinkProvider.redact?.('s3://k:s@bucket/p?q=1'), 's3://bucket/p');
-    const sink = createS3Sink('s3://bucket//p/', { endpoint: 'http://127.0.0.1:9', region: 'us-east-1' });
+    const sink = await createS3Sink('s3://bucket//p/', { endpoint: 'http://127.0.0.1:9', region: 'us-east-1' });
     assert.equal(sink.location, 's3://bucket/p');
     assert.deepEqual(sink.capabilities, {
       rangedReads: true,

@@ -25,7 +25,7 @@ async function freshSink(options: S3SinkOptions = {}, subPrefix = ''): Promise<{
   const { endpoint } = await serverOnce();
   cases += 1;
   const prefix = `case-${cases}${subPrefix}`;
-  const sink = createS3Sink(`s3://test/${prefix}`, { ...s3TestClientOptions(endpoint), partSizeBytes: 5 * MiB, uploadConcurrency: 2, retry: fastRetry, ...options });
+  const sink = await createS3Sink(`s3://test/${prefix}`, { ...s3TestClientOptions(endpoint), partSizeBytes: 5 * MiB, uploadConcurrency: 2, retry: fastRetry, ...options });
   return {
     sink,
     prefix,
@@ -119,9 +119,9 @@ describe('s3 sink: multipart uploads', () => {
 
   it('refuses objects S3 cannot hold before any request', async () => {
     // An endpoint nothing listens on: a request would fail differently.
-    const sink = createS3Sink('s3://test/x', { ...s3TestClientOptions('http://127.0.0.1:9'), retry: { maxAttempts: 1 } });
+    const sink = await createS3Sink('s3://test/x', { ...s3TestClientOptions('http://127.0.0.1:9'), retry: { maxAttempts: 1 } });
     await assert.rejects(sink.openWriter('huge.dat', { expectedBytes: 5 * 1024 * 1024 * MiB + 1 }), (error) => isShmsnapError(error, 'SIZE_MISMATCH'));
-    const few = createS3Sink('s3://test/x', { ...s3TestClientOptions('http://127.0.0.1:9'), maxParts: 2 });
+    const few = await createS3Sink('s3://test/x', { ...s3TestClientOptions('http://127.0.0.1:9'), maxParts: 2 });
     await assert.rejects(few.openWriter('big.dat', { expectedBytes: 11 * 1024 * MiB }), (error) => isShmsnapError(error, 'CONFIG_INVALID'));
     await assert.rejects(sink.openWriter('bad/name.dat'), (error) => isShmsnapError(error, 'NAME_INVALID'));
     await sink.close?.();
@@ -150,10 +150,10 @@ describe('s3 sink: multipart uploads', () => {
 describe('s3 sink: locations and listing', () => {
   it('normalises the location and keys objects below the prefix', async () => {
     const { endpoint } = await serverOnce();
-    const sink = createS3Sink('s3://test//nested//deeper/', s3TestClientOptions(endpoint));
+    const sink = await createS3Sink('s3://test//nested//deeper/', s3TestClientOptions(endpoint));
     assert.equal(sink.location, 's3://test/nested/deeper');
     assert.equal(sink.name, 's3');
-    const root = createS3Sink('s3://test', s3TestClientOptions(endpoint));
+    const root = await createS3Sink('s3://test', s3TestClientOptions(endpoint));
     try {
       const writer = await sink.openWriter('x.dat', { expectedBytes: 3 });
       writer.stream.end(Buffer.from('abc'));
@@ -171,7 +171,7 @@ describe('s3 sink: locations and listing', () => {
   it('lists direct objects at depth 0 and deeper ones as a/b/name, sorted', async () => {
     const { sink, prefix, cleanup } = await freshSink();
     const { endpoint } = await serverOnce();
-    const sub = createS3Sink(`s3://test/${prefix}/node1/0`, s3TestClientOptions(endpoint));
+    const sub = await createS3Sink(`s3://test/${prefix}/node1/0`, s3TestClientOptions(endpoint));
     try {
       for (const [target, name] of [[sink, 'b.dat'], [sink, 'a.dat'], [sub, 'ae001100.dat']] as const) {
         const writer = await target.openWriter(name, { expectedBytes: 1 });

@@ -30,10 +30,11 @@ import {
 } from '@shmsnap/core/plugin-kit';
 import { bodyStream } from './body-stream.js';
 import { planParts } from './part-plan.js';
-import { callS3, createS3Client, headObject } from './s3-client.js';
+import { callS3, createS3Client, headObject, readCaBundle } from './s3-client.js';
 import { mapS3Error } from './s3-errors.js';
 import { formatS3Location, keyOf, parseS3Location } from './s3-location.js';
 import { resolveS3SinkOptions, S3_MAX_OBJECT_BYTES, type S3SinkOptions, S3_MAX_WRITERS } from './s3-options.js';
+import { loadS3Profile } from './s3-profile.js';
 import { createS3Writer } from './s3-writer.js';
 
 const byName = (a: ObjectInfo, b: ObjectInfo): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -44,10 +45,16 @@ function checkByteCount(option: string, value: number | undefined): void {
   }
 }
 
-export function createS3Sink(location: string, options: S3SinkOptions = {}): Sink {
+/**
+ * Reads the shared AWS files for the profile's settings (none when a client
+ * is given: it owns its settings) and the CA bundle, before any request.
+ */
+export async function createS3Sink(location: string, options: S3SinkOptions = {}): Promise<Sink> {
   const parsed = parseS3Location(location);
-  const resolved = resolveS3SinkOptions(options);
-  const client = resolved.client ?? createS3Client(resolved);
+  const profile = options.client === undefined ? await loadS3Profile(options.profile) : undefined;
+  const resolved = resolveS3SinkOptions(options, process.env, profile);
+  const ca = resolved.client === undefined && resolved.caBundle !== undefined ? await readCaBundle(resolved.caBundle) : undefined;
+  const client = resolved.client ?? createS3Client(resolved, ca);
   const ownsClient = resolved.client === undefined;
   const printable = formatS3Location(parsed);
   const { bucket } = parsed;

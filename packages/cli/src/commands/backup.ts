@@ -126,7 +126,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
         },
         output,
         context.registry,
-        sinkOpener(context.registry, flags),
+        sinkOpener(context.registry, flags, true),
         signal,
         onCommitted,
       ),

@@ -5,9 +5,11 @@
  * NotImplemented, 403 InvalidAccessKeyId) and dropped connections (before
  * forwarding, after the server acted but before the client heard, or in the
  * middle of the answer's body). It logs every request and counts what it
- * injected, so tests can assert the faults really happened.
+ * injected, so tests can assert the faults really happened. With `tls`, it
+ * listens for https (a store behind a certificate of the test's making).
  */
-import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export type FaultKind =
@@ -85,7 +87,12 @@ function matches(rule: FaultRule, request: ProxiedRequest): boolean {
   return rule.when ? rule.when(request) : true;
 }
 
-export async function startFaultProxy(targetEndpoint: string, rules: readonly FaultRule[] = []): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  /** Listen for https with this key and certificate (PEM); the endpoint is then `https://127.0.0.1:<port>`. */
+  readonly tls?: { readonly key: string; readonly cert: string };
+}
+
+export async function startFaultProxy(targetEndpoint: string, rules: readonly FaultRule[] = [], options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const target = new URL(targetEndpoint);
   const agent = new Agent({ keepAlive: true });
   const matched = rules.map(() => 0);
@@ -158,7 +165,7 @@ export async function startFaultProxy(targetEndpoint: string, rules: readonly Fa
     req.pipe(upstream);
   };
 
-  const server = createServer((req, res) => {
+  const handle: RequestListener = (req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const request: ProxiedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers };
     log.push(request);
@@ -182,12 +189,15 @@ export async function startFaultProxy(targetEndpoint: string, rules: readonly Fa
       default:
         forward(req, res, fault);
     }
-  });
+  };
+  const server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handle) : createServer(handle);
+  // A client that refuses the certificate closes the connection: nothing to report.
+  server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     counts,
     log,
     async stop() {
