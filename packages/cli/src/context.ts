@@ -24,7 +24,7 @@ export function sinkOpener(registry: Registry, flags: S3Flags): SinkOpener {
 }
 
 /**
- * Runs `body` with output set up from `--json`, under Ctrl-C handling; records the exit status. A body that
+ * Runs `body` (the command `what`) with output set up from `--json`, under Ctrl-C handling; records the exit status. A body that
  * commits passes `onCommitted` to its run: an interrupt after that point no longer stops it. A dry run's error lists
  * every problem found.
  */
@@ -39,7 +39,7 @@ export async function execute(
   try {
     status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted))) ?? EXIT_OK;
   } catch (error) {
-    status = output.error(error, { listAll: options.dryRun === true });
+    status = output.error(error, { listAll: options.dryRun === true, command: what });
   }
   context.setExit(status);
 }

@@ -33,6 +33,7 @@ import {
   createSinkWriter,
   errAborted,
   errIoFailed,
+  errLocationNotFound,
   errObjectExists,
   errPermissionDenied,
   errSizeMismatch,
@@ -68,11 +69,11 @@ export function localPathOf(location: string): string {
   return location.startsWith('file://') ? fileURLToPath(location) : resolve(location);
 }
 
-async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+async function writeFully(handle: FileHandle, chunk: Uint8Array, path: string): Promise<void> {
   let offset = 0;
   while (offset < chunk.length) {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    if (bytesWritten === 0) throw errIoFailed('write', 'file', new Error('write(2) wrote nothing'));
+    if (bytesWritten === 0) throw errIoFailed('writing', path, new Error('write(2) wrote nothing'));
     offset += bytesWritten;
   }
 }
@@ -112,7 +113,7 @@ class FileSink extends Writable {
       callback(tooMany);
       return;
     }
-    this.#inFlight = writeFully(this.handle, chunk).then(
+    this.#inFlight = writeFully(this.handle, chunk, this.path).then(
       () => {
         this.bytes += chunk.length;
         callback();
@@ -137,7 +138,7 @@ class FileSink extends Writable {
           bytesWritten -= buffer.length;
           continue;
         }
-        await writeFully(this.handle, buffer.subarray(bytesWritten));
+        await writeFully(this.handle, buffer.subarray(bytesWritten), this.path);
         bytesWritten = 0;
       }
     })().then(
@@ -247,12 +248,27 @@ class TempFile {
 }
 
 /** What a directory entry that is not a regular file (nor a directory) is, for `ObjectInfo.unusable`. */
-function describeEntry(entry: Dirent): string {
+type EntryKind = Pick<Dirent, 'isFile' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isBlockDevice' | 'isCharacterDevice'>;
+
+function describeEntry(entry: EntryKind): string {
   if (entry.isSymbolicLink()) return 'a symbolic link';
   if (entry.isFIFO()) return 'a FIFO';
   if (entry.isSocket()) return 'a socket';
   if (entry.isBlockDevice() || entry.isCharacterDevice()) return 'a device';
   return 'not a regular file';
+}
+
+/** What a path that is not a directory is, for "not a directory (it is a regular file)". */
+function describeStats(entry: EntryKind): string {
+  return entry.isFile() ? 'a regular file' : describeEntry(entry);
+}
+
+/** The nearest ancestor of `path` that exists: when stat(path) said ENOTDIR, a file. */
+async function nearestNonDirectory(path: string): Promise<string> {
+  for (let up = dirname(path); up !== dirname(up); up = dirname(up)) {
+    if (await stat(up).then(() => true, () => false)) return up;
+  }
+  return path;
 }
 
 /** CAP_CHOWN (bit 0 of the effective set): what chown(2) to another owner needs; root has it unless dropped. */
@@ -389,7 +405,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
 
     async openWriter(name, writerOptions = {}) {
       assertObjectName(name);
-      if (writerOptions.signal?.aborted) throw errAborted(`write of ${join(directory, name)}`);
+      if (writerOptions.signal?.aborted) throw errAborted(`writing ${join(directory, name)}`);
       const tempPath = join(directory, `.${name}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
       let handle: FileHandle;
       try {
@@ -508,6 +524,20 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || path === dirname(path)) return undefined;
         }
       }
+    },
+
+    async checkExists() {
+      let info;
+      try {
+        info = await stat(directory);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') throw errLocationNotFound(directory, 'the path does not exist');
+        // A component above is a file: name it, as the shell would.
+        if (code === 'ENOTDIR') throw errLocationNotFound(directory, `the path does not exist (${await nearestNonDirectory(directory)} is not a directory)`);
+        throw toShmsnapError(error, 'stat', directory);
+      }
+      if (!info.isDirectory()) throw errLocationNotFound(directory, `not a directory (it is ${describeStats(info)})`);
     },
 
     async checkWritable(probe = {}) {
