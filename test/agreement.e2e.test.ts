@@ -62,10 +62,10 @@ async function everyCommandRefuses(dir: string, code: string, message: RegExp, s
   assert.doesNotMatch(verify.stdout, /intact/);
   const ls = await runShmsnap(['ls', dir, '--json']);
   assert.equal(ls.status, 0, ls.stderr);
-  const rows = JSON.parse(ls.stdout).backups as { status: string; problem?: string }[];
+  const rows = JSON.parse(ls.stdout).backups as { status: string; problems: { code: string; message: string }[] }[];
   assert.deepEqual(rows.map((r) => r.status), ['invalid'], ls.stdout);
-  assert.match(rows[0]!.problem!, new RegExp(`^${code}: `));
-  assert.match(rows[0]!.problem!, message);
+  assert.equal(rows[0]!.problems[0]!.code, code);
+  assert.match(rows[0]!.problems[0]!.message, message);
   const human = await runShmsnap(['ls', dir]);
   assert.match(human.stdout, new RegExp(`^${dir.replace(/[/.]/g, '\\$&')} +invalid `, 'm'));
   assert.match(human.stderr, message);
@@ -294,7 +294,7 @@ describe('dry runs find what the real run would', () => {
     const run = await runShmsnap(['backup', '--to', file, '--codec', 'gzip', '--level', '12', '--dry-run']);
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, /^shmsnap: CONFIG_INVALID: --level: codec 'gzip' takes levels 1\.\.9, got 12$/m);
-    assert.match(run.stderr, /^ {2}and: create directory failed for .*another-file is not a directory$/m);
+    assert.match(run.stderr, /^ {2}and: creating directory .* failed: .*another-file is not a directory$/m);
     const json = JSON.parse((await runShmsnap(['backup', '--to', file, '--codec', 'gzip', '--level', '12', '--dry-run', '--json'])).stdout);
     assert.equal(json.error.code, 'CONFIG_INVALID');
     assert.equal(json.error.details.more.length, 1);

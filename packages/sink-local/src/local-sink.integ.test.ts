@@ -163,7 +163,7 @@ describe('local sink specifics', () => {
         for (const location of [join(root, 'file'), join(root, 'file', 'below', 'deeper')]) {
           await assert.rejects(createLocalSink(location).checkWritable!(), (e: unknown) => {
             assert.ok(isShmsnapError(e, 'IO_FAILED'), String(e));
-            assert.equal(e.message, `create directory failed for ${location}: ${join(root, 'file')} is not a directory`);
+            assert.equal(e.message, `creating directory ${location} failed: ${join(root, 'file')} is not a directory`);
             return true;
           });
         }
