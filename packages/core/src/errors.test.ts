@@ -2,7 +2,7 @@
 // scripts reading `--json` see it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { combineErrors, errConfigInvalid, errObjectMissing, errSizeMismatch, PLUGIN_STAGES, toShmsnapError, withPluginContext, errObjectNotFound } from './errors.js';
+import { combineErrors, errConfigInvalid, listSome, errObjectMissing, errSizeMismatch, PLUGIN_STAGES, toShmsnapError, withPluginContext, errObjectNotFound } from './errors.js';
 
 const systemError = (code: string, message = code): Error => Object.assign(new Error(message), { code });
 
@@ -43,6 +43,15 @@ describe('toShmsnapError', () => {
   it('passes our own errors through unchanged', () => {
     const ours = errObjectNotFound('x', 'y');
     assert.equal(toShmsnapError(ours, 'open', 'z'), ours);
+  });
+});
+
+describe('listSome', () => {
+  it('lists a few items whole, and the first three of many with a count', () => {
+    assert.equal(listSome([]), '');
+    assert.equal(listSome(['a', 'b', 'c', 'd']), 'a, b, c, d', 'never "and 1 more"');
+    assert.equal(listSome(['a', 'b', 'c', 'd', 'e']), 'a, b, c and 2 more');
+    assert.equal(listSome(Array.from({ length: 22 }, (_, i) => String(i)), 2), '0, 1 and 20 more');
   });
 });
 

@@ -129,6 +129,17 @@ function describeCause(error: unknown): string {
   return String(error);
 }
 
+/**
+ * A list for a one-line message: every item when there are few, else the
+ * first `shown` and how many more (`0xae001100, 0xae001101, 0xae001102 and
+ * 19 more`). A message stays readable for an index of hundreds of stages;
+ * `details` keep the whole list.
+ */
+export function listSome(items: readonly string[], shown = 3): string {
+  if (items.length <= shown + 1) return items.join(', ');
+  return `${items.slice(0, shown).join(', ')} and ${items.length - shown} more`;
+}
+
 // ---- factories, one per code, in code order ------------------------------
 
 export function errAborted(what: string, cause?: unknown): ShmsnapError {

@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises';
 import {
   combineErrors,
   errSegmentExists,
+  listSome,
   errShmLimit,
   errSizeMismatch,
   formatBytes,
@@ -146,9 +147,6 @@ export function conflictingSegments(segments: readonly SegmentDescriptor[], opti
     .map((stat) => ({ key: stat.key, nattch: stat.nattch }));
 }
 
-/** How many keys a SEGMENT_EXISTS message names; `details.keys` has them all. */
-const SHOWN_KEYS = 3;
-
 export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
   const windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
   const binding = options.binding ?? loadShmBinding();
@@ -184,9 +182,8 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
     }
     const described = [...sets.values()].map((set) => `instance ${set.instance} nsid ${set.nsid}${set.namespace ? ` ('${set.namespace}')` : ''}`);
     const keys = conflicts.map((c) => formatKey(c.key));
-    const shown = keys.slice(0, SHOWN_KEYS);
     const attached = conflicts.filter((c) => c.nattch > 0).length;
-    const list = `${shown.join(', ')}${keys.length > shown.length ? ` and ${keys.length - shown.length} more` : ''}`;
+    const list = listSome(keys);
     return errSegmentExists(
       formatKey(conflicts[0]!.key),
       `shared memory already holds ${conflicts.length} segment${conflicts.length === 1 ? '' : 's'} of ${described.join(', ') || 'these keys'} (${list})${attached > 0 ? `, ${attached} of them attached` : ''}; refusing to restore over them`,
