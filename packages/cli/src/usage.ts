@@ -152,9 +152,15 @@ export function usageError(exit: UsageExit): ShmsnapError {
       const why = plain(parsed[3]!).replace(new RegExp(`^${flag} `), '');
       return usage(`${flag} '${parsed[2]}': ${why.charAt(0).toLowerCase()}${why.slice(1)}`, { option: flag, value: parsed[2] });
     }
-    case 'commander.help':
-      // No command given: commander printed the help on stderr; this is the one line that says why.
-      return usage(`no command given (commands: ${command.commands.map((c) => c.name()).join(', ')})`);
+    case 'commander.help': {
+      // No command given (or `help` of one that is not there): commander printed the help on stderr; this is the one line that says why.
+      const names = command.commands.map((c) => c.name());
+      const [first, asked] = command.args;
+      if (first === 'help' && asked !== undefined && !names.includes(asked)) {
+        return usage(`unknown command '${asked}'${didYouMean(asked, names)} (commands: ${names.join(', ')})`, { unknownCommand: asked });
+      }
+      return usage(`no command given (commands: ${names.join(', ')})`);
+    }
     default:
       return usage(plain(commander.message));
   }
