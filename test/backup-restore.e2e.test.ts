@@ -225,7 +225,8 @@ describe('staleness guard', () => {
     const old = await runShmsnap(['restore', '--from', dir, '--max-age', '1s']);
     assert.equal(old.status, 3);
     assert.match(old.stderr, /BACKUP_STALE: .*older than --max-age/);
-    assert.match(old.stdout, /made 1 second ago .* on host '.+', in this boot/);
+    // At least the 1.1 s slept; a loaded machine may add one more by the time the CLI reads its clock.
+    assert.match(old.stdout, /made [12] seconds? ago .* on host '.+', in this boot/);
     assert.deepEqual(aerospikeKeys(), []);
 
     // Another host: rewrite the manifest's host name (as if copied from elsewhere).
