@@ -62,10 +62,10 @@ async function everyCommandRefuses(dir: string, code: string, message: RegExp, s
   assert.doesNotMatch(verify.stdout, /intact/);
   const ls = await runShmsnap(['ls', dir, '--json']);
   assert.equal(ls.status, 0, ls.stderr);
-  const rows = JSON.parse(ls.stdout).backups as { status: string; problem?: string }[];
+  const rows = JSON.parse(ls.stdout).backups as { status: string; problems: { code: string; message: string }[] }[];
   assert.deepEqual(rows.map((r) => r.status), ['invalid'], ls.stdout);
-  assert.match(rows[0]!.problem!, new RegExp(`^${code}: `));
-  assert.match(rows[0]!.problem!, message);
+  assert.equal(rows[0]!.problems[0]!.code, code);
+  assert.match(rows[0]!.problems[0]!.message, message);
   const human = await runShmsnap(['ls', dir]);
   assert.match(human.stdout, new RegExp(`^${dir.replace(/[/.]/g, '\\$&')} +invalid `, 'm'));
   assert.match(human.stderr, message);

@@ -35,7 +35,7 @@ describe('shmsnap inspect', () => {
     assert.equal(result.ok, true);
     assert.deepEqual(result.instances.map((i: { instance: number }) => i.instance), [0]);
     const [test, bar] = result.instances[0].namespaces;
-    assert.equal(test.namespace, 'test');
+    assert.deepEqual([test.name, test.nsid], ['test', 1]);
     assert.equal(test.backupAllowed, true);
     assert.deepEqual(test.segments.map((s: { key: string; kind: string }) => `${s.key} ${s.kind}`), [
       '0xae001000 primary-base', '0xae001001 primary-treex', '0xae001100 primary-stage', '0xae001101 primary-stage',

@@ -108,8 +108,8 @@ describe('interrupting a restore', () => {
     assert.deepEqual(await fixture.compare(), []);
   });
 
-  it('SIGKILL leaves no index that looks usable, and a new restore refuses to write over it', async () => {
-    const { dir } = await backedUp();
+  it('SIGKILL leaves no index that looks usable, a new restore refuses to write over it, and the command it offers clears the leftovers', async () => {
+    const { dir, fixture } = await backedUp();
     const running = startCli(['restore', '--from', dir, '--threads', '1']);
     await running.waitFor(/restore: [1-9]0%/);
     running.child.kill('SIGKILL');
@@ -122,7 +122,24 @@ describe('interrupting a restore', () => {
     assert.ok(groups.length > 0 && groups.every((g: { backupAllowed: boolean }) => !g.backupAllowed), 'nothing left reads as a complete, cleanly shut down index');
     const again = await runShmsnap(['restore', '--from', dir]);
     assert.equal(again.status, 3);
-    assert.match(again.stderr, /SEGMENT_EXISTS: .*interrupted restore, remove them with ipcrm/);
+    const offered = /^shmsnap: SEGMENT_EXISTS: .*interrupted restore, remove them with: (shmsnap clear --instance 0 --(?:namespace test|nsid 1))$/m.exec(again.stderr);
+    assert.ok(offered, again.stderr);
+
+    // The leftovers are what the restore killed mid-way created: not attached, and a base (if any) not cleanly shut down.
+    const args = offered[1]!.split(' ').slice(1);
+    const dry = await runShmsnap([...args, '--dry-run']);
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, /^dry run: every check passed; no segment was removed$/m);
+    const left = aerospikeKeys();
+    assert.ok(left.length > 0, 'a dry run removes nothing');
+    const cleared = await runShmsnap([...args, '--json']);
+    assert.equal(cleared.status, 0, cleared.stderr);
+    const result = JSON.parse(cleared.stdout);
+    assert.deepEqual(result.removed.map((k: string) => k.slice(2)).sort(), left, 'it removed exactly the leftovers');
+    assert.deepEqual(aerospikeKeys(), [], 'every leftover segment is gone');
+    const retry = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(retry.status, 0, retry.stderr);
+    assert.deepEqual(await fixture.compare(), []);
   });
 });
 

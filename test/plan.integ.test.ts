@@ -196,7 +196,7 @@ describe('prepareRestore', () => {
       return true;
     });
     // force stands for allowOlder only where it means something: with maxAge it is not a conflict.
-    await assert.rejects(prepareRestore({ sink, codecs: registry, host, maxAgeMs: HOUR, force: true }), (error: unknown) => isShmsnapError(error, 'BACKUP_NOT_FOUND'));
+    await assert.rejects(prepareRestore({ sink, codecs: registry, host, maxAgeMs: HOUR, force: true }), (error: unknown) => isShmsnapError(error, 'LOCATION_NOT_FOUND'), 'the location is read, and is not there');
   });
 
   it('refuses a manifest dated beyond the clock-skew allowance unless allowFuture, and with maxAge whatever the overrides', async () => {

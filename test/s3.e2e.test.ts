@@ -44,7 +44,7 @@ describe('S3 staging', () => {
     const ls = await s3(server.endpoint, 'ls', `s3://${BUCKET}/nodes`, '--json');
     assert.equal(ls.status, 0, ls.stderr);
     const rows = JSON.parse(ls.stdout).backups;
-    assert.deepEqual(rows.map((r: { status: string; namespaces: string[]; codec: string }) => [r.status, r.namespaces.join(','), r.codec]), [['complete', 'test', 'zstd-1']]);
+    assert.deepEqual(rows.map((r: { status: string; namespaces: { name: string }[]; codecs: { name: string; level: number }[] }) => [r.status, r.namespaces.map((n) => n.name), r.codecs]), [['complete', ['test'], [{ name: 'zstd', level: 1 }]]]);
     assert.equal(rows[0].location, location);
 
     const verify = await s3(server.endpoint, 'verify', location);

@@ -46,7 +46,7 @@ export function sinkOpener(registry: Registry, flags: S3Flags, writes = false, e
 }
 
 /**
- * Runs `body` with output set up from `--json`, under Ctrl-C handling; records the exit status. A body that
+ * Runs `body` (the command `what`) with output set up from `--json`, under Ctrl-C handling; records the exit status. A body that
  * commits passes `onCommitted` to its run: an interrupt after that point no longer stops it. A dry run's error lists
  * every problem found.
  */
@@ -62,7 +62,7 @@ export async function execute(
     const interrupt = context.interruptDeadlineMs === undefined ? {} : { deadlineMs: context.interruptDeadlineMs };
     status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted), interrupt)) ?? EXIT_OK;
   } catch (error) {
-    status = output.error(error, { listAll: options.dryRun === true });
+    status = output.error(error, { listAll: options.dryRun === true, command: what });
   }
   context.setExit(status);
 }

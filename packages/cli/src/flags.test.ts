@@ -1,8 +1,8 @@
 // Core names options; each frontend renders them as its own flags.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assessRestore, errConfigInvalid, errRemoteFailed, errRestoreRefused } from '@shmsnap/core';
-import { ASMT_FLAGS, namerOf, renderMessage, SHMSNAP_FLAGS } from './flags.js';
+import { assessRestore, errConfigInvalid, errRemoteFailed, errRestoreRefused, errSegmentExists } from '@shmsnap/core';
+import { ASMT_CLEAR, ASMT_FLAGS, namerOf, renderMessage, SHMSNAP_FLAGS } from './flags.js';
 
 describe('renderMessage', () => {
   it('names an invalid option as each frontend\'s flag', () => {
@@ -38,6 +38,18 @@ describe('renderMessage', () => {
     assert.equal(renderMessage(errConfigInvalid('partSizeBytes', 'must be from 5 to 5120 MiB, got 2 MiB'), namerOf(SHMSNAP_FLAGS)), '--s3-part-size-mib: must be from 5 to 5120 MiB, got 2 MiB');
     const kms = errConfigInvalid('sseKmsKeyId', "only applies with serverSideEncryption 'aws:kms'").withDetails({ mentions: ['serverSideEncryption'] });
     assert.equal(renderMessage(kms, namerOf(SHMSNAP_FLAGS)), "--s3-sse-kms-key-id: only applies with --s3-sse 'aws:kms'");
+  });
+
+  it('ends SEGMENT_EXISTS with the command that clears each leftover set: by name with its base, by id without', () => {
+    const error = errSegmentExists('0xae001000', 'shared memory already holds 22 segments (...)').withDetails({
+      sets: [{ instance: 0, nsid: 1, namespace: 'test', base: true }, { instance: 0, nsid: 2, namespace: 'bar', base: false }],
+    });
+    assert.equal(
+      renderMessage(error, namerOf(SHMSNAP_FLAGS)),
+      'segment 0xae001000 already exists: shared memory already holds 22 segments (...); if they are left from an interrupted restore, remove them with: shmsnap clear --instance 0 --namespace test; shmsnap clear --instance 0 --nsid 2',
+    );
+    assert.match(renderMessage(error, namerOf(ASMT_FLAGS), ASMT_CLEAR), /remove them with: ipcrm -M <key> for each of them$/, 'asmt has no clear command');
+    assert.equal(renderMessage(errSegmentExists('0xae001000', 'x'), namerOf(SHMSNAP_FLAGS)), 'segment 0xae001000 already exists: x', 'no sets, no command');
   });
 
   it('leaves other messages as they are', () => {

@@ -18,7 +18,9 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   instance: '--instance',
   level: '--level',
   maxAge: '--max-age',
+  namespace: '--namespace',
   namespaces: '--namespace',
+  nsid: '--nsid',
   to: '--to',
   // The S3 sink's options.
   caBundle: '--s3-ca-bundle',
@@ -48,13 +50,38 @@ export function namerOf(table: Readonly<Record<string, string>>): OptionNamer {
   return (option) => table[option] ?? option;
 }
 
+/** A segment set SEGMENT_EXISTS found in the way (`details.sets`, from the shm target). */
+export interface LeftoverSet {
+  readonly instance: number;
+  readonly nsid: number;
+  readonly namespace: string | null;
+  /** Its base is among the segments: `clear` can find the set by the namespace's name. */
+  readonly base: boolean;
+}
+
+/** How a frontend tells its user to remove a leftover segment set. */
+export type ClearCommand = (set: LeftoverSet) => string;
+
+export const SHMSNAP_CLEAR: ClearCommand = (set) =>
+  `shmsnap clear --instance ${set.instance} ${set.base && set.namespace ? `--namespace ${set.namespace}` : `--nsid ${set.nsid}`}`;
+
+/** ASMT has no such command; the kernel's tool does it, one key at a time. */
+export const ASMT_CLEAR: ClearCommand = () => 'ipcrm -M <key> for each of them';
+
+function isLeftoverSet(value: unknown): value is LeftoverSet {
+  const set = value as LeftoverSet;
+  return typeof set === 'object' && set !== null && typeof set.instance === 'number' && typeof set.nsid === 'number';
+}
+
 /**
  * The one-line message of `error`, with options named as this frontend's
  * flags: the option of a CONFIG_INVALID, and any option another message
- * says it mentions (`details.mentions`: a hint such as "give ... with caBundle").
+ * says it mentions (`details.mentions`: a hint such as "give ... with
+ * caBundle"); for segments in the way of a restore, the command that clears
+ * them if they are a leftover.
  */
-export function renderMessage(error: ShmsnapError, name: OptionNamer): string {
-  const { option, reason, conflictsWith, mentions } = error.details;
+export function renderMessage(error: ShmsnapError, name: OptionNamer, clear: ClearCommand = SHMSNAP_CLEAR): string {
+  const { option, reason, conflictsWith, mentions, sets } = error.details;
   let message = error.message;
   if (error.code === 'CONFIG_INVALID' && typeof option === 'string' && typeof reason === 'string') {
     message = typeof conflictsWith === 'string' ? `${name(option)}: cannot be given with ${name(conflictsWith)}: ${reason}` : `${name(option)}: ${reason}`;
@@ -63,6 +90,9 @@ export function renderMessage(error: ShmsnapError, name: OptionNamer): string {
     for (const mentioned of mentions) {
       if (typeof mentioned === 'string' && /^\w+$/.test(mentioned)) message = message.replace(new RegExp(`\\b${mentioned}\\b`, 'g'), name(mentioned));
     }
+  }
+  if (error.code === 'SEGMENT_EXISTS' && Array.isArray(sets) && sets.length > 0 && sets.every(isLeftoverSet)) {
+    message += `; if they are left from an interrupted restore, remove them with: ${[...new Set(sets.map(clear))].join('; ')}`;
   }
   return message;
 }

@@ -3,8 +3,9 @@
  * each command defines itself (flags → prepare → render → run → render) in
  * commands/, and no backup logic lives in the CLI.
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { defineBackupCommand } from './commands/backup.js';
+import { defineClearCommand } from './commands/clear.js';
 import { defineDemoCommand } from './commands/demo.js';
 import { defineInspectCommand } from './commands/inspect.js';
 import { defineLsCommand } from './commands/ls.js';
@@ -12,7 +13,9 @@ import { defineRestoreCommand } from './commands/restore.js';
 import { defineVerifyCommand } from './commands/verify.js';
 import type { CliContext } from './context.js';
 import { createDefaultRegistry } from './default-registry.js';
-import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_OK } from './exit-codes.js';
+import { Output } from './render/output.js';
+import { commandNamed, isCleanExit, jsonRequested, reportExitsOf, usageError, UsageExit } from './usage.js';
 import { TOOL_VERSION } from './version.js';
 
 export function createProgram(context: CliContext): Command {
@@ -21,18 +24,20 @@ export function createProgram(context: CliContext): Command {
       "Back up and restore the System V shared-memory segments of an Aerospike Enterprise node (primary index, secondary index, data), so a rebooted host can warm-start. Writes ASMT's on-disk format.",
     )
     .version(TOOL_VERSION, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       writeOut: (text) => context.streams.stdout.write(text),
       writeErr: (text) => context.streams.stderr.write(text),
-    })
-    .exitOverride();
+      // Commander's error lines are not printed as they are: runCli reports them as USAGE_INVALID (usage.ts).
+      outputError: () => undefined,
+    });
   defineBackupCommand(program, context);
   defineRestoreCommand(program, context);
   defineVerifyCommand(program, context);
   defineLsCommand(program, context);
   defineInspectCommand(program, context);
+  defineClearCommand(program, context);
   defineDemoCommand(program, context);
+  for (const command of [program, ...program.commands]) reportExitsOf(command);
   return program;
 }
 
@@ -50,8 +55,10 @@ export async function runCli(argv: readonly string[], context: Partial<Omit<CliC
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    throw error;
+    if (error instanceof UsageExit && isCleanExit(error)) return EXIT_OK;
+    // A wrong command line, or a failure outside a command's own handling: one line (or the error document), never a stack trace.
+    const output = new Output(jsonRequested(argv), context.streams ?? process);
+    return output.error(error instanceof UsageExit ? usageError(error) : error, { command: commandNamed(program, argv) ?? undefined });
   }
   return status;
 }

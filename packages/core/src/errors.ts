@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'CORRUPT_OBJECT',
   'INTERNAL',
   'IO_FAILED',
+  'LOCATION_NOT_FOUND',
   'MANIFEST_INVALID',
   'NAME_INVALID',
   'NAMESPACE_NOT_FOUND',
@@ -44,12 +45,14 @@ export const ERROR_CODES = [
   'SEGMENT_CHANGED',
   'SEGMENT_EXISTS',
   'SEGMENT_INVALID',
+  'SEGMENT_IN_USE',
   'SEGMENT_NOT_CLEAN',
   'SEGMENT_SET_INVALID',
   'SEGMENT_VERSION',
   'SHM_FAILED',
   'SHM_LIMIT',
   'SIZE_MISMATCH',
+  'USAGE_INVALID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -126,6 +129,17 @@ function describeCause(error: unknown): string {
   return String(error);
 }
 
+/**
+ * A list for a one-line message: every item when there are few, else the
+ * first `shown` and how many more (`0xae001100, 0xae001101, 0xae001102 and
+ * 19 more`). A message stays readable for an index of hundreds of stages;
+ * `details` keep the whole list.
+ */
+export function listSome(items: readonly string[], shown = 3): string {
+  if (items.length <= shown + 1) return items.join(', ');
+  return `${items.slice(0, shown).join(', ')} and ${items.length - shown} more`;
+}
+
 // ---- factories, one per code, in code order ------------------------------
 
 export function errAborted(what: string, cause?: unknown): ShmsnapError {
@@ -200,14 +214,24 @@ export function errInternal(reason: string, cause?: unknown): ShmsnapError {
   return new ShmsnapError('INTERNAL', `internal error: ${reason}`, { fault: 'system', details: { reason }, cause });
 }
 
+/** `what` is what was being done, in words (`reading`, `creating directory`): the message reads "reading /x failed: …". */
 export function errIoFailed(what: string, where: string, cause?: unknown): ShmsnapError {
   const suffix = cause === undefined ? '' : `: ${describeCause(cause)}`;
-  return new ShmsnapError('IO_FAILED', `${what} failed for ${where}${suffix}`, {
+  return new ShmsnapError('IO_FAILED', `${what} ${where} failed${suffix}`, {
     fault: 'system',
     retryable: false,
     details: { what, where, errno: systemCode(cause) },
     cause,
   });
+}
+
+/**
+ * The location itself is not there: a path that does not exist, or is not a
+ * directory. Said as such, not as "no backup found", which is a location that
+ * exists and holds none.
+ */
+export function errLocationNotFound(location: string, reason: string): ShmsnapError {
+  return new ShmsnapError('LOCATION_NOT_FOUND', `${location}: ${reason}`, { fault: 'user', details: { location, reason } });
 }
 
 export function errManifestInvalid(where: string, reason: string, cause?: unknown): ShmsnapError {
@@ -357,6 +381,14 @@ export function errSegmentInvalid(key: string, reason: string): ShmsnapError {
   return new ShmsnapError('SEGMENT_INVALID', `segment ${key}: ${reason}`, { fault: 'user', details: { key, reason } });
 }
 
+/**
+ * A segment that is not a leftover: a base whose shutdown status says it holds
+ * an index Aerospike can warm-start from. `clear` refuses to remove it.
+ */
+export function errSegmentInUse(key: string, reason: string): ShmsnapError {
+  return new ShmsnapError('SEGMENT_IN_USE', `segment ${key} ${reason}`, { fault: 'user', details: { key, reason } });
+}
+
 export function errSegmentNotClean(key: string, status: number): ShmsnapError {
   return new ShmsnapError(
     'SEGMENT_NOT_CLEAN',
@@ -406,6 +438,15 @@ export function errSizeMismatch(object: string, expected: number, actual: number
 }
 
 /**
+ * The command line itself is wrong: an unknown command or option, a missing
+ * or invalid argument (found by the frontend's parser, before anything runs).
+ * Options core checks are CONFIG_INVALID.
+ */
+export function errUsageInvalid(reason: string, hint?: string, details: ErrorDetails = {}): ShmsnapError {
+  return new ShmsnapError('USAGE_INVALID', hint === undefined ? reason : `${reason}; ${hint}`, { fault: 'user', details: { reason, ...details } });
+}
+
+/**
  * Several problems found by one check (a dry run reports every one): the
  * first, with the messages of the others in `details.more` (a problem that
  * carried its own `more` keeps them, in order). The first decides the code.
@@ -430,15 +471,43 @@ function splitWhere(where: string): { object: string; within: string } {
 }
 
 /**
+ * What a step is, said to a person: callers name their step briefly (`open`,
+ * `create directory`); a message says what was being done ("creating
+ * directory /x failed"), never the step's name. A step not listed here is
+ * taken to be words already (`reading the manifest`).
+ */
+const STEP_WORDS: Readonly<Record<string, string>> = {
+  abort: 'discarding',
+  backup: 'backing up',
+  commit: 'committing',
+  create: 'creating',
+  'create directory': 'creating directory',
+  list: 'listing',
+  open: 'opening',
+  'open-writer': 'creating',
+  read: 'reading',
+  remove: 'removing',
+  stat: 'looking up',
+  verify: 'verifying',
+  write: 'writing',
+};
+
+/** `create directory` → `creating directory`: the words for a step, for messages. */
+export function describeStep(step: string): string {
+  return STEP_WORDS[step] ?? step;
+}
+
+/**
  * Turns an error from the file system or a library into one of ours. `what`
- * is the operation (kept in `details.operation`, never in the message: it is
- * an internal step name), `where` the path or object it concerned. Our own
- * errors pass through unchanged.
+ * is the step (kept in `details.operation`; messages say it in words, see
+ * `describeStep`), `where` the path or object it concerned. Our own errors
+ * pass through unchanged.
  */
 export function toShmsnapError(error: unknown, what: string, where: string): ShmsnapError {
   if (isShmsnapError(error)) return error;
   const { object, within } = splitWhere(where);
   const operation = { operation: what };
+  const doing = describeStep(what);
   switch (systemCode(error)) {
     case 'ENOSPC':
     case 'EDQUOT':
@@ -449,20 +518,32 @@ export function toShmsnapError(error: unknown, what: string, where: string): Shm
       return errObjectNotFound(object, within).withDetails(operation);
     case 'EACCES':
     case 'EPERM':
-      return errPermissionDenied(what, where, error);
+      return errPermissionDenied(doing, where, error).withDetails(operation);
     case 'EROFS':
       // Not a matter of permissions: say so, or the user goes looking at modes.
-      return errPermissionDenied(what, `${where} (read-only file system)`, error);
+      return errPermissionDenied(doing, `${where} (read-only file system)`, error).withDetails(operation);
     case 'ABORT_ERR':
-      return errAborted(what, error);
+      return errAborted(`${doing} ${where}`, error).withDetails(operation);
     default:
-      return errIoFailed(what, where, error);
+      return errIoFailed(doing, where, error).withDetails(operation);
   }
 }
 
 /** The fixed steps at which a plugin (a sink) is called; every plugin failure names one in `details.stage`. */
 export const PLUGIN_STAGES = ['open-writer', 'write', 'commit', 'abort', 'read', 'stat', 'list', 'remove'] as const;
 export type PluginStage = (typeof PLUGIN_STAGES)[number];
+
+/** A stage in words, for "s3 failed during the commit of ae001100.dat". */
+const STAGE_NOUNS: Readonly<Record<PluginStage, string>> = {
+  'open-writer': 'the creation',
+  write: 'the write',
+  commit: 'the commit',
+  abort: 'the discarding',
+  read: 'the read',
+  stat: 'the lookup',
+  list: 'the listing',
+  remove: 'the removal',
+};
 
 /**
  * Gives a plugin's failure its context: `details.plugin`, `details.stage`
@@ -479,5 +560,5 @@ export function withPluginContext(error: unknown, plugin: string, stage: PluginS
   const code = systemCode(error);
   const pluginCode = code === undefined ? {} : { pluginCode: code };
   if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'ABORT_ERR') return context(toShmsnapError(error, stage, object ?? plugin)).withDetails(pluginCode);
-  return context(errPluginFailed(plugin, object === undefined ? stage : `${stage} of ${object}`, error)).withDetails(pluginCode);
+  return context(errPluginFailed(plugin, `${STAGE_NOUNS[stage]} of ${object ?? 'the location'}`, error)).withDetails(pluginCode);
 }

@@ -14,3 +14,4 @@ export * from './shm-source.js';
 export * from './shm-target.js';
 export * from './private-ipc.js';
 export * from './hidden-segments.js';
+export * from './shm-clear.js';

@@ -75,8 +75,11 @@ describe('the shm target, on the fake binding', () => {
     const target = createShmTarget({ binding: fake });
     await assert.rejects(target.check(descriptors()), (e: unknown) => {
       assert.ok(isShmsnapError(e, 'SEGMENT_EXISTS'));
-      assert.match(e.message, /already holds 5 segment\(s\) of instance 0 nsid 1 \('test'\): 0xae001000, 0xae001001, 0xae001100 \(attached 1\), /);
+      // A count, the first few keys, how many are attached; every key in details, and the set a frontend can offer to clear.
+      assert.equal(e.message, "segment 0xae001000 already exists: shared memory already holds 5 segments of instance 0 nsid 1 ('test') (0xae001000, 0xae001001, 0xae001100 and 2 more), 1 of them attached; refusing to restore over them");
       assert.deepEqual(e.details.keys, ['0xae001000', '0xae001001', '0xae001100', '0xae001101', '0xae001102']);
+      assert.deepEqual(e.details.attached, ['0xae001100']);
+      assert.deepEqual(e.details.sets, [{ instance: 0, nsid: 1, namespace: 'test', base: true }]);
       return true;
     });
     assert.deepEqual(target.created(), []);

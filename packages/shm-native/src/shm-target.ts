@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises';
 import {
   combineErrors,
   errSegmentExists,
+  listSome,
   errShmLimit,
   errSizeMismatch,
   formatBytes,
@@ -169,21 +170,33 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
     await attachment?.detach();
   }
 
-  /** SEGMENT_EXISTS for the live segments a restore of `segments` would collide with, if any. */
+  /**
+   * SEGMENT_EXISTS for the live segments a restore of `segments` would
+   * collide with, if any. A set can be long (every stage of an index): the
+   * message gives the count and the first few keys, `details.keys` all of
+   * them, and `details.sets` each instance and namespace they belong to, from
+   * which a frontend says how to clear a leftover set.
+   */
   function existingProblem(segments: readonly SegmentDescriptor[]): ShmsnapError | undefined {
     const conflicts = conflictingSegments(segments, { binding }).sort((a, b) => a.key - b.key);
     if (conflicts.length === 0) return undefined;
     const names = new Map(segments.map((s) => [`${s.instance}/${s.nsid}`, s.namespace]));
-    const described = [...new Set(conflicts.map((c) => {
+    const sets = new Map<string, { instance: number; nsid: number; namespace: string | null; base: boolean }>();
+    for (const c of conflicts) {
       const decoded = decodeKey(c.key);
-      const name = decoded ? names.get(`${decoded.instance}/${decoded.nsid}`) : undefined;
-      return decoded ? `instance ${decoded.instance} nsid ${decoded.nsid}${name ? ` ('${name}')` : ''}` : formatKey(c.key);
-    }))];
-    const keys = conflicts.map((c) => formatKey(c.key) + (c.nattch > 0 ? ` (attached ${c.nattch})` : ''));
+      if (!decoded) continue;
+      const id = `${decoded.instance}/${decoded.nsid}`;
+      const set = sets.get(id) ?? { instance: decoded.instance, nsid: decoded.nsid, namespace: names.get(id) ?? null, base: false };
+      sets.set(id, { ...set, base: set.base || decoded.kind === 'primary-base' });
+    }
+    const described = [...sets.values()].map((set) => `instance ${set.instance} nsid ${set.nsid}${set.namespace ? ` ('${set.namespace}')` : ''}`);
+    const keys = conflicts.map((c) => formatKey(c.key));
+    const attached = conflicts.filter((c) => c.nattch > 0).length;
+    const list = listSome(keys);
     return errSegmentExists(
       formatKey(conflicts[0]!.key),
-      `shared memory already holds ${conflicts.length} segment(s) of ${described.join(', ')}: ${keys.join(', ')}. Refusing to restore over them (if they are left from an interrupted restore, remove them with ipcrm -M <key>)`,
-    ).withDetails({ keys: conflicts.map((c) => formatKey(c.key)) });
+      `shared memory already holds ${conflicts.length} segment${conflicts.length === 1 ? '' : 's'} of ${described.join(', ') || 'these keys'} (${list})${attached > 0 ? `, ${attached} of them attached` : ''}; refusing to restore over them`,
+    ).withDetails({ keys, attached: conflicts.filter((c) => c.nattch > 0).map((c) => formatKey(c.key)), sets: [...sets.values()] });
   }
 
   return {

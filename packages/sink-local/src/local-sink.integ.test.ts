@@ -302,18 +302,19 @@ describe('local sink specifics', () => {
       }
     });
 
-    it('missing: lists nothing, or OBJECT_NOT_FOUND with mustExist (ls of a mistyped path)', async () => {
+    it('missing: lists nothing, and checkExists says the path does not exist (ls of a mistyped path)', async () => {
       const root = await scratch();
       try {
         const sink = createLocalSink(join(root, 'nowhere'));
         assert.deepEqual(await sink.list(''), []);
-        await assert.rejects(sink.list('', { mustExist: true }), (error: unknown) => {
-          assert.ok(isShmsnapError(error, 'OBJECT_NOT_FOUND'), String(error));
-          assert.match(error.message, /nowhere not found in /);
+        await assert.rejects(sink.checkExists!(), (error: unknown) => {
+          assert.ok(isShmsnapError(error, 'LOCATION_NOT_FOUND'), String(error));
+          assert.match(error.message, /nowhere: the path does not exist$/);
           return true;
         });
         await mkdir(join(root, 'nowhere'));
-        assert.deepEqual(await sink.list('', { mustExist: true }), [], 'an existing, empty location lists nothing');
+        assert.deepEqual(await sink.list(''), [], 'an existing, empty location lists nothing');
+        await sink.checkExists!();
       } finally {
         await rm(root, { recursive: true, force: true });
       }

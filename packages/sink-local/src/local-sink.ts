@@ -45,6 +45,7 @@ import {
   errConfigInvalid,
   errCorruptObject,
   errIoFailed,
+  errLocationNotFound,
   errObjectExists,
   errPermissionDenied,
   errSizeMismatch,
@@ -167,11 +168,11 @@ async function openRegularFile(path: string): Promise<{ handle: FileHandle; info
   }
 }
 
-async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+async function writeFully(handle: FileHandle, chunk: Uint8Array, path: string): Promise<void> {
   let offset = 0;
   while (offset < chunk.length) {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    if (bytesWritten === 0) throw errIoFailed('write', 'file', new Error('write(2) wrote nothing'));
+    if (bytesWritten === 0) throw errIoFailed('writing', path, new Error('write(2) wrote nothing'));
     offset += bytesWritten;
   }
 }
@@ -211,7 +212,7 @@ class FileSink extends Writable {
       callback(tooMany);
       return;
     }
-    this.#inFlight = writeFully(this.handle, chunk).then(
+    this.#inFlight = writeFully(this.handle, chunk, this.path).then(
       () => {
         this.bytes += chunk.length;
         callback();
@@ -236,7 +237,7 @@ class FileSink extends Writable {
           bytesWritten -= buffer.length;
           continue;
         }
-        await writeFully(this.handle, buffer.subarray(bytesWritten));
+        await writeFully(this.handle, buffer.subarray(bytesWritten), this.path);
         bytesWritten = 0;
       }
     })().then(
@@ -346,6 +347,19 @@ class TempFile {
 }
 
 /** What a directory entry that is not a regular file (nor a directory) is, for `ObjectInfo.unusable`. */
+/** What a path that is not a directory is, for "not a directory (it is a regular file)". */
+function describeStats(info: Stats): string {
+  return info.isFile() ? 'a regular file' : describeType(info);
+}
+
+/** The nearest ancestor of `path` that exists: when stat(path) said ENOTDIR, a file. */
+async function nearestNonDirectory(path: string): Promise<string> {
+  for (let up = dirname(path); up !== dirname(up); up = dirname(up)) {
+    if (await stat(up).then(() => true, () => false)) return up;
+  }
+  return path;
+}
+
 /** CAP_CHOWN (bit 0 of the effective set): what chown(2) to another owner needs; root has it unless dropped. */
 async function mayChown(): Promise<boolean> {
   const status = await readFile('/proc/self/status', 'utf8').catch(() => undefined);
@@ -439,7 +453,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
     return s ? infoFrom(name, s) : undefined;
   };
 
-  async function listDirectory(relative: string, prefix: string, depth: number, out: ObjectInfo[], mustExist = false): Promise<void> {
+  async function listDirectory(relative: string, prefix: string, depth: number, out: ObjectInfo[]): Promise<void> {
     const here = join(directory, relative);
     let entries;
     try {
@@ -448,7 +462,6 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       const code = (error as NodeJS.ErrnoException).code;
       // The location itself being a file is a mistake to name; a sub-location that vanished or changed meanwhile is not.
       if (code === 'ENOTDIR' && relative === '') throw await errNotADirectory(directory);
-      if (code === 'ENOENT' && relative === '' && mustExist) throw toShmsnapError(error, 'list', directory);
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
       throw toShmsnapError(error, 'list', here);
     }
@@ -493,7 +506,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
 
     async openWriter(name, writerOptions = {}) {
       assertObjectName(name);
-      if (writerOptions.signal?.aborted) throw errAborted(`write of ${join(directory, name)}`);
+      if (writerOptions.signal?.aborted) throw errAborted(`writing ${join(directory, name)}`);
       const tempPath = join(directory, `.${name}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
       let handle: FileHandle;
       try {
@@ -577,7 +590,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
 
     async list(prefix = '', listOptions: ListOptions = {}) {
       const out: ObjectInfo[] = [];
-      await listDirectory('', prefix, listOptions.depth ?? 0, out, listOptions.mustExist === true);
+      await listDirectory('', prefix, listOptions.depth ?? 0, out);
       return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
 
@@ -591,6 +604,20 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || path === dirname(path)) return undefined;
         }
       }
+    },
+
+    async checkExists() {
+      let info;
+      try {
+        info = await stat(directory);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') throw errLocationNotFound(directory, 'the path does not exist');
+        // A component above is a file: name it, as the shell would.
+        if (code === 'ENOTDIR') throw errLocationNotFound(directory, `the path does not exist (${await nearestNonDirectory(directory)} is not a directory)`);
+        throw toShmsnapError(error, 'stat', directory);
+      }
+      if (!info.isDirectory()) throw errLocationNotFound(directory, `not a directory (it is ${describeStats(info)})`);
     },
 
     async checkWritable(probe = {}) {

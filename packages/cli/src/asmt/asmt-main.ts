@@ -22,7 +22,7 @@ import {
 } from '@shmsnap/core';
 import { analyzeLiveSegments, createShmSource, createShmTarget, discoverSegments, type LiveSegment, type ShmTarget } from '@shmsnap/shm-native';
 import type { NamespaceAnalysis } from '@shmsnap/core';
-import { ASMT_FLAGS, namerOf, renderMessage } from '../flags.js';
+import { ASMT_CLEAR, ASMT_FLAGS, namerOf, renderMessage } from '../flags.js';
 import { createDefaultRegistry } from '../default-registry.js';
 import { abandonNote } from '../commands/restore.js';
 import { onAbandon, withInterrupt } from '../interrupt.js';
@@ -109,7 +109,7 @@ class AsmtRun {
 
   /** Failures are always named, also without -v (ASMT is silent there). */
   fail(error: unknown): void {
-    const text = isShmsnapError(error) ? `${error.code}: ${renderMessage(error, namerOf(ASMT_FLAGS))}` : error instanceof Error ? error.message : String(error);
+    const text = isShmsnapError(error) ? `${error.code}: ${renderMessage(error, namerOf(ASMT_FLAGS), ASMT_CLEAR)}` : error instanceof Error ? error.message : String(error);
     this.streams.stderr.write(`asmt: ${text}\n`);
   }
 

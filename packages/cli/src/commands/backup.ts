@@ -11,6 +11,7 @@ import { codecOption, instanceOption, namespaceOption, parseInstance, parseLocat
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
 import { onAbandon, type OnCommitted } from '../interrupt.js';
 import type { Output } from '../render/output.js';
+import { codecJson, namespaceJson } from '../render/json.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addS3Options, type S3Flags } from '../s3-options.js';
@@ -70,11 +71,18 @@ export async function runBackupCommand(
   );
   for (const note of plan.notes) output.note(`backup: note: ${note}`);
   for (const warning of plan.warnings) output.note(`backup: warning: ${warning}`);
-  const warnings = plan.warnings.length > 0 ? { warnings: plan.warnings } : {};
+  const common = {
+    location: plan.location,
+    instance: plan.instance,
+    namespaces: plan.namespaces.map(namespaceJson),
+    codec: codecJson(codec.name, plan.level),
+    notes: plan.notes,
+    warnings: plan.warnings,
+  };
   if (options.dryRun) {
     printPlan(output, plan.entries);
     output.line('dry run: every check passed; no segment was read and nothing was written');
-    output.result({ dryRun: true, location: plan.location, instance: plan.instance, namespaces: plan.namespaces, codec: codec.name, plan: planJson(plan.entries), ...warnings });
+    output.result('backup', { dryRun: true, ...common, plan: planJson(plan.entries, plan.namespaces) });
     return;
   }
 
@@ -85,14 +93,13 @@ export async function runBackupCommand(
   const summary = { phase: 'backup', segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
   output.line(`backup: committed ${result.manifestObject}`);
-  output.result({
-    location: plan.location,
+  output.result('backup', {
+    dryRun: false,
+    ...common,
+    namespaces: result.manifest.namespaces.map(namespaceJson),
+    codec: codecJson(result.manifest.codec.name, result.manifest.codec.level),
     manifest: result.manifestObject,
-    instance: result.manifest.instance,
-    namespaces: result.manifest.namespaces,
-    codec: result.manifest.codec,
     ...summaryJson(summary),
-    ...warnings,
   });
 }
 

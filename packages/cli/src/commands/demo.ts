@@ -13,6 +13,7 @@ import { createShmSource, createShmTarget, enterPrivateIpcNamespace } from '@shm
 import { createFixture, type FixtureOptions } from '@shmsnap/shm-native/fixture';
 import { parsePositiveInteger } from '../cli-options.js';
 import { execute, type CliContext } from '../context.js';
+import { codecJson } from '../render/json.js';
 import type { Output } from '../render/output.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { TOOL } from '../version.js';
@@ -90,10 +91,10 @@ export async function runDemoCommand(options: DemoOptions, output: Output, regis
     }
     output.line(`demo: verified: all ${fixture.segments.length} restored segments are byte-identical to the originals, with the same owner and mode`);
     keepSegments = options.keep;
-    output.result({
+    output.result('demo', {
       location: sink.location,
       kept: options.keep || options.dir !== undefined,
-      codec: codec.name,
+      codec: codecJson(backup.manifest.codec.name, backup.manifest.codec.level),
       backup: summaryJson(backupSummary),
       restore: summaryJson(restoreSummary),
       verified: fixture.segments.length,

@@ -7,6 +7,7 @@ import { errNamespaceNotFound, formatBytes, formatKey, type NamespaceAnalysis } 
 import { analyzeLiveSegments, discoverSegments, hiddenShmSegments, type HiddenSegments, type LiveSegment } from '@shmsnap/shm-native';
 import { instanceOption, namespaceOption } from '../cli-options.js';
 import { execute, type CliContext } from '../context.js';
+import { errorJson, namespaceJson } from '../render/json.js';
 import type { Output } from '../render/output.js';
 import { groupName, userName } from '../owners.js';
 import { formatTable } from '../render/table.js';
@@ -38,15 +39,14 @@ function segmentJson(ns: NamespaceAnalysis<LiveSegment>) {
   });
 }
 
-function namespaceJson(ns: NamespaceAnalysis<LiveSegment>) {
+function namespaceAnalysisJson(ns: NamespaceAnalysis<LiveSegment>, output: Output) {
   return {
-    namespace: ns.namespace || null,
-    nsid: ns.nsid,
+    ...namespaceJson({ name: ns.namespace, nsid: ns.nsid }),
     version: ns.base?.version ?? null,
     shutdownStatus: ns.base?.shutdownStatus ?? null,
     stageSize: ns.base?.stageSize ?? null,
     backupAllowed: ns.problems.length === 0,
-    problems: ns.problems.map((p) => ({ code: p.code, message: p.message })),
+    problems: ns.problems.map((p) => errorJson(p, output.flag)),
     warnings: ns.warnings,
     segments: segmentJson(ns),
     unexpected: ns.unexpected.map((e) => formatKey(e.key)),
@@ -110,7 +110,7 @@ export async function runInspectCommand(options: InspectOptions, output: Output)
       output.line();
     }
   }
-  output.result({
+  output.result('inspect', {
     unreadable: {
       count: hidden.count,
       aerospikeKeys: hidden.detailed ? hidden.aerospike.map((e) => formatKey(e.key)) : null,
@@ -118,8 +118,8 @@ export async function runInspectCommand(options: InspectOptions, output: Output)
     },
     instances: instances.map((i) => ({
       instance: i.instance,
-      namespaces: i.namespaces.map(namespaceJson),
-      orphans: i.orphans.map(namespaceJson),
+      namespaces: i.namespaces.map((ns) => namespaceAnalysisJson(ns, output)),
+      orphans: i.orphans.map((ns) => namespaceAnalysisJson(ns, output)),
     })),
   });
 }

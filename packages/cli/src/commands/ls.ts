@@ -9,30 +9,60 @@ import { Option, type Command } from 'commander';
 import { formatBytes, listBackups, schemeOf, type BackupListing, type Registry } from '@shmsnap/core';
 import { locationArgument, parseDepth } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
+import { renderMessage } from '../flags.js';
+import { codecJson, errorJson, namespaceJson } from '../render/json.js';
 import type { Output } from '../render/output.js';
 import { formatTable } from '../render/table.js';
 import { addS3Options, type S3Flags } from '../s3-options.js';
 
 /** `gzip-1`, `none`, and for ASMT files the codecs found, `gzip+none`. */
-function codecLabel(row: BackupListing): string | null {
-  if (row.codec) return row.codec.level === null ? row.codec.name : `${row.codec.name}-${row.codec.level}`;
-  return row.codecs && row.codecs.length > 0 ? row.codecs.join('+') : null;
+function codecLabel(row: BackupListing): string {
+  return row.codecs.map((c) => (c.level === null ? c.name : `${c.name}-${c.level}`)).join('+') || '-';
+}
+
+/** `test,bar`; `nsid 2` where only the id is known. */
+function namespacesLabel(row: BackupListing): string {
+  return row.namespaces.map((n) => n.name ?? `nsid ${n.nsid}`).join(',') || '-';
+}
+
+/** The first reason restore would refuse it, and how many more there are. */
+function problemLabel(row: BackupListing, output: Output): string | undefined {
+  const [first, ...rest] = row.problems;
+  if (!first) return undefined;
+  return `${first.code}: ${renderMessage(first, output.flag)}${rest.length > 0 ? ` (and ${rest.length} more)` : ''}`;
 }
 
 export async function runLsCommand(location: string, depth: number, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<void> {
   const sink = await openSink(location);
-  const listed = await listBackups(sink, { codecs: registry, depth, signal });
-  const rows = listed.map(({ codecs: _codecs, ...row }) => ({ ...row, codec: codecLabel(row) }));
+  const rows = await listBackups(sink, { codecs: registry, depth, signal });
   if (rows.length === 0) output.line(`ls: no backups at ${sink.location}${depth > 0 ? ` or ${depth} level${depth > 1 ? 's' : ''} below` : ''}`);
   else {
     const table = rows.map((r) => [
-      r.location, r.status, r.createdAt ?? '-', r.host ?? '-', String(r.instance), r.namespaces.join(',') || '-', String(r.segments),
-      r.rawBytes === null ? '-' : formatBytes(r.rawBytes), formatBytes(r.storedBytes), r.codec ?? '-',
+      r.location, r.status, r.createdAt ?? '-', r.host?.hostname ?? '-', String(r.instance), namespacesLabel(r), String(r.segments),
+      r.rawBytes === null ? '-' : formatBytes(r.rawBytes), formatBytes(r.storedBytes), codecLabel(r),
     ]);
     for (const line of formatTable(['location', 'status', 'created', 'host', 'inst', 'namespaces', 'segments', 'raw', 'stored', 'codec'], table)) output.line(line);
-    for (const r of rows) if (r.problem) output.note(`ls: ${r.location}: ${r.problem}`);
+    for (const r of rows) {
+      const problem = problemLabel(r, output);
+      if (problem) output.note(`ls: ${r.location}: ${problem}`);
+    }
   }
-  output.result({ location: sink.location, backups: rows });
+  output.result('ls', {
+    location: sink.location,
+    backups: rows.map((r) => ({
+      location: r.location,
+      status: r.status,
+      createdAt: r.createdAt,
+      host: r.host,
+      instance: r.instance,
+      namespaces: r.namespaces.map(namespaceJson),
+      segments: r.segments,
+      rawBytes: r.rawBytes,
+      storedBytes: r.storedBytes,
+      codecs: r.codecs.map((c) => codecJson(c.name, c.level)),
+      problems: r.problems.map((p) => errorJson(p, output.flag)),
+    })),
+  });
 }
 
 export function defineLsCommand(program: Command, context: CliContext): void {

@@ -26,6 +26,7 @@ import { execute, sinkOpener, type CliContext, type SinkOpener } from '../contex
 import { parseDuration } from '../duration.js';
 import { onAbandon, type OnCommitted } from '../interrupt.js';
 import type { Output } from '../render/output.js';
+import { namespaceJson } from '../render/json.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addS3Options, type S3Flags } from '../s3-options.js';
@@ -51,8 +52,9 @@ function describeProvenance(p: RestoreProvenance): string {
 }
 
 function provenanceJson(plan: RestorePlan) {
+  const nsidOf = new Map(plan.namespaces.map((n) => [n.name, n.nsid]));
   return plan.provenance.map((p) => ({
-    namespaces: p.namespaces,
+    namespaces: p.namespaces.map((name) => namespaceJson({ name, nsid: nsidOf.get(name)! })),
     source: p.what,
     createdAt: p.createdAt?.toISOString() ?? null,
     ageSeconds: p.ageMs === undefined ? null : p.ageMs / 1000,
@@ -112,16 +114,17 @@ async function restoreWith(
     output.note(`restore: ${output.flag(by)}: restoring anyway: ${describeFinding(finding, output.flag)}`);
   }
   output.line(`restore: instance ${plan.instance}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} from ${plan.location}`);
+  const common = { location: plan.location, instance: plan.instance, namespaces: plan.namespaces.map(namespaceJson), sources: provenanceJson(plan) };
   if (options.dryRun) {
     printPlan(output, plan.entries);
     output.line('dry run: every check passed; no segment was created and no object content was read beyond headers');
-    output.result({ dryRun: true, location: plan.location, instance: plan.instance, sources: provenanceJson(plan), plan: planJson(plan.entries) });
+    output.result('restore', { dryRun: true, ...common, plan: planJson(plan.entries, plan.namespaces) });
     return;
   }
   const result = await plan.run({ signal, onProgress: output.progress(), ...(onCommitted ? { onCommitted } : {}) });
   const summary = { phase: 'restore', segments: result.segments, rawBytes: result.rawBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
-  output.result({ location: plan.location, instance: plan.instance, namespaces: plan.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), sources: provenanceJson(plan), ...summaryJson(summary) });
+  output.result('restore', { dryRun: false, ...common, ...summaryJson(summary) });
 }
 
 type RestoreFlags = S3Flags & {

@@ -12,6 +12,7 @@ import { prepareVerify, type Registry } from '@shmsnap/core';
 import { locationArgument, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
 import { EXIT_OK, EXIT_STATUS_BY_CODE } from '../exit-codes.js';
+import { errorJson } from '../render/json.js';
 import type { Output } from '../render/output.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addS3Options, type S3Flags } from '../s3-options.js';
@@ -27,10 +28,11 @@ export async function runVerifyCommand(location: string, threads: number, output
   output.line(summaryLine(summary));
   output.line(failures.length === 0 ? `verify: all ${plan.entries.length} objects are intact` : `verify: ${failures.length} problem(s); restore would refuse this location`);
   output.result(
+    'verify',
     {
       location: plan.location,
       objects: plan.entries.length,
-      failures: failures.map((f) => ({ object: f.object, ...f.error.toJSON() })),
+      failures: failures.map((f) => ({ object: f.object, error: errorJson(f.error, output.flag) })),
       ...summaryJson(summary),
     },
     failures.length === 0,

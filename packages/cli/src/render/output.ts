@@ -1,16 +1,36 @@
 /**
  * Everything the CLI prints goes through here: results on stdout, progress
  * and errors on stderr; with `--json`, exactly one JSON document on stdout
- * (the result or the error) and nothing else on stdout.
+ * (the result or the error, docs/json.md) and nothing else on stdout.
  */
 import { isShmsnapError, errInternal, type OptionNamer, type ProgressEvent, type ShmsnapError } from '@shmsnap/core';
 import { EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import { namerOf, renderMessage, SHMSNAP_FLAGS } from '../flags.js';
 import { formatBytes, formatDuration, formatRate } from '@shmsnap/core';
+import { errorJson, schemaName, type JsonDocument } from './json.js';
 
 export interface OutputStreams {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/**
+ * Output outlives whoever reads it: `shmsnap ls | head -1` closes the pipe
+ * after one line, and a write after that fails with EPIPE, which Node emits
+ * as an 'error' event on process.stdout: without a listener, an uncaught
+ * exception (a stack trace, exit 1) in place of the command's own status, and
+ * a backup that had committed would look failed. Once a stream's reader is
+ * gone there is no one left to tell, so its later output is dropped; the
+ * command runs on and exits with its real status. Any other error on these
+ * streams is not ours to hide.
+ */
+export function surviveClosedPipes(streams: readonly NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
+  for (const stream of streams) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+      throw error;
+    });
+  }
 }
 
 export class Output {
@@ -32,9 +52,12 @@ export class Output {
     this.streams.stderr.write(`${text}\n`);
   }
 
-  /** The JSON result (under --json); `ok: false` for a command that ran but found problems (verify). */
-  result(value: Record<string, unknown>, ok = true): void {
-    if (this.json) this.streams.stdout.write(`${JSON.stringify({ ok, ...value }, null, 2)}\n`);
+  /**
+   * The JSON result (under --json), as `document`'s schema (docs/json.md);
+   * `ok: false` for a command that ran but found problems (verify).
+   */
+  result(document: JsonDocument, value: Record<string, unknown>, ok = true): void {
+    if (this.json) this.streams.stdout.write(`${JSON.stringify({ schema: schemaName(document), ok, ...value }, null, 2)}\n`);
   }
 
   /**
@@ -43,19 +66,21 @@ export class Output {
    * (`listAll`) lists them, one line each under the error; otherwise the
    * error stays one line and says how many more there are.
    */
-  error(error: unknown, options: { readonly listAll?: boolean } = {}): number {
+  error(error: unknown, options: { readonly listAll?: boolean; readonly command?: string } = {}): number {
     const coded: ShmsnapError = isShmsnapError(error) ? error : errInternal(error instanceof Error ? error.message : String(error), error);
     const more = Array.isArray(coded.details.more) ? coded.details.more.map(String) : [];
     const rendered = renderMessage(coded, this.flag);
     const message = more.length > 0 && !options.listAll ? `${rendered} (and ${more.length} more problem${more.length > 1 ? 's' : ''}; ${this.flag('dryRun')} lists them all)` : rendered;
+    const status = EXIT_STATUS_BY_CODE[coded.code];
     if (this.json) {
-      this.streams.stdout.write(`${JSON.stringify({ ok: false, error: { ...coded.toJSON(), message } }, null, 2)}\n`);
+      const document = { schema: schemaName('error'), ok: false, command: options.command ?? null, exitStatus: status, error: errorJson(coded, this.flag, message) };
+      this.streams.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
     } else {
       this.streams.stderr.write(`${this.program}: ${coded.code}: ${message}\n`);
       if (options.listAll) for (const line of more) this.streams.stderr.write(`  and: ${line}\n`);
       if (!isShmsnapError(error) && process.env.SHMSNAP_DEBUG && error instanceof Error) this.streams.stderr.write(`${error.stack}\n`);
     }
-    return EXIT_STATUS_BY_CODE[coded.code];
+    return status;
   }
 
   /** A progress renderer: a live bar on a terminal, a line per 10% otherwise, nothing under --json. */

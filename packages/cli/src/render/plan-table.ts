@@ -1,6 +1,7 @@
 /** The plan of a backup or restore, as `--dry-run` and the start of a run show it. */
 import { formatKey, type SegmentDescriptor } from '@shmsnap/core';
 import { formatBytes } from '@shmsnap/core';
+import { namespaceJson } from './json.js';
 import type { Output } from './output.js';
 import { formatTable } from './table.js';
 
@@ -9,11 +10,17 @@ export interface PlanRow {
   readonly object: string;
 }
 
-export function planJson(rows: readonly PlanRow[]) {
+/**
+ * The plan's rows as JSON. `namespaces` are the plan's: a row names its
+ * namespace as the plan does (a data stripe's key may carry another nsid
+ * than its namespace's).
+ */
+export function planJson(rows: readonly PlanRow[], namespaces: readonly { readonly name: string; readonly nsid: number }[]) {
+  const nsidOf = new Map(namespaces.map((n) => [n.name, n.nsid]));
   return rows.map(({ segment, object }) => ({
     key: formatKey(segment.key),
     kind: segment.kind,
-    namespace: segment.namespace,
+    namespace: namespaceJson({ name: segment.namespace, nsid: nsidOf.get(segment.namespace) ?? segment.nsid }),
     stage: segment.stage,
     size: segment.size,
     uid: segment.uid,

@@ -68,6 +68,12 @@
  *   owner this process cannot give. A sink that cannot tell without writing
  *   leaves it out; backup planning calls it, so a dry run finds what the real
  *   run would.
+ * - `checkExists()` fails with LOCATION_NOT_FOUND when the location itself is
+ *   not there (a directory that does not exist, or a path that is not a
+ *   directory), and resolves otherwise. Readers (restore, verify, ls) call it
+ *   when a listing comes back empty, so "the path does not exist" is said as
+ *   such rather than as "no backup found". A sink whose locations exist as
+ *   soon as an object is under them (S3 prefixes) leaves it out.
  *
  * Errors
  * - Every failure is a ShmsnapError with a code; foreign errors are wrapped
@@ -139,14 +145,6 @@ export interface RandomReader {
 export interface ListOptions {
   /** How many levels of sub-locations to descend; 0 (default) lists this location only. */
   readonly depth?: number;
-  /**
-   * Fail with OBJECT_NOT_FOUND when the location itself does not exist,
-   * instead of listing nothing (`ls` of a mistyped path). Sinks whose
-   * locations always exist (an S3 prefix) ignore it. A backup lists a
-   * location it has yet to create without it.
-   * @default false
-   */
-  readonly mustExist?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -167,6 +165,8 @@ export interface Sink {
   freeBytes?(): Promise<number | undefined>;
   /** Fails as the first write would (see Probing above), writing nothing. */
   checkWritable?(options?: { readonly attributes?: readonly ObjectAttributes[]; readonly signal?: AbortSignal }): Promise<void>;
+  /** Fails with LOCATION_NOT_FOUND when the location itself is not there (see Probing above). */
+  checkExists?(options?: { readonly signal?: AbortSignal }): Promise<void>;
   /** Releases connections and handles; the sink is not used afterwards. */
   close?(): Promise<void>;
 }

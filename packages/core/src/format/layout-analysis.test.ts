@@ -154,6 +154,15 @@ describe('layout analysis: what passes, and how problems are reported', () => {
     assert.deepEqual([analysis!.namespaces.length, analysis!.orphans.length], [1, 1]);
   });
 
+  it('summarizes a long list in a message (a count and a few keys), keeping every key in details', () => {
+    // What a restore killed before it created the base leaves: a treex and 21 stages, no base.
+    const left = [TREEX, ...Array.from({ length: 21 }, (_, i) => entry(0xae001100 + i))];
+    const [orphan] = analyzeLayout(left, FILES)[0]!.orphans;
+    const [problem] = orphan!.problems;
+    assert.equal(problem!.message, 'instance 0, namespace (unnamed) (nsid 1): 0xae001001, 0xae001100, 0xae001101 and 19 more have no primary base segment file (a treex or stages without their base)');
+    assert.equal((problem!.details.keys as string[]).length, 22);
+  });
+
   it('names the namespaces there are when the one asked for is not', () => {
     assert.throws(() => select(CLEAN, BACKUP, { instance: 0, namespaces: ['nosuch'] }), (e: unknown) => isShmsnapError(e, 'NAMESPACE_NOT_FOUND') && JSON.stringify(e.details.available) === '["test"]');
   });

@@ -19,6 +19,7 @@ import {
   errSegmentSetInvalid,
   errSegmentVersion,
   errSizeMismatch,
+  listSome,
   combineErrors,
   type ShmsnapError,
 } from '../errors.js';
@@ -113,7 +114,7 @@ function stageSizeProblems(stages: readonly NamespaceMember<LayoutEntry>[], reco
     }
     const counts = [...bySize].sort((a, b) => b[1] - a[1]);
     if (counts.length > 1 && counts[0]![1] === counts[1]![1]) {
-      const sizes = usable.map((m) => `${m.entry.label} ${m.entry.size} bytes`).join(', ');
+      const sizes = listSome(usable.map((m) => `${m.entry.label} ${m.entry.size} bytes`));
       problems.push(errSegmentSetInvalid(where, `the ${what} ${noun}s differ in size (${sizes}); ${SAME_SIZE(what)}`));
       return { problems, warnings };
     }
@@ -184,8 +185,14 @@ function analyzeGroup<E extends LayoutEntry>(instance: number, nsid: number, ent
   }
 
   if (!baseMember) {
-    const labels = members.map((m) => m.entry.label).join(', ');
-    if (labels) problems.push(errSegmentSetInvalid(where, `${labels} ${members.length === 1 ? 'has' : 'have'} no primary base ${options.noun} (a treex or stages without their base)`));
+    const labels = listSome(members.map((m) => m.entry.label));
+    if (labels) {
+      problems.push(
+        errSegmentSetInvalid(where, `${labels} ${members.length === 1 ? 'has' : 'have'} no primary base ${options.noun} (a treex or stages without their base)`).withDetails({
+          keys: members.map((m) => m.entry.label),
+        }),
+      );
+    }
     return { instance, nsid, namespace, base, members, unexpected, problems, warnings };
   }
 
@@ -224,7 +231,7 @@ function analyzeGroup<E extends LayoutEntry>(instance: number, nsid: number, ent
     if (secondaryStages.length === 0) problems.push(errSegmentSetInvalid(where, `secondary meta ${meta.entry.label} without secondary stage ${options.noun}s`));
     problems.push(...stageProblems(secondaryStages, meta.entry.metaStageCount, 'secondary stage', where, options.noun));
   } else if (secondaryStages.length > 0) {
-    problems.push(errSegmentSetInvalid(where, `secondary stages ${secondaryStages.map((m) => m.entry.label).join(', ')} without their meta ${options.noun}`));
+    problems.push(errSegmentSetInvalid(where, `secondary stages ${listSome(secondaryStages.map((m) => m.entry.label))} without their meta ${options.noun}`));
   }
 
   // Secondary stages share one size (sindex-stage-size); the meta records none we know of. Data stripes may

@@ -15,6 +15,7 @@ import {
   parseManifest,
   parsePendingMarker,
   PENDING_MARKER_MAX_BYTES,
+  type HostIdentity,
   type Manifest,
 } from '../format/manifest.js';
 import { readObject } from '../pipeline/sink-io.js';
@@ -52,6 +53,16 @@ export interface LocationState {
   readonly interrupted: readonly InterruptedBackup[];
   readonly invalid: readonly InvalidManifest[];
   readonly objects: readonly ObjectInfo[];
+}
+
+/**
+ * A location whose listing is empty may not be there at all: the sink says
+ * so (LOCATION_NOT_FOUND: "the path does not exist"), rather than the caller
+ * reporting "no backup found" for a typo. Resolves when it is there, or the
+ * sink cannot tell.
+ */
+export async function checkLocationExists(sink: Sink, objects: readonly ObjectInfo[], signal?: AbortSignal): Promise<void> {
+  if (objects.length === 0) await sink.checkExists?.(signal ? { signal } : {});
 }
 
 export async function readLocation(given: Sink, signal?: AbortSignal): Promise<LocationState> {
@@ -114,19 +125,18 @@ export interface BackupListing {
   readonly location: string;
   readonly status: 'complete' | 'interrupted' | 'asmt' | 'invalid';
   readonly createdAt: string | null;
-  readonly host: string | null;
+  /** Who made it, as far as is known (an interrupted backup's marker names only the host; ASMT records nothing). */
+  readonly host: HostIdentity | null;
   readonly instance: number;
-  readonly namespaces: readonly string[];
+  /** The namespaces it holds; `name` null where only the id is known (an interrupted backup, an unreadable manifest). */
+  readonly namespaces: readonly { readonly name: string | null; readonly nsid: number }[];
   readonly segments: number;
   readonly rawBytes: number | null;
   readonly storedBytes: number;
-  readonly codec: { readonly name: string; readonly level: number | null } | null;
-  /** For ASMT rows: the codecs of the files (`gzip`, `none`). */
-  readonly codecs?: readonly string[];
-  /** Why restore would refuse it (status `invalid`): the first reason, and how many more there are. */
-  readonly problem?: string;
-  /** Every reason (status `invalid`). */
-  readonly problems?: readonly string[];
+  /** The codecs of its objects: the manifest's, or for ASMT files each one found (`gzip`, and `none` for bases); level null where unknown. */
+  readonly codecs: readonly { readonly name: string; readonly level: number | null }[];
+  /** Why restore would refuse it (status `invalid`); empty otherwise. */
+  readonly problems: readonly ShmsnapError[];
 }
 
 /** The location's view under `prefix`: the same sink, with names relative to the sub-location. */
@@ -158,10 +168,9 @@ function problemsBySource(set: InstanceSet): Map<PlanSource, ShmsnapError[]> {
   return out;
 }
 
-function invalidity(problems: readonly ShmsnapError[]): Pick<BackupListing, 'problem' | 'problems'> {
-  if (problems.length === 0) return {};
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-  return { problem: `${problems[0]!.code}: ${problems[0]!.message}${more}`, problems: problems.map((p) => `${p.code}: ${p.message}`) };
+/** The codecs of ASMT-named files, each once, by name; their level is not recorded. */
+function codecsOf(files: readonly { readonly codec: { readonly name: string } }[]): BackupListing['codecs'] {
+  return [...new Set(files.map((f) => f.codec.name))].sort().map((name) => ({ name, level: null }));
 }
 
 async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectInfo[], codecs: CodecLookup, signal?: AbortSignal): Promise<BackupListing[]> {
@@ -183,9 +192,10 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       // Files an interrupted shmsnap backup left: part of that backup, not an ASMT one.
       const left = asmtFiles(objects, codecs, parsed.instance).filter((f) => parsed.nsids.includes(f.decoded.nsid));
       rows.push({
-        location: where, status: 'interrupted', createdAt: marker.startedAt, host: marker.hostname, instance: parsed.instance,
-        namespaces: parsed.nsids.map((n) => `nsid ${n}`), segments: left.length, rawBytes: null,
-        storedBytes: left.reduce((sum, f) => sum + f.info.size, 0), codec: null,
+        location: where, status: 'interrupted', createdAt: marker.startedAt,
+        host: marker.hostname === null ? null : { hostname: marker.hostname, machineId: null, bootId: null }, instance: parsed.instance,
+        namespaces: parsed.nsids.map((nsid) => ({ name: null, nsid })), segments: left.length, rawBytes: null,
+        storedBytes: left.reduce((sum, f) => sum + f.info.size, 0), codecs: codecsOf(left), problems: [],
       });
       continue;
     }
@@ -196,17 +206,17 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       const { manifest } = backup;
       const totals = manifestTotals(manifest);
       rows.push({
-        location: where, status: found.length > 0 ? 'invalid' : 'complete', createdAt: manifest.createdAt, host: manifest.host.hostname, instance: manifest.instance,
-        namespaces: manifest.namespaces.map((n) => n.name), segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes,
-        codec: manifest.codec, ...invalidity(found),
+        location: where, status: found.length > 0 ? 'invalid' : 'complete', createdAt: manifest.createdAt, host: manifest.host, instance: manifest.instance,
+        namespaces: manifest.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes,
+        codecs: [manifest.codec], problems: found,
       });
       continue;
     }
     const bad = set?.invalid.find((i) => i.name === object.name);
     if (bad) {
       rows.push({
-        location: where, status: 'invalid', createdAt: null, host: null, instance: bad.instance, namespaces: bad.nsids.map((n) => `nsid ${n}`), segments: 0, rawBytes: null,
-        storedBytes: object.size, codec: null, ...invalidity([bad.error]),
+        location: where, status: 'invalid', createdAt: null, host: null, instance: bad.instance, namespaces: bad.nsids.map((nsid) => ({ name: null, nsid })), segments: 0, rawBytes: null,
+        storedBytes: object.size, codecs: [], problems: [bad.error],
       });
     }
   }
@@ -215,13 +225,15 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
     const source = set.asmtSource;
     const asmt = [...set.candidates.values()].filter((c) => c.source === source);
     const found = problems.get(source) ?? [];
-    const namespaces = set.analysis.namespaces.filter((ns) => groupEntries(ns).some((e) => set.candidates.get(e)?.source === source)).map((ns) => ns.namespace).filter(Boolean);
+    const namespaces = set.analysis.namespaces
+      .filter((ns) => ns.namespace !== '' && groupEntries(ns).some((e) => set.candidates.get(e)?.source === source))
+      .map((ns) => ({ name: ns.namespace, nsid: ns.nsid }));
     rows.push({
       location: where, status: found.length > 0 ? 'invalid' : 'asmt', createdAt: source.kind === 'asmt' ? (source.newest?.toISOString() ?? null) : null, host: null,
-      instance: set.instance, namespaces: namespaces.sort(), segments: set.files.length,
+      instance: set.instance, namespaces: namespaces.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), segments: set.files.length,
       rawBytes: asmt.filter((c) => c.restore && !c.entry.problem).reduce((sum, c) => sum + c.entry.size, 0),
       storedBytes: set.files.reduce((sum, f) => sum + f.info.size, 0),
-      codec: null, codecs: [...new Set(set.files.map((f) => f.codec.name))].sort(), ...invalidity(found),
+      codecs: codecsOf(set.files), problems: found,
     });
   }
   return rows;
@@ -231,8 +243,8 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
 export async function listBackups(given: Sink, options: { readonly codecs: CodecLookup; readonly depth?: number; readonly signal?: AbortSignal }): Promise<BackupListing[]> {
   const { signal } = options;
   const sink = withSinkContext(given);
-  // A location that does not exist is an error here (a mistyped path), not an empty listing.
-  const objects = await sink.list('', { depth: options.depth ?? 0, mustExist: true, ...(signal ? { signal } : {}) });
+  const objects = await sink.list('', { depth: options.depth ?? 0, ...(signal ? { signal } : {}) });
+  await checkLocationExists(sink, objects, signal);
   const groups = new Map<string, ObjectInfo[]>();
   for (const object of objects) {
     const cut = object.name.lastIndexOf('/') + 1;

@@ -30,7 +30,7 @@ import { readHostIdentity } from '../host-identity.js';
 import { executeRestore, type RestoreEntry, type RestoreRunOptions, type TransferResult } from '../pipeline/restore.js';
 import { checkConcurrency } from '../pipeline/settle.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
-import { readLocation, type LocationState } from './catalog.js';
+import { checkLocationExists, readLocation, type LocationState } from './catalog.js';
 import {
   assessRestore,
   describeFinding,
@@ -103,7 +103,10 @@ async function selectRestoreSet(options: PrepareRestoreOptions): Promise<Pick<Re
   const { sink, codecs, signal } = options;
   const state = options.state ?? (await readLocation(sink, signal));
   const instances = instancesIn(state, codecs);
-  if (instances.length === 0) throw errBackupNotFound(sink.location, 'no shmsnap manifest and no ASMT segment files');
+  if (instances.length === 0) {
+    await checkLocationExists(sink, state.objects, signal);
+    throw errBackupNotFound(sink.location, 'no shmsnap manifest and no ASMT segment files');
+  }
   let instance = options.instance;
   if (instance === undefined) {
     if (instances.length > 1) throw errConfigInvalid('instance', `${sink.location} holds backups of instances ${instances.join(', ')}; choose one`);

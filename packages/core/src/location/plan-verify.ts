@@ -16,7 +16,7 @@ import { type CodecLookup } from '../format/asmt-directory.js';
 import type { RestoreEntry, RestoreRunOptions } from '../pipeline/restore.js';
 import { runVerify, type VerifyResult } from '../pipeline/verify.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
-import { readLocation } from './catalog.js';
+import { checkLocationExists, readLocation } from './catalog.js';
 import { assessInstance, groupEntries, instancesIn, problemSubject } from './restore-set.js';
 
 export interface VerifyFailure {
@@ -55,7 +55,10 @@ export async function prepareVerify(options: { readonly sink: Sink; readonly cod
       }
     }
   }
-  if (entries.length === 0 && failures.length === 0) throw errBackupNotFound(sink.location, 'no shmsnap manifest and no ASMT segment files');
+  if (entries.length === 0 && failures.length === 0) {
+    await checkLocationExists(sink, state.objects, signal);
+    throw errBackupNotFound(sink.location, 'no shmsnap manifest and no ASMT segment files');
+  }
   return {
     location: sink.location,
     backups: state.backups.length,

@@ -235,7 +235,7 @@ describe('createSinkWriter', () => {
     ] as const) {
       const { log, writer } = await finishedWriter({ publish: () => Promise.reject(thrown) });
       const error = await rejectsWith(writer.commit(), code);
-      if (code === 'PLUGIN_FAILED') assert.deepEqual(isShmsnapError(error) && error.details, { plugin: 'fake', step: 'commit of mem://x.dat', stage: 'commit', object: 'mem://x.dat' });
+      if (code === 'PLUGIN_FAILED') assert.deepEqual(isShmsnapError(error) && error.details, { plugin: 'fake', step: 'the commit of mem://x.dat', stage: 'commit', object: 'mem://x.dat' });
       assert.deepEqual(log, ['closed', 'publish (closed: true)', 'discard (closed: true)']);
       await writer.abort();
     }

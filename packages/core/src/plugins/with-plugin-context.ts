@@ -71,6 +71,7 @@ export function withSinkContext(sink: Sink): Sink {
     remove: (name, options) => call('remove', name, () => sink.remove(name, options)),
     ...(sink.freeBytes ? { freeBytes: () => call('stat', undefined, () => sink.freeBytes!()) } : {}),
     ...(sink.checkWritable ? { checkWritable: (options?: Parameters<NonNullable<Sink['checkWritable']>>[0]) => call('open-writer', undefined, () => sink.checkWritable!(options)) } : {}),
+    ...(sink.checkExists ? { checkExists: (options?: Parameters<NonNullable<Sink['checkExists']>>[0]) => call('stat', undefined, () => sink.checkExists!(options)) } : {}),
     ...(sink.close ? { close: () => sink.close!() } : {}),
   };
   Object.defineProperty(wrapped, WRAPPED, { value: true });

@@ -176,7 +176,7 @@ export function withRetry(sink: Sink, policy: RetryPolicy = {}): Sink {
   const retried = <T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> =>
     retryOperation(fn, resolved, { what: `${sink.name} ${what}`, ...(signal ? { signal } : {}) });
 
-  const { freeBytes, close, openRandomReader, checkWritable } = sink;
+  const { freeBytes, close, openRandomReader, checkWritable, checkExists } = sink;
   return {
     name: sink.name,
     location: sink.location,
@@ -192,6 +192,7 @@ export function withRetry(sink: Sink, policy: RetryPolicy = {}): Sink {
     ...(freeBytes ? { freeBytes: () => retried('freeBytes', undefined, () => freeBytes.call(sink)) } : {}),
     ...(close ? { close: () => close.call(sink) } : {}),
     ...(checkWritable ? { checkWritable: (options?: Parameters<NonNullable<Sink['checkWritable']>>[0]) => retried('checkWritable', options?.signal, () => checkWritable.call(sink, options)) } : {}),
+    ...(checkExists ? { checkExists: (options?: Parameters<NonNullable<Sink['checkExists']>>[0]) => retried('checkExists', options?.signal, () => checkExists.call(sink, options)) } : {}),
     ...(openRandomReader ? { openRandomReader: (name: string, options: { signal?: AbortSignal } = {}) => retried(`open ${name}`, options.signal, () => openRandomReader.call(sink, name, options)) } : {}),
   };
 }
