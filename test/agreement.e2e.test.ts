@@ -247,7 +247,7 @@ describe('dry runs find what the real run would', () => {
         const run = await runShmsnap(['backup', '--to', to, ...args]);
         assert.equal(run.status, 2, run.stderr);
         // The location itself, or a directory on its path, is a file: either way named, a mistake in the location.
-        assert.match(run.stderr, new RegExp(`^shmsnap: CONFIG_INVALID: location: ${file.replace(/[/.]/g, '\\$&')}(/below: a component of the path is a file| is a file), not a directory`, 'm'));
+        assert.match(run.stderr, new RegExp(`^shmsnap: CONFIG_INVALID: location: ${file.replace(/[/.]/g, '\\$&')}(/below: ${file.replace(/[/.]/g, '\\$&')} is a file| is a file), not a directory`, 'm'));
       }
     }
     assert.equal(await readFile(file, 'utf8'), 'not a directory');

@@ -142,8 +142,9 @@ describe('words', () => {
     }
     const file = join(scratch.root(), 'a-file');
     await writeFile(file, 'x');
-    assert.equal((await runShmsnap(['restore', '--from', file])).stderr, `shmsnap: LOCATION_NOT_FOUND: ${file}: not a directory (it is a regular file)\n`);
-    assert.equal((await runShmsnap(['ls', join(file, 'below')])).stderr, `shmsnap: LOCATION_NOT_FOUND: ${join(file, 'below')}: the path does not exist (${file} is not a directory)\n`);
+    // A file where a directory should be is a mistake in the location given (exit 2), named.
+    assert.equal((await runShmsnap(['restore', '--from', file])).stderr, `shmsnap: CONFIG_INVALID: location: ${file} is a file, not a directory\n`);
+    assert.equal((await runShmsnap(['ls', join(file, 'below')])).stderr, `shmsnap: CONFIG_INVALID: location: ${join(file, 'below')}: ${file} is a file, not a directory\n`);
     const empty = scratch.fresh();
     await mkdir(empty);
     assert.match((await runShmsnap(['restore', '--from', empty])).stderr, /^shmsnap: BACKUP_NOT_FOUND: .*: no backup found \(no shmsnap manifest and no ASMT segment files\)$/m);
@@ -156,7 +157,7 @@ describe('words', () => {
     const file = join(scratch.root(), 'in-the-way');
     await writeFile(file, 'x');
     const run = await runShmsnap(['backup', '--to', join(file, 'sub')]);
-    assert.equal(run.status, 1, run.stderr);
-    assert.equal(run.stderr, `shmsnap: IO_FAILED: creating directory ${join(file, 'sub')} failed: ${file} is not a directory\n`);
+    assert.equal(run.status, 2, run.stderr);
+    assert.equal(run.stderr, `shmsnap: CONFIG_INVALID: location: ${join(file, 'sub')}: ${file} is a file, not a directory\n`);
   });
 });

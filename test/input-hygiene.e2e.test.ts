@@ -141,7 +141,7 @@ describe('a repeated --namespace', () => {
 
     const inspect = await runShmsnap(['inspect', '--namespace', 'c', '--namespace', 'a', '--json']);
     assert.equal(inspect.status, 0, inspect.stderr);
-    assert.deepEqual(JSON.parse(inspect.stdout).instances[0].namespaces.map((n: { namespace: string }) => n.namespace).sort(), ['a', 'c']);
+    assert.deepEqual(JSON.parse(inspect.stdout).instances[0].namespaces.map((n: { name: string }) => n.name).sort(), ['a', 'c']);
 
     await fixture.remove();
     const restore = await runShmsnap(['restore', '--from', dir, '--namespace', 'b', '--namespace', 'a', '--json']);
@@ -159,11 +159,11 @@ describe('a repeated --namespace', () => {
 });
 
 describe('ls of something that is not a backup location', () => {
-  it('a path that does not exist is an error naming it (OBJECT_NOT_FOUND, exit 3), not "no backups"', async () => {
+  it('a path that does not exist is an error naming it (LOCATION_NOT_FOUND, exit 3), not "no backups"', async () => {
     const missing = join(scratch.root(), 'no-such-dir');
     const run = await runShmsnap(['ls', missing]);
     assert.equal(run.status, 3, run.stdout);
-    assert.match(run.stderr, /^shmsnap: OBJECT_NOT_FOUND: no-such-dir not found in /m);
+    assert.equal(run.stderr, `shmsnap: LOCATION_NOT_FOUND: ${missing}: the path does not exist\n`);
     assert.doesNotMatch(run.stdout, /no backups/);
   });
 
@@ -175,7 +175,7 @@ describe('ls of something that is not a backup location', () => {
     assert.match(run.stderr, /^shmsnap: CONFIG_INVALID: location: .*backup\.tar is a file, not a directory$/m);
     const below = await runShmsnap(['ls', join(file, 'x')]);
     assert.equal(below.status, 2);
-    assert.match(below.stderr, /a component of the path is a file/);
+    assert.match(below.stderr, /backup\.tar\/x: .*backup\.tar is a file, not a directory$/m);
     assert.equal(await readFile(file, 'utf8'), 'not a directory');
   });
 

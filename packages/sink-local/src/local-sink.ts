@@ -126,7 +126,8 @@ function errNotRegular(path: string, type: string): ShmsnapError {
 /** A location that is a file (or has one on its path): named, as a mistake in the location given. */
 async function errNotADirectory(directory: string): Promise<ShmsnapError> {
   const type = await stat(directory).then((s) => (s.isDirectory() ? undefined : describeType(s)), () => undefined);
-  return errConfigInvalid('location', type ? `${directory} is ${type === 'not a regular file' ? 'a file' : type}, not a directory` : `${directory}: a component of the path is a file, not a directory`);
+  if (type) return errConfigInvalid('location', `${directory} is ${type === 'not a regular file' ? 'a file' : type}, not a directory`);
+  return errConfigInvalid('location', `${directory}: ${await nearestNonDirectory(directory)} is a file, not a directory`);
 }
 
 /** The regular file at `path` (lstat, so a link is not followed); undefined if nothing is there. Anything else is refused. */
@@ -638,7 +639,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
           continue;
         }
         // The same refusal listing gives a location that is a file: a mistake in the location given.
-        if (!info.isDirectory()) throw await errNotADirectory(path === directory ? directory : path);
+        if (!info.isDirectory()) throw await errNotADirectory(directory);
         break;
       }
       try {
