@@ -26,6 +26,7 @@ import { parseDuration } from '../duration.js';
 import type { Output } from '../render/output.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
+import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addS3Options, type S3Flags } from '../s3-options.js';
 
 export interface RestoreCommandOptions {
@@ -99,7 +100,7 @@ export async function runRestoreCommand(
   output.result({ location: plan.location, instance: plan.instance, namespaces: plan.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), sources: provenanceJson(plan), ...summaryJson(summary) });
 }
 
-type RestoreFlags = S3Flags & {
+type RestoreFlags = S3Flags & ProgressFlags & {
   from: string;
   instance?: number;
   namespace?: string[];
@@ -133,6 +134,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
     .option('--force', 'the same as --allow-other-host --allow-older --allow-future, and nothing more (--max-age still applies)')
     .option('--dry-run', 'run every check and print the plan without creating a segment')
     .option('--json', 'print the result as JSON');
+  addProgressOptions(command);
   addS3Options(command, false).action(async (flags: RestoreFlags) => {
     await execute(context, flags, 'restore', (output, signal, onCommitted) =>
       runRestoreCommand(

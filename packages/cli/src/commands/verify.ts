@@ -14,6 +14,7 @@ import { execute, sinkOpener, type CliContext, type SinkOpener } from '../contex
 import { EXIT_OK, EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import type { Output } from '../render/output.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
+import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addS3Options, type S3Flags } from '../s3-options.js';
 
 export async function runVerifyCommand(location: string, threads: number, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<number> {
@@ -45,7 +46,8 @@ export function defineVerifyCommand(program: Command, context: CliContext): void
     .argument('<location>', 'a directory, file:// URL or s3://bucket/prefix')
     .addOption(threadsOption())
     .option('--json', 'print the result as JSON');
-  addS3Options(command, false).action(async (location: string, flags: S3Flags & { threads: number; json?: boolean }) => {
+  addProgressOptions(command);
+  addS3Options(command, false).action(async (location: string, flags: S3Flags & ProgressFlags & { threads: number; json?: boolean }) => {
     await execute(context, flags, 'verify', (output, signal) => runVerifyCommand(location, flags.threads, output, context.registry, sinkOpener(context.registry, flags), signal));
   });
 }

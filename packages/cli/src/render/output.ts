@@ -1,40 +1,72 @@
 /**
  * Everything the CLI prints goes through here: results on stdout, progress
  * and errors on stderr; with `--json`, exactly one JSON document on stdout
- * (the result or the error) and nothing else on stdout.
+ * (the result or the error) and nothing else on stdout; with `--events
+ * ndjson`, only event lines on stdout (render/events.ts), the result and
+ * error events carrying the document `--json` prints.
  */
 import { isShmsnapError, errInternal, type OptionNamer, type ProgressEvent, type ShmsnapError } from '@shmsnap/core';
 import { EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import { namerOf, renderMessage, SHMSNAP_FLAGS } from '../flags.js';
-import { formatBytes, formatDuration, formatRate } from '@shmsnap/core';
+import type { EventWriter } from './events.js';
+import { createProgressRenderer, DEFAULT_PROGRESS_SETTINGS, LiveLine, type ProgressRenderer, type ProgressSettings } from './progress.js';
 
 export interface OutputStreams {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
+export interface OutputSettings {
+  /** `--quiet`: no result lines and no progress; warnings, notes and errors still print. */
+  readonly quiet?: boolean;
+  readonly progress?: ProgressSettings;
+  /** `--events ndjson`: notes, phases, progress, the result and errors as event lines on stdout, and nothing else. */
+  readonly events?: EventWriter;
+}
+
+/** The document `--json` prints for a result; `--events` carries the same one. */
+export function resultDocument(value: Record<string, unknown>, ok = true): Record<string, unknown> {
+  return { ok, ...value };
+}
+
+/** The document `--json` prints for an error; `--events` carries the same one. */
+export function errorDocument(error: ShmsnapError, message: string): Record<string, unknown> {
+  return { ok: false, error: { ...error.toJSON(), message } };
+}
+
 export class Output {
+  /** The progress bar's line: ended before anything else goes to stderr. */
+  readonly #live: LiveLine;
+  readonly #renderers: ProgressRenderer[] = [];
+
   constructor(
     readonly json: boolean,
     private readonly streams: OutputStreams = process,
     private readonly program = 'shmsnap',
     /** How this frontend names core's options in messages. */
     readonly flag: OptionNamer = namerOf(SHMSNAP_FLAGS),
-  ) {}
-
-  /** A line of the human result (suppressed under --json). */
-  line(text = ''): void {
-    if (!this.json) this.streams.stdout.write(`${text}\n`);
+    readonly settings: OutputSettings = {},
+  ) {
+    this.#live = new LiveLine(streams.stderr);
   }
 
-  /** A side remark for people (stderr, also under --json: it never pollutes the JSON). */
+  /** A line of the human result (suppressed under --json, --events and --quiet). */
+  line(text = ''): void {
+    if (!this.json && !this.settings.quiet && !this.settings.events) this.streams.stdout.write(`${text}\n`);
+  }
+
+  /** A side remark for people (stderr, also under --json: it never pollutes the JSON; a note event under --events). */
   note(text: string): void {
+    if (this.settings.events) return this.settings.events.note(text);
+    this.#live.breakLine();
     this.streams.stderr.write(`${text}\n`);
   }
 
   /** The JSON result (under --json); `ok: false` for a command that ran but found problems (verify). */
   result(value: Record<string, unknown>, ok = true): void {
-    if (this.json) this.streams.stdout.write(`${JSON.stringify({ ok, ...value }, null, 2)}\n`);
+    const document = resultDocument(value, ok);
+    if (this.settings.events) this.settings.events.result(document);
+    else if (this.json) this.streams.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   }
 
   /**
@@ -48,44 +80,34 @@ export class Output {
     const more = Array.isArray(coded.details.more) ? coded.details.more.map(String) : [];
     const rendered = renderMessage(coded, this.flag);
     const message = more.length > 0 && !options.listAll ? `${rendered} (and ${more.length} more problem${more.length > 1 ? 's' : ''}; ${this.flag('dryRun')} lists them all)` : rendered;
-    if (this.json) {
-      this.streams.stdout.write(`${JSON.stringify({ ok: false, error: { ...coded.toJSON(), message } }, null, 2)}\n`);
+    const status = EXIT_STATUS_BY_CODE[coded.code];
+    this.endProgress();
+    if (this.settings.events) {
+      this.settings.events.error(errorDocument(coded, message), status);
+    } else if (this.json) {
+      this.streams.stdout.write(`${JSON.stringify(errorDocument(coded, message), null, 2)}\n`);
     } else {
       this.streams.stderr.write(`${this.program}: ${coded.code}: ${message}\n`);
       if (options.listAll) for (const line of more) this.streams.stderr.write(`  and: ${line}\n`);
       if (!isShmsnapError(error) && process.env.SHMSNAP_DEBUG && error instanceof Error) this.streams.stderr.write(`${error.stack}\n`);
     }
-    return EXIT_STATUS_BY_CODE[coded.code];
+    return status;
   }
 
-  /** A progress renderer: a live bar on a terminal, a line per 10% otherwise, nothing under --json. */
+  /** The progress of one transfer, as render/progress.ts shows it (nothing under --json). */
   progress(): (event: ProgressEvent) => void {
-    if (this.json) return () => undefined;
-    const stderr = this.streams.stderr;
-    if (stderr.isTTY) {
-      let last = 0;
-      return (event) => {
-        const now = Date.now();
-        if (!event.done && now - last < 100) return;
-        last = now;
-        const fraction = event.bytesTotal > 0 ? event.bytesDone / event.bytesTotal : 1;
-        const width = 24;
-        const filled = Math.round(fraction * width);
-        const eta = event.etaMs === null ? '--' : formatDuration(event.etaMs);
-        const text = `${event.phase.padEnd(7)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatBytes(event.bytesDone)} / ${formatBytes(event.bytesTotal)}  ${formatRate(event.bytesPerSecond)}  ETA ${eta}`;
-        stderr.write(`\r${text.slice(0, (stderr.columns ?? 120) - 1)}\x1b[K${event.done ? '\n' : ''}`);
-      };
-    }
-    let lastTenth = 0;
-    return (event) => {
-      // 100% only once the run is complete, with every segment counted.
-      const tenth = event.done ? 10 : event.bytesTotal > 0 ? Math.min(9, Math.floor((event.bytesDone * 10) / event.bytesTotal)) : 0;
-      if (tenth <= lastTenth) return;
-      lastTenth = tenth;
-      const eta = event.done ? '' : event.etaMs === null ? ', ETA --' : `, ETA ${formatDuration(event.etaMs)}`;
-      stderr.write(
-        `${event.phase}: ${lastTenth * 10}% (${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)}, ${event.segmentsDone}/${event.segmentsTotal} segments, ${formatRate(event.bytesPerSecond)}${eta})\n`,
-      );
-    };
+    if (this.json && !this.settings.events) return () => undefined;
+    const renderer = createProgressRenderer(
+      { stderr: this.streams.stderr, live: this.#live, ...(this.settings.events ? { events: this.settings.events } : {}) },
+      this.settings.progress ?? DEFAULT_PROGRESS_SETTINGS,
+    );
+    this.#renderers.push(renderer);
+    return renderer.listener;
+  }
+
+  /** Stops the time basis of every progress shown (a failed run sends no final event); ends a drawn bar's line. */
+  endProgress(): void {
+    for (const renderer of this.#renderers.splice(0)) renderer.stop();
+    this.#live.breakLine();
   }
 }
