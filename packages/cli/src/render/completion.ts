@@ -85,10 +85,15 @@ export function bashCompletion(program: ProgramModel): string {
   ].join('\n');
 }
 
-/** Text inside a zsh single-quoted `_arguments` spec: brackets and colons escaped, one line, short. */
+/** One line, at most `max` characters: zsh lists descriptions in a column. */
+function shortText(text: string, max = 80): string {
+  const line = text.replace(/\s+/g, ' ');
+  return line.length > max ? `${line.slice(0, max - 3).trimEnd()}...` : line;
+}
+
+/** Text inside a zsh single-quoted `_arguments` spec: backslashes and brackets escaped, one line, short. */
 function zshText(text: string): string {
-  const short = text.length > 90 ? `${text.slice(0, 87).trimEnd()}...` : text;
-  return short.replace(/\s+/g, ' ').replace(/\\/g, '\\\\').replace(/'/g, `'\\''`).replace(/([[\]:])/g, '\\$1');
+  return shortText(text).replace(/\\/g, '\\\\').replace(/'/g, `'\\''`).replace(/([[\]])/g, '\\$1');
 }
 
 function zshAction(value: string | undefined, choices: readonly string[] | undefined): string {
@@ -115,7 +120,7 @@ function zshArgument(argument: ArgumentModel, index: number): string {
 export function zshCompletion(program: ProgramModel): string {
   const name = program.name;
   const fn = `_${name}`;
-  const commands = program.commands.map((c) => `    ${sq(`${c.name}:${c.summary.replace(/\s+/g, ' ')}`)}`);
+  const commands = program.commands.map((c) => `    ${sq(`${c.name}:${shortText(c.summary)}`)}`);
   const cases = program.commands.flatMap((c) => {
     const specs = [...c.options.map(zshOption), ...c.arguments.map(zshArgument)];
     return [`        ${c.name})`, `          _arguments -s \\`, ...specs.map((s) => `            ${s} \\`), '            && return 0', '          ;;'];

@@ -66,6 +66,9 @@ export function manPage(program: ProgramModel): string {
   const lines = [
     `.\\" Generated from the command definitions by \`${name} man\`; do not edit.`,
     `.TH ${title} 1 "" "${roffText(version)}" "User Commands"`,
+    // No hyphenation, ragged right: flags and locations stay whole, as they are typed.
+    '.nh',
+    '.ad l',
     '.SH NAME',
     `${name} \\- ${roffText(program.summary)}`,
     '.SH SYNOPSIS',

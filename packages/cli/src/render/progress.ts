@@ -210,10 +210,12 @@ function timed(clock: ProgressClock, intervalMs: number, output: TimedOutput): P
     cancel?.();
     cancel = undefined;
   };
-  // The time basis: checked a few times per interval, so a line is at most a quarter interval late.
+  // The time basis while nothing moves (while events flow, they check it themselves): checked a few times per
+  // interval, so a line is at most a quarter interval (and a second) late.
+  const tickMs = Math.max(50, Math.min(1000, intervalMs / 4));
   const heartbeat = (): void => {
     const now = clock.now();
-    if (stopped || last === undefined || now - lastEmit < intervalMs) return;
+    if (stopped || last === undefined || now - lastEmit < intervalMs || now - last.at < tickMs) return;
     emit(stalled(last.event, now - last.at));
   };
   return {
@@ -222,7 +224,7 @@ function timed(clock: ProgressClock, intervalMs: number, output: TimedOutput): P
       const now = clock.now();
       if (last === undefined) {
         output.first(event);
-        cancel = clock.every(Math.max(50, Math.min(1000, intervalMs / 4)), heartbeat);
+        cancel = clock.every(tickMs, heartbeat);
         if (!output.atOnce) lastEmit = now;
       }
       last = { event, at: now };
