@@ -254,12 +254,28 @@ export function applySettings(command: Command, settings: LoadedSettings): void 
   }
 }
 
+/**
+ * A variable commander reads itself (an option's `.env()`) whose value was
+ * refused here would be refused again by commander while it parses, in its
+ * own words and before the command can answer in the form its flags ask for
+ * (`--json`, `--events`). Its option is held at null, marked as given, which
+ * commander leaves alone; the command never runs with it: it reports the
+ * problem first (context.ts).
+ */
+function withholdRefusedVariables(command: Command, settings: LoadedSettings): void {
+  const refused = new Set(settings.problems.map((p) => p.details.variable).filter((v): v is string => typeof v === 'string'));
+  for (const option of command.options) {
+    if (option.envVar !== undefined && refused.has(option.envVar)) command.setOptionValueWithSource(option.attributeName(), null, 'cli');
+  }
+}
+
 /** Installs the configuration on `program`: the subcommand about to run gets its values, `record` the settings. */
 export function installConfiguration(program: Command, record: (settings: LoadedSettings) => void, env: NodeJS.ProcessEnv = process.env): void {
   let current: LoadedSettings | undefined;
   program.hook('preSubcommand', (_program, command) => {
     current = loadSettings(program, command, env);
     applySettings(command, current);
+    withholdRefusedVariables(command, current);
     record(current);
   });
   program.hook('preAction', (_program, command) => {
