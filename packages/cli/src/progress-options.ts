@@ -22,9 +22,9 @@ export interface ProgressFlags {
 
 export function addProgressOptions(command: Command): Command {
   const options = [
-    new Option('-q, --quiet', 'print only warnings and errors: no progress, no result lines (--json and --events are unchanged, bar their progress)'),
-    new Option('--no-progress', 'show no progress (a bar on a terminal; otherwise a line at every 10% and every --progress-interval)'),
-    new Option('--progress-interval <duration>', 'when stderr is not a terminal (or TERM=dumb), also print a progress line this often, also when nothing moves; the rate of --events progress lines')
+    new Option('-q, --quiet', 'print only warnings and errors: no progress and no result lines (the --json document is still printed; --events keeps all but its progress lines)'),
+    new Option('--no-progress', 'show no progress (otherwise: a bar on a terminal; a line at every 10% and every --progress-interval elsewhere)'),
+    new Option('--progress-interval <duration>', 'when stderr is not a terminal (or TERM=dumb), also print a progress line this often, also while nothing moves (e.g. 2s, 1m); how often --events prints progress')
       .default(DEFAULT_PROGRESS_INTERVAL_MS, '5s')
       .argParser(parseDuration),
     new Option('--events <format>', 'print what happens as JSON lines on stdout (one per phase, progress tick, note and the result or error; see docs/events.md) instead of the human output').choices(EVENT_FORMATS),

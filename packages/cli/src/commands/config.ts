@@ -97,7 +97,7 @@ export function defineConfigCommand(program: Command, context: CliContext): void
   program
     .command('config')
     .description(
-      'Print the configuration every command runs with: each option\'s value from the environment (SHMSNAP_<OPTION>), the configuration file (/etc/shmsnap/config.json or SHMSNAP_CONFIG) or its default, and where it comes from (a flag given on a command line wins over all three); then the AWS_* variables the S3 client reads. Credential-like values are redacted. A problem in the configuration is the error every command would report.',
+      "Print the configuration each command runs with: every option's value from the environment (SHMSNAP_<OPTION>), the configuration file (/etc/shmsnap/config.json or SHMSNAP_CONFIG) or its default, and where it comes from (a flag on the command line wins over all three), then the AWS_* variables the S3 client reads; credential-like values redacted. A broken configuration is reported as every command would report it.",
     )
     .addArgument(new Argument('[command]', 'only this command\'s options').choices(names))
     .option('--json', 'print the configuration as JSON')
