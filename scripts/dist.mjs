@@ -15,7 +15,7 @@
 // Run after the build (`npm run dist` builds first). Works in .dist/, which it
 // replaces; touches nothing in packages/ but prebuilds/.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +58,35 @@ const prebuilds = join(root, 'packages', 'shm-native', 'prebuilds');
 rmSync(prebuilds, { recursive: true, force: true });
 mkdirSync(join(prebuilds, platform), { recursive: true });
 copyFileSync(addon, join(prebuilds, platform, 'shmsnap_shm.node'));
-say(`prebuilt the shared-memory addon for ${platform} (arm64 and others build from source at install: no cross compiler here)`);
+
+// linux-arm64 too, where Debian's cross compiler is installed (apt-get install
+// g++-aarch64-linux-gnu): N-API addons link against nothing of Node's, so
+// Node's headers and node-gyp --arch=arm64 are all it takes. --no-cross skips it.
+const CROSS = { arch: 'arm64', triple: 'aarch64-linux-gnu', elfMachine: 0xb7 };
+const crossCompiler = `${CROSS.triple}-g++`;
+const cross =
+  process.platform === 'linux' && process.arch === 'x64' && !process.argv.includes('--no-cross') && spawnSync('sh', ['-c', `command -v ${crossCompiler}`]).status === 0;
+const nodeGyp = createRequire(join(root, 'packages', 'shm-native', 'package.json')).resolve('node-gyp/bin/node-gyp.js');
+/** Builds the node-gyp project in `dir` (a scratch copy) for CROSS.arch; returns the built addon, checked to be an aarch64 ELF. */
+function crossBuild(dir, addon) {
+  const tools = { CC: `${CROSS.triple}-gcc`, CXX: crossCompiler, LINK: crossCompiler, AR: `${CROSS.triple}-ar` };
+  const nodedir = [dirname(dirname(process.execPath)), '/usr'].find((d) => existsSync(join(d, 'include', 'node', 'node.h')));
+  run(`cross build in ${dir}`, process.execPath, [nodeGyp, 'rebuild', `--arch=${CROSS.arch}`, '--loglevel=warn'], { cwd: dir, env: { ...process.env, ...tools, ...(nodedir ? { npm_config_nodedir: nodedir } : {}) } });
+  const built = join(dir, 'build', 'Release', addon);
+  const elf = readFileSync(built);
+  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf.readUInt16LE(18) !== CROSS.elfMachine) throw new Error(`dist: ${built} is not a linux-${CROSS.arch} ELF`);
+  return built;
+}
+if (cross) {
+  const scratch = join(work, 'cross-shm');
+  mkdirSync(scratch, { recursive: true });
+  cpSync(join(root, 'packages', 'shm-native', 'binding.gyp'), join(scratch, 'binding.gyp'));
+  cpSync(join(root, 'packages', 'shm-native', 'native'), join(scratch, 'native'), { recursive: true });
+  symlinkSync(join(root, 'packages', 'shm-native', 'node_modules'), join(scratch, 'node_modules'));
+  mkdirSync(join(prebuilds, `linux-${CROSS.arch}`), { recursive: true });
+  copyFileSync(crossBuild(scratch, 'shmsnap_shm.node'), join(prebuilds, `linux-${CROSS.arch}`, 'shmsnap_shm.node'));
+}
+say(`prebuilt the shared-memory addon for ${platform}${cross ? ` and linux-${CROSS.arch}` : ''} (${cross ? 'others' : `linux-${CROSS.arch} (no ${crossCompiler}) and others`} build from source at install)`);
 
 // 2. Every package, packed with real version ranges.
 const tarballs = new Map();
@@ -118,6 +146,18 @@ run('npm install (bundle)', 'npm', ['install', '--omit=dev', '--ignore-scripts',
   mkdirSync(join(bundled, 'prebuilds'), { recursive: true });
   const prebuild = `zstd-napi-v${bundledManifest.version}-napi-v${napi}-${process.platform}-${process.arch}.tar.gz`;
   run('zstd-napi prebuild', 'tar', ['-czf', join(bundled, 'prebuilds', prebuild), '-C', bundled, 'build/Release/binding.node']);
+  if (cross) {
+    // Its install script (prebuild-install) unpacks this on an arm64 host, offline; an npm that runs no
+    // install scripts leaves the x64 binary, and zstd alone is then ADDON_MISSING there.
+    const scratch = join(work, 'cross-zstd');
+    const skip = ['build', 'node_modules', 'prebuilds'].map((d) => join(dirname(built), d));
+    cpSync(dirname(built), scratch, { recursive: true, filter: (path) => !skip.some((d) => path === d || path.startsWith(`${d}/`)) });
+    mkdirSync(join(scratch, 'node_modules'), { recursive: true });
+    symlinkSync(dirname(createRequire(built).resolve('node-addon-api/package.json')), join(scratch, 'node_modules', 'node-addon-api'));
+    crossBuild(scratch, 'binding.node');
+    const armPrebuild = `zstd-napi-v${bundledManifest.version}-napi-v${napi}-linux-${CROSS.arch}.tar.gz`;
+    run('zstd-napi cross prebuild', 'tar', ['-czf', join(bundled, 'prebuilds', armPrebuild), '-C', scratch, 'build/Release/binding.node']);
+  }
 }
 
 // Both addons load from the bundle, as they will once installed.

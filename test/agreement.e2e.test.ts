@@ -130,7 +130,7 @@ describe('verify and ls agree with restore', () => {
     const dir = await backupOf('none', { asmt: true });
     await rm(join(dir, 'ae001102.dat'));
     await symlink('ae001100.dat', join(dir, 'ae001102.dat'));
-    await everyCommandRefuses(dir, 'CORRUPT_OBJECT', /ae001102\.dat: a symbolic link, not a regular file/, { restore: 4, verify: 4 });
+    await everyCommandRefuses(dir, 'CORRUPT_OBJECT', /ae001102\.dat: is a symbolic link, not a regular file/, { restore: 4, verify: 4 });
   });
 
   it('a manifest whose name disagrees with its content', async () => {
@@ -245,8 +245,9 @@ describe('dry runs find what the real run would', () => {
     for (const to of [file, join(file, 'below')]) {
       for (const args of [['--dry-run'], []]) {
         const run = await runShmsnap(['backup', '--to', to, ...args]);
-        assert.equal(run.status, 1, run.stderr);
-        assert.match(run.stderr, new RegExp(`^shmsnap: IO_FAILED: .*${file.replace(/[/.]/g, '\\$&')} is not a directory`, 'm'));
+        assert.equal(run.status, 2, run.stderr);
+        // The location itself, or a directory on its path, is a file: either way named, a mistake in the location.
+        assert.match(run.stderr, new RegExp(`^shmsnap: CONFIG_INVALID: location: ${file.replace(/[/.]/g, '\\$&')}(/below: a component of the path is a file| is a file), not a directory`, 'm'));
       }
     }
     assert.equal(await readFile(file, 'utf8'), 'not a directory');
@@ -294,7 +295,7 @@ describe('dry runs find what the real run would', () => {
     const run = await runShmsnap(['backup', '--to', file, '--codec', 'gzip', '--level', '12', '--dry-run']);
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, /^shmsnap: CONFIG_INVALID: --level: codec 'gzip' takes levels 1\.\.9, got 12$/m);
-    assert.match(run.stderr, /^ {2}and: create directory failed for .*another-file is not a directory$/m);
+    assert.match(run.stderr, /^ {2}and: location: .*another-file is a file, not a directory$/m);
     const json = JSON.parse((await runShmsnap(['backup', '--to', file, '--codec', 'gzip', '--level', '12', '--dry-run', '--json'])).stdout);
     assert.equal(json.error.code, 'CONFIG_INVALID');
     assert.equal(json.error.details.more.length, 1);

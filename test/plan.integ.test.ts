@@ -317,7 +317,7 @@ describe('one assessment for restore, verify and ls', () => {
     await writeFile(file, '');
     await assert.rejects(prepareBackup({ source: createMemorySource(segments()), sink: createLocalSink(file), codec: codecNone, level: 3, host, tool }), (e: unknown) => {
       assert.ok(isShmsnapError(e, 'CONFIG_INVALID'), String(e));
-      assert.deepEqual(e.details.more, [`create directory failed for ${file}: ${file} is not a directory`]);
+      assert.deepEqual(e.details.more, [`location: ${file} is a file, not a directory`]);
       return true;
     });
   });

@@ -17,6 +17,10 @@ export interface RunOptions {
   readonly bin?: string;
   /** Run as this user and group (the tests run as root; a non-root run needs both). */
   readonly user?: { readonly uid: number; readonly gid: number };
+  /** @default this process's */
+  readonly cwd?: string;
+  /** Runs the CLI through this command first (`setpriv --reuid=65534 ...`). */
+  readonly wrapper?: readonly string[];
 }
 
 export interface RunningCli {
@@ -27,8 +31,10 @@ export interface RunningCli {
 }
 
 export function startCli(args: readonly string[], options: RunOptions = {}): RunningCli {
-  const child = spawn(process.execPath, [options.bin ?? SHMSNAP_BIN, ...args], {
+  const command = [...(options.wrapper ?? []), process.execPath, options.bin ?? SHMSNAP_BIN, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...options.env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });

@@ -1,5 +1,5 @@
 /** Options and argument parsers that several commands share. */
-import { InvalidArgumentError, Option } from 'commander';
+import { Argument, InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { Registry } from '@shmsnap/core';
 
@@ -10,6 +10,21 @@ export function parsePositiveInteger(name: string, max = Number.MAX_SAFE_INTEGER
     if (parsed < 1 || parsed > max) throw new InvalidArgumentError(`${name} must be between 1 and ${max}.`);
     return parsed;
   };
+}
+
+/**
+ * A location as typed: refused when empty or blank, which is what an unset
+ * shell variable gives (`--to "$DIR"`) and would otherwise mean the current
+ * directory.
+ */
+export function parseLocation(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('the location is empty (an unset shell variable?); give a directory, file:///absolute/path or s3://bucket/prefix.');
+  return value;
+}
+
+/** The `<location>` argument of verify and ls. */
+export function locationArgument(): Argument {
+  return new Argument('<location>', 'a directory, file:// URL or s3://bucket/prefix').argParser(parseLocation);
 }
 
 export function parseInstance(value: string): number {
@@ -56,6 +71,7 @@ export function instanceOption(description: string): Option {
   return new Option('--instance <n>', description).argParser(parseInstance);
 }
 
+/** Repeatable: `--namespace a --namespace b` is `--namespace a,b` (commander would keep only the last). */
 export function namespaceOption(description: string): Option {
-  return new Option('--namespace <names>', description).argParser(parseNamespaces);
+  return new Option('--namespace <names>', `${description}; repeatable`).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...parseNamespaces(value)]);
 }

@@ -16,6 +16,8 @@ export interface CliContext {
   readonly streams: OutputStreams;
   /** Records the exit status of the command that ran. */
   readonly setExit: (status: number) => void;
+  /** How long cleanup may take after Ctrl-C before the process ends anyway. @default INTERRUPT_DEADLINE_MS */
+  readonly interruptDeadlineMs?: number;
   /**
    * The configuration file and SHMSNAP_* variables, as applied to the command
    * about to run (config.ts; set as the command is dispatched); a problem found there is that command's error.
@@ -48,7 +50,8 @@ export async function execute(
     output.settings.events?.phase('plan');
     const problem = context.settings?.problems[0];
     if (problem) throw problem;
-    status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted))) ?? EXIT_OK;
+    const interrupt = context.interruptDeadlineMs === undefined ? {} : { deadlineMs: context.interruptDeadlineMs };
+    status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted), interrupt)) ?? EXIT_OK;
   } catch (error) {
     status = output.error(error, { listAll: options.dryRun === true });
   } finally {

@@ -53,6 +53,7 @@ export async function runCli(argv: readonly string[], context: Partial<Omit<CliC
   const program = createProgram({
     registry: context.registry ?? createDefaultRegistry(),
     streams: context.streams ?? process,
+    ...(context.interruptDeadlineMs === undefined ? {} : { interruptDeadlineMs: context.interruptDeadlineMs }),
     setExit: (value) => {
       status = value;
     },

@@ -415,7 +415,9 @@ export function combineErrors(errors: readonly ShmsnapError[]): ShmsnapError {
   const [first, ...rest] = errors;
   if (!first) return errInternal('combineErrors called with no error');
   if (rest.length === 0) return first;
-  return first.withDetails({ more: [...messages(first).slice(1), ...rest.flatMap(messages)] });
+  // Two checks that find the same fault (a location that is a file: listing it, and probing it) say it once.
+  const more = [...new Set([...messages(first).slice(1), ...rest.flatMap(messages)])].filter((m) => m !== first.message);
+  return more.length === 0 ? first : first.withDetails({ more });
 }
 
 // ---- mapping foreign errors ----------------------------------------------

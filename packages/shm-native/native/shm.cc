@@ -3,7 +3,8 @@
 //
 // Every failure is a JS Error with `errno`, `code` (EINVAL...) and `syscall`.
 // detach() and remove() can take long on large segments (page tables torn
-// down, memory freed), so they run on the libuv thread pool.
+// down, memory freed), so they run on the libuv thread pool. removeNow() is
+// the same IPC_RMID on the calling thread, for when the pool may be blocked.
 #include <napi.h>
 
 #include <sys/ipc.h>
@@ -237,6 +238,14 @@ Napi::Value Remove(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// IPC_RMID on the calling thread: an interrupted run whose pool threads are
+// stuck in a read must still mark its segments for removal before it ends.
+Napi::Value RemoveNow(const Napi::CallbackInfo& info) {
+  int32_t shmid = ArgShmid(info, 0);
+  if (RemoveCall(shmid) < 0) throw SysError(info.Env(), "shmctl(IPC_RMID)", errno);
+  return info.Env().Undefined();
+}
+
 // One attachment (shmat) of a segment. Views are zero-copy Buffers over the
 // mapping; they MUST NOT be used after detach() — the TypeScript layer owns
 // that ordering. A forgotten attachment is detached when collected.
@@ -323,6 +332,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("create", Napi::Function::New(env, Create));
   exports.Set("setOwner", Napi::Function::New(env, SetOwner));
   exports.Set("remove", Napi::Function::New(env, Remove));
+  exports.Set("removeNow", Napi::Function::New(env, RemoveNow));
   exports.Set("setLocked", Napi::Function::New(env, SetLocked));
   exports.Set("Attachment", Attachment::Define(env));
   exports.Set("maxViewBytes", Napi::Number::New(env, static_cast<double>(kMaxViewBytes)));

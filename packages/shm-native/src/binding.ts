@@ -29,7 +29,8 @@
  *   soon as `detach()` is called, `nattch` drops when its promise settles.
  * - `remove()` of a segment still attached only marks it (SHM_DEST in
  *   `mode`, key gone); it disappears with its last detach, like the kernel
- *   does.
+ *   does. `removeNow()` is the same on the calling thread, synchronously:
+ *   for an interrupted run that must end while pool threads are blocked.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -73,6 +74,7 @@ export interface ShmBinding {
   create(key: number, size: number, mode: number): number;
   setOwner(shmid: number, uid: number, gid: number, mode: number): void;
   remove(shmid: number): Promise<void>;
+  removeNow(shmid: number): void;
   setLocked(shmid: number, locked: boolean): void;
   readonly Attachment: new (shmid: number, readOnly: boolean) => NativeAttachment;
   readonly maxViewBytes: number;
@@ -117,7 +119,7 @@ function defaultAddonPath(): string {
 
 const ADDON_FIX = `there is no prebuilt addon for ${process.platform}-${process.arch}: reinstall on a host with python3, make and g++ so that it builds from source (npm rebuild @shmsnap/shm-native), or point ${'SHMSNAP_NATIVE_PATH'} at a build`;
 
-const BINDING_FUNCTIONS = ['shmInfo', 'shmStat', 'ipcStat', 'lookup', 'create', 'setOwner', 'remove', 'setLocked', 'Attachment'] as const;
+const BINDING_FUNCTIONS = ['shmInfo', 'shmStat', 'ipcStat', 'lookup', 'create', 'setOwner', 'remove', 'removeNow', 'setLocked', 'Attachment'] as const;
 
 /** True when `value` has the binding's shape (what was loaded is the addon, not some other module). */
 export function isShmBinding(value: unknown): value is ShmBinding {

@@ -222,6 +222,14 @@ export async function compareSegment(segment: FixtureSegment, options: ShmBindin
   return undefined;
 }
 
+/**
+ * Every attachment `damage.attached` holds, until its fixture's `release()`:
+ * a collected attachment detaches itself (the addon's finalizer), so a test
+ * that drops the fixture object would otherwise see the "running server"
+ * vanish whenever the garbage collector runs.
+ */
+const HELD_ATTACHMENTS = new Set<NativeAttachment>();
+
 export async function createFixture(options: FixtureOptions): Promise<Fixture> {
   const binding: ShmBinding = options.binding ?? loadShmBinding();
   const segments = describeFixture(options);
@@ -243,10 +251,17 @@ export async function createFixture(options: FixtureOptions): Promise<Fixture> {
       }
       setShmOwner(shmid, key, uid, gid, mode, binding);
       if (damage.locked?.includes(key)) setShmLocked(shmid, key, true, binding);
-      if (damage.attached?.includes(key)) held.push(attachShm(shmid, key, true, binding));
+      if (damage.attached?.includes(key)) {
+        const attachment = attachShm(shmid, key, true, binding);
+        held.push(attachment);
+        HELD_ATTACHMENTS.add(attachment);
+      }
     }
   } catch (error) {
-    for (const attachment of held) await attachment.detach();
+    for (const attachment of held) {
+      HELD_ATTACHMENTS.delete(attachment);
+      await attachment.detach();
+    }
     for (const { key, shmid } of made) await removeShm(shmid, key, binding);
     throw error;
   }
@@ -264,7 +279,10 @@ export async function createFixture(options: FixtureOptions): Promise<Fixture> {
       return differences;
     },
     async release() {
-      for (const attachment of held.splice(0)) await attachment.detach();
+      for (const attachment of held.splice(0)) {
+        HELD_ATTACHMENTS.delete(attachment);
+        await attachment.detach();
+      }
     },
     async remove() {
       await fixture.release();

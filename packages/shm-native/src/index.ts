@@ -13,3 +13,4 @@ export * from './window-stream.js';
 export * from './shm-source.js';
 export * from './shm-target.js';
 export * from './private-ipc.js';
+export * from './hidden-segments.js';

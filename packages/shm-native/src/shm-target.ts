@@ -31,7 +31,7 @@ import {
 import { BASE_SHUTDOWN_OFFSET } from '@shmsnap/core';
 import { decodeKey } from '@shmsnap/core';
 import { loadShmBinding, type NativeAttachment, type ShmBindingOptions } from './binding.js';
-import { attachShm, createShm, listShmSegments, removeShm, setShmOwner } from './shm.js';
+import { attachShm, createShm, listShmSegments, removeShm, removeShmNow, setShmOwner } from './shm.js';
 import { DEFAULT_WINDOW_BYTES, WindowWriter } from './window-stream.js';
 
 export interface ShmTargetOptions extends ShmBindingOptions {
@@ -132,6 +132,15 @@ interface Created {
 export interface ShmTarget extends SegmentTarget {
   /** Keys created by this restore and not yet completed. */
   created(): readonly number[];
+  /**
+   * The last resort of an interrupted restore whose rollback cannot finish
+   * (a read blocked in the kernel holds it up): marks every segment this
+   * restore created for removal at once, synchronously and without
+   * detaching (a read may still be copying into one), so the kernel frees
+   * them when this process ends. Returns the keys marked; afterwards
+   * `rollback()` has nothing left to do.
+   */
+  abandon(): number[];
 }
 
 /** Live segments that a restore of `segments` would collide with: same key, or same instance and namespace id (as ASMT). */
@@ -246,6 +255,21 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
         });
       }
       if (failure !== undefined) throw failure;
+    },
+
+    abandon() {
+      const marked: number[] = [];
+      for (const entry of created.reverse()) {
+        try {
+          removeShmNow(entry.shmid, entry.key, binding);
+          marked.push(entry.key);
+        } catch {
+          // Nothing else can be done now; the others still get marked.
+        }
+      }
+      created = [];
+      heldStatus = [];
+      return marked;
     },
 
     async complete() {

@@ -87,6 +87,16 @@ export async function removeShm(shmid: number, key: number, binding: ShmBinding 
   }
 }
 
+/** `removeShm` on the calling thread (see `ShmBinding.removeNow`): for a run that must end while pool threads are blocked. */
+export function removeShmNow(shmid: number, key: number, binding: ShmBinding = loadShmBinding()): void {
+  try {
+    binding.removeNow(shmid);
+  } catch (error) {
+    if (isNativeError(error) && (error.code === 'EINVAL' || error.code === 'EIDRM')) return;
+    throw errShmFailed('shmctl(IPC_RMID)', `segment ${formatKey(key)}`, error);
+  }
+}
+
 /** SHM_LOCK / SHM_UNLOCK (fixtures use it to reproduce a locked index). */
 export function setShmLocked(shmid: number, key: number, locked: boolean, binding: ShmBinding = loadShmBinding()): void {
   wrap(locked ? 'shmctl(SHM_LOCK)' : 'shmctl(SHM_UNLOCK)', `segment ${formatKey(key)}`, () => binding.setLocked(shmid, locked));

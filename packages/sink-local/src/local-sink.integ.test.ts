@@ -16,6 +16,28 @@ async function scratch(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'shmsnap-local-'));
 }
 
+/** CORRUPT_OBJECT naming `name` as `type`, not a regular file. */
+function refusedAs(name: string, type: string): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(isShmsnapError(error, 'CORRUPT_OBJECT'), `expected CORRUPT_OBJECT, got ${String(error)}`);
+    assert.match(error.message, new RegExp(`/${name.replace(/\./g, '\\.')}: is ${type}, not a regular file`));
+    return true;
+  };
+}
+
+/** Settles within `ms`, or fails: a read that waits on a FIFO would never settle. */
+async function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describeSinkConformance({
   name: 'local',
   async setup() {
@@ -111,7 +133,7 @@ describe('local sink specifics', () => {
     }
   });
 
-  it('never lists temp files a crash left behind, nor directories', async () => {
+  it('never lists temp files a crash left behind, nor directories (stat refuses a directory by name)', async () => {
     const root = await scratch();
     try {
       await writeFile(join(root, '.ae001100.dat.0a1b2c.shmsnap-tmp'), 'partial');
@@ -120,7 +142,7 @@ describe('local sink specifics', () => {
       await writeFile(join(root, 'ae001102.dat'), 'whole');
       const sink = createLocalSink(pathToFileURL(root).href);
       assert.deepEqual((await sink.list('')).map((o) => o.name), ['ae001102.dat']);
-      assert.equal(await sink.stat('ae001101.dat'), undefined);
+      await assert.rejects(sink.stat('ae001101.dat'), refusedAs('ae001101.dat', 'a directory'));
     } finally {
       await rm(root, { recursive: true, force: true });
     }
@@ -162,8 +184,8 @@ describe('local sink specifics', () => {
         await writeFile(join(root, 'file'), 'x');
         for (const location of [join(root, 'file'), join(root, 'file', 'below', 'deeper')]) {
           await assert.rejects(createLocalSink(location).checkWritable!(), (e: unknown) => {
-            assert.ok(isShmsnapError(e, 'IO_FAILED'), String(e));
-            assert.equal(e.message, `create directory failed for ${location}: ${join(root, 'file')} is not a directory`);
+            assert.ok(isShmsnapError(e, 'CONFIG_INVALID'), String(e));
+            assert.equal(e.message, `location: ${join(root, 'file')} is a file, not a directory`);
             return true;
           });
         }
@@ -219,6 +241,102 @@ describe('local sink specifics', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+
+  describe('objects that are not regular files', () => {
+    let root = '';
+    before(async () => {
+      root = await scratch();
+      await writeFile(join(root, 'ae001100.dat'), 'whole');
+      execFileSync('mkfifo', [join(root, 'ae001101.dat')]);
+      await symlink(join(root, 'ae001101.dat'), join(root, 'ae001102.dat'));
+      await symlink(join(root, 'ae001100.dat'), join(root, 'ae001103.dat'));
+      await symlink('/etc/passwd', join(root, 'ae001104.dat'));
+    });
+    after(() => rm(root, { recursive: true, force: true }));
+
+    const cases = [
+      ['ae001101.dat', 'a FIFO'],
+      ['ae001102.dat', 'a symbolic link'],
+      ['ae001103.dat', 'a symbolic link'],
+      ['ae001104.dat', 'a symbolic link'],
+    ] as const;
+    for (const [name, type] of cases) {
+      it(`${name} (${type}${name === 'ae001103.dat' ? ' to a file beside it' : name === 'ae001104.dat' ? ' out of the location' : ''}): every read and stat refuse it without blocking`, async () => {
+        const sink = createLocalSink(root);
+        await within(5000, assert.rejects(sink.openReader(name), refusedAs(name, type)));
+        await within(5000, assert.rejects(sink.openReader(name, { range: { start: 0, end: 2 } }), refusedAs(name, type)));
+        await within(5000, assert.rejects(sink.openRandomReader!(name), refusedAs(name, type)));
+        await within(5000, assert.rejects(sink.stat(name), refusedAs(name, type)));
+      });
+    }
+
+    it('lists them (so they are refused by name, not skipped), and never opens them to do so', async () => {
+      const sink = createLocalSink(root);
+      const listed = await within(5000, sink.list(''));
+      assert.deepEqual(listed.map((o) => o.name), ['ae001100.dat', 'ae001101.dat', 'ae001102.dat', 'ae001103.dat', 'ae001104.dat']);
+      assert.equal(listed[1]!.size, 0);
+    });
+
+    it('a regular file still reads, and a new object cannot be written over a FIFO or a link', async () => {
+      const sink = createLocalSink(root);
+      const chunks: Buffer[] = [];
+      for await (const chunk of await sink.openReader('ae001100.dat')) chunks.push(chunk as Buffer);
+      assert.equal(Buffer.concat(chunks).toString(), 'whole');
+      for (const name of ['ae001101.dat', 'ae001102.dat']) {
+        await assert.rejects(sink.openWriter(name), (error: unknown) => isShmsnapError(error, 'OBJECT_EXISTS'));
+      }
+    });
+  });
+
+  describe('the location itself', () => {
+    it('may be a symbolic link to a directory', async () => {
+      const root = await scratch();
+      try {
+        await mkdir(join(root, 'real'));
+        await writeFile(join(root, 'real', 'ae001100.dat'), 'x');
+        await symlink(join(root, 'real'), join(root, 'link'));
+        assert.deepEqual((await createLocalSink(join(root, 'link')).list('')).map((o) => o.name), ['ae001100.dat']);
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    });
+
+    it('missing: lists nothing, or OBJECT_NOT_FOUND with mustExist (ls of a mistyped path)', async () => {
+      const root = await scratch();
+      try {
+        const sink = createLocalSink(join(root, 'nowhere'));
+        assert.deepEqual(await sink.list(''), []);
+        await assert.rejects(sink.list('', { mustExist: true }), (error: unknown) => {
+          assert.ok(isShmsnapError(error, 'OBJECT_NOT_FOUND'), String(error));
+          assert.match(error.message, /nowhere not found in /);
+          return true;
+        });
+        await mkdir(join(root, 'nowhere'));
+        assert.deepEqual(await sink.list('', { mustExist: true }), [], 'an existing, empty location lists nothing');
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    });
+
+    it('a file, or a path through one, is CONFIG_INVALID naming it', async () => {
+      const root = await scratch();
+      try {
+        await writeFile(join(root, 'file'), 'x');
+        for (const [location, message] of [
+          [join(root, 'file'), /file is a file, not a directory$/],
+          [join(root, 'file', 'below'), /below: a component of the path is a file, not a directory$/],
+        ] as const) {
+          await assert.rejects(createLocalSink(location).list(''), (error: unknown) => {
+            assert.ok(isShmsnapError(error, 'CONFIG_INVALID'), String(error));
+            assert.match(error.message, message);
+            return true;
+          });
+        }
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    });
   });
 
   describe('on a full disk', { skip: process.getuid?.() === 0 ? false : 'mounting a tmpfs needs root' }, () => {

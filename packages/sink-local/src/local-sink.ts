@@ -19,11 +19,21 @@
  * a discarded write leaves them empty, so a failed or interrupted backup into
  * a new directory leaves nothing behind; a directory that existed before is
  * never removed.
+ *
+ * Only regular files are objects. Anything else under an object's name (a
+ * FIFO, a socket, a device, a directory, a symbolic link — wherever it
+ * points) is listed, so that whoever needs it can name it, but every read
+ * and `stat` refuses it with CORRUPT_OBJECT before opening it: `lstat` first
+ * (a device is never opened), then `open(O_NOFOLLOW | O_NONBLOCK)` (a FIFO
+ * or a link swapped in meanwhile cannot block or redirect the open), then
+ * `fstat` on what was opened. A FIFO opened for reading would otherwise wait
+ * forever for a writer on a thread of the pool, where no signal reaches it.
+ * The location itself may be a symbolic link; the objects in it may not.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, link, mkdir, open, readdir, readFile, rename, rmdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
-import type { Dirent } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { access, link, lstat, mkdir, open, readdir, readFile, rename, rmdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +42,8 @@ import {
   assertObjectPath,
   createSinkWriter,
   errAborted,
+  errConfigInvalid,
+  errCorruptObject,
   errIoFailed,
   errObjectExists,
   errPermissionDenied,
@@ -63,9 +75,96 @@ const TEMP_SUFFIX = '.shmsnap-tmp';
 const DIRECTORY_MODE = 0o700;
 const FILE_MODE = 0o600;
 
-/** `file:///x`, `/x` or a relative path → an absolute directory path. */
+/**
+ * `file:///x`, `/x` or a relative path → an absolute directory path. A
+ * `file://` URL names a path on this host and nothing else: one with a host,
+ * credentials, a query or a fragment, or that does not parse, is refused
+ * (CONFIG_INVALID), as is an empty location (an unset shell variable would
+ * otherwise mean the current directory).
+ */
 export function localPathOf(location: string): string {
-  return location.startsWith('file://') ? fileURLToPath(location) : resolve(location);
+  if (location.trim() === '') throw errConfigInvalid('location', 'empty (an unset shell variable?): give a directory, file:///absolute/path or s3://bucket/prefix');
+  if (!/^file:\/\//i.test(location)) return resolve(location);
+  // Never print what may be a password.
+  const shown = location.replace(/^(file:\/\/)[^/?#]*@/i, '$1');
+  const refuse = (why: string): never => {
+    throw errConfigInvalid(`location ${shown}`, `${why}; a local location is file:///absolute/path (three slashes) or a plain path`);
+  };
+  // WHATWG URLs cannot parse credentials in a file URL at all: look for them first, to say so.
+  if (/^file:\/\/[^/?#]*@/i.test(location)) refuse('a file:// URL takes no credentials');
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return refuse('not a valid URL');
+  }
+  if (url.host !== '' && url.hostname !== 'localhost') refuse(`a file:// URL names no host but this one ('${url.host}' given)`);
+  if (url.search !== '' || url.hash !== '') refuse('a file:// URL takes no query string or fragment');
+  try {
+    return fileURLToPath(url);
+  } catch (error) {
+    return refuse(`not a usable file path (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+/** `a FIFO`, `a symbolic link`...: what a non-regular file is, for the refusal. */
+function describeType(info: Stats): string {
+  if (info.isSymbolicLink()) return 'a symbolic link';
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isDirectory()) return 'a directory';
+  return 'not a regular file';
+}
+
+function errNotRegular(path: string, type: string): ShmsnapError {
+  return errCorruptObject(path, `is ${type}, not a regular file; objects are read only from regular files (never through a link)`).withDetails({ type });
+}
+
+/** A location that is a file (or has one on its path): named, as a mistake in the location given. */
+async function errNotADirectory(directory: string): Promise<ShmsnapError> {
+  const type = await stat(directory).then((s) => (s.isDirectory() ? undefined : describeType(s)), () => undefined);
+  return errConfigInvalid('location', type ? `${directory} is ${type === 'not a regular file' ? 'a file' : type}, not a directory` : `${directory}: a component of the path is a file, not a directory`);
+}
+
+/** The regular file at `path` (lstat, so a link is not followed); undefined if nothing is there. Anything else is refused. */
+async function regularFileAt(path: string, what: 'stat' | 'open'): Promise<Stats | undefined> {
+  let info: Stats;
+  try {
+    info = await lstat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw toShmsnapError(error, what, path);
+  }
+  if (!info.isFile()) throw errNotRegular(path, describeType(info));
+  return info;
+}
+
+/**
+ * Opens the regular file at `path` for reading without ever blocking or
+ * following a link: refused by lstat before the open, by O_NOFOLLOW (ELOOP)
+ * or by fstat after it if something else was swapped in meanwhile. A missing
+ * file is OBJECT_NOT_FOUND.
+ */
+async function openRegularFile(path: string): Promise<{ handle: FileHandle; info: Stats }> {
+  if (!(await regularFileAt(path, 'open'))) throw toShmsnapError(Object.assign(new Error('no such file'), { code: 'ENOENT' }), 'open', path);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw errNotRegular(path, 'a symbolic link');
+    throw toShmsnapError(error, 'open', path);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw errNotRegular(path, describeType(info));
+    return { handle, info };
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw toShmsnapError(error, 'open', path);
+  }
 }
 
 async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -247,14 +346,6 @@ class TempFile {
 }
 
 /** What a directory entry that is not a regular file (nor a directory) is, for `ObjectInfo.unusable`. */
-function describeEntry(entry: Dirent): string {
-  if (entry.isSymbolicLink()) return 'a symbolic link';
-  if (entry.isFIFO()) return 'a FIFO';
-  if (entry.isSocket()) return 'a socket';
-  if (entry.isBlockDevice() || entry.isCharacterDevice()) return 'a device';
-  return 'not a regular file';
-}
-
 /** CAP_CHOWN (bit 0 of the effective set): what chown(2) to another owner needs; root has it unless dropped. */
 async function mayChown(): Promise<boolean> {
   const status = await readFile('/proc/self/status', 'utf8').catch(() => undefined);
@@ -340,40 +431,53 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
     });
   }
 
+  const infoFrom = (name: string, s: Stats): ObjectInfo => ({ name, size: s.size, modified: s.mtime, attributes: { uid: s.uid, gid: s.gid, mode: s.mode & 0o777 } });
+
+  /** The object's info; undefined if there is none; a non-regular file under its name is refused. */
   const infoOf = async (name: string): Promise<ObjectInfo | undefined> => {
-    try {
-      const s = await stat(join(directory, name));
-      if (!s.isFile()) return undefined;
-      return { name, size: s.size, modified: s.mtime, attributes: { uid: s.uid, gid: s.gid, mode: s.mode & 0o777 } };
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      throw toShmsnapError(error, 'stat', join(directory, name));
-    }
+    const s = await regularFileAt(join(directory, name), 'stat');
+    return s ? infoFrom(name, s) : undefined;
   };
 
-  async function listDirectory(relative: string, prefix: string, depth: number, out: ObjectInfo[]): Promise<void> {
+  async function listDirectory(relative: string, prefix: string, depth: number, out: ObjectInfo[], mustExist = false): Promise<void> {
+    const here = join(directory, relative);
     let entries;
     try {
-      entries = await readdir(join(directory, relative), { withFileTypes: true });
+      entries = await readdir(here, { withFileTypes: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      // The location itself being a file is a mistake to name; a sub-location that vanished or changed meanwhile is not.
+      if (code === 'ENOTDIR' && relative === '') throw await errNotADirectory(directory);
+      if (code === 'ENOENT' && relative === '' && mustExist) throw toShmsnapError(error, 'list', directory);
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw toShmsnapError(error, 'list', join(directory, relative));
+      throw toShmsnapError(error, 'list', here);
     }
     for (const entry of entries) {
       if (!isObjectName(entry.name) || entry.name.endsWith(TEMP_SUFFIX)) continue;
       const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
-      if (entry.isFile() && path.startsWith(prefix)) {
-        const info = await infoOf(path);
-        if (info) out.push(info);
-      } else if (entry.isDirectory()) {
-        if (depth > 0 && (path.startsWith(prefix) || prefix.startsWith(`${path}/`))) await listDirectory(path, prefix, depth - 1, out);
-      } else if (path.startsWith(prefix)) {
-        // A FIFO, socket, device or link under an object's name is shown for what it is: a reader looking for
-        // a manifest or a segment file must refuse it rather than take the name for free (or block opening it).
-        out.push({ name: path, size: 0, unusable: describeEntry(entry) });
+      const descend = depth > 0 && (path.startsWith(prefix) || prefix.startsWith(`${path}/`));
+      if (entry.isDirectory()) {
+        if (descend) await listDirectory(path, prefix, depth - 1, out);
+        continue;
       }
+      if (!path.startsWith(prefix) && !descend) continue;
+      // lstat, not the directory entry's type: some file systems do not fill it in.
+      let s: Stats;
+      try {
+        s = await lstat(join(directory, path));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') continue; // removed while we listed
+        throw toShmsnapError(error, 'list', join(directory, path));
+      }
+      if (s.isDirectory()) {
+        if (descend) await listDirectory(path, prefix, depth - 1, out);
+        continue;
+      }
+      if (!path.startsWith(prefix)) continue;
+      // Non-regular files are listed too, marked `unusable` with what they are, so that a FIFO or link
+      // named like a segment file or a manifest is refused by name, never silently skipped or taken as free.
+      out.push(s.isFile() ? infoFrom(path, s) : { ...infoFrom(path, s), size: 0, unusable: describeType(s) });
     }
   }
 
@@ -395,7 +499,8 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       try {
         handle = await inTurn(async () => {
           await makeDirectory();
-          if (await infoOf(name)) throw errObjectExists(name, directory);
+          // Anything under the name, a FIFO or a link included, is there already.
+          if (await lstat(join(directory, name)).then(() => true, () => false)) throw errObjectExists(name, directory);
           try {
             return await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, FILE_MODE);
           } catch (error) {
@@ -425,17 +530,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
 
     async openReader(name, readerOptions: ReaderOptions = {}) {
       assertObjectPath(name);
-      const path = join(directory, name);
-      let handle: FileHandle;
-      try {
-        handle = await open(path, fsConstants.O_RDONLY);
-        if (!(await handle.stat()).isFile()) {
-          await handle.close();
-          throw Object.assign(new Error('not a regular file'), { code: 'ENOENT' });
-        }
-      } catch (error) {
-        throw toShmsnapError(error, 'open', path);
-      }
+      const { handle } = await openRegularFile(join(directory, name));
       const range = readerOptions.range;
       if (range && range.end <= range.start) {
         await handle.close();
@@ -452,20 +547,8 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
     async openRandomReader(name) {
       assertObjectPath(name);
       const path = join(directory, name);
-      let handle: FileHandle;
-      let size: number;
-      try {
-        // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses anything but a file.
-        handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-        const info = await handle.stat();
-        if (!info.isFile()) {
-          await handle.close();
-          throw Object.assign(new Error('not a regular file'), { code: 'ENOENT' });
-        }
-        size = info.size;
-      } catch (error) {
-        throw toShmsnapError(error, 'open', path);
-      }
+      const { handle, info } = await openRegularFile(path);
+      const size = info.size;
       let closed: Promise<void> | undefined;
       return {
         size,
@@ -494,7 +577,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
 
     async list(prefix = '', listOptions: ListOptions = {}) {
       const out: ObjectInfo[] = [];
-      await listDirectory('', prefix, listOptions.depth ?? 0, out);
+      await listDirectory('', prefix, listOptions.depth ?? 0, out, listOptions.mustExist === true);
       return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
 
@@ -527,7 +610,8 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
           path = dirname(path);
           continue;
         }
-        if (!info.isDirectory()) throw toShmsnapError(Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' }), 'create directory', directory);
+        // The same refusal listing gives a location that is a file: a mistake in the location given.
+        if (!info.isDirectory()) throw await errNotADirectory(path === directory ? directory : path);
         break;
       }
       try {

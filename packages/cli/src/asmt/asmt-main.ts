@@ -20,11 +20,12 @@ import {
   type Registry,
   type RestoreEntry,
 } from '@shmsnap/core';
-import { analyzeLiveSegments, createShmSource, createShmTarget, discoverSegments, type LiveSegment } from '@shmsnap/shm-native';
+import { analyzeLiveSegments, createShmSource, createShmTarget, discoverSegments, type LiveSegment, type ShmTarget } from '@shmsnap/shm-native';
 import type { NamespaceAnalysis } from '@shmsnap/core';
 import { ASMT_FLAGS, namerOf, renderMessage } from '../flags.js';
 import { createDefaultRegistry } from '../default-registry.js';
-import { withInterrupt } from '../interrupt.js';
+import { abandonNote } from '../commands/restore.js';
+import { onAbandon, withInterrupt } from '../interrupt.js';
 import { groupName, userName } from '../owners.js';
 import { formatTable } from '../render/table.js';
 import { TOOL_VERSION } from '../version.js';
@@ -183,12 +184,22 @@ class AsmtRun {
 
   async restore(namespace: string, signal: AbortSignal): Promise<void> {
     const instance = this.options.instance === ALL_INSTANCES ? undefined : this.options.instance;
+    const target = createShmTarget();
+    const release = onAbandon(() => abandonNote(target.abandon()));
+    try {
+      await this.restoreWith(target, namespace, instance, signal);
+    } finally {
+      release();
+    }
+  }
+
+  async restoreWith(target: ShmTarget, namespace: string, instance: number | undefined, signal: AbortSignal): Promise<void> {
     // ASMT has no provenance guard (any host, any age, any date): force lifts every finding that has an override,
     // and without maxAge no other can arise, so nothing refuses, as with ASMT.
     const plan = await prepareRestore({
       sink: await this.#registry.openSink(this.options.directory),
       codecs: this.#registry,
-      target: createShmTarget(),
+      target,
       namespaces: [namespace],
       force: true,
       concurrency: this.threads(),

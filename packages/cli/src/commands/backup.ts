@@ -5,11 +5,11 @@
  * run stops after the plan.
  */
 import { Option, type Command } from 'commander';
-import { formatBytes, manifestTotals, prepareBackup, readHostIdentity, type Registry } from '@shmsnap/core';
+import { errConfigInvalid, formatBytes, manifestTotals, prepareBackup, readHostIdentity, type Registry } from '@shmsnap/core';
 import { createShmSource } from '@shmsnap/shm-native';
-import { codecOption, instanceOption, namespaceOption, parseInstance, parsePositiveInteger, threadsOption } from '../cli-options.js';
+import { codecOption, instanceOption, namespaceOption, parseInstance, parseLocation, parsePositiveInteger, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
-import type { OnCommitted } from '../interrupt.js';
+import { onAbandon, type OnCommitted } from '../interrupt.js';
 import type { Output } from '../render/output.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
@@ -27,8 +27,18 @@ export interface BackupCommandOptions {
   readonly dryRun: boolean;
 }
 
-/** Fills in {host}, {instance} and {timestamp} (UTC, 20261121T101500Z). */
+export const LOCATION_PLACEHOLDERS = ['host', 'instance', 'timestamp'] as const;
+
+/**
+ * Fills in {host}, {instance} and {timestamp} (UTC, 20261121T101500Z). Any
+ * other `{...}` is refused rather than kept literally: `{hostname}` or
+ * `{date}` would otherwise name one fixed directory for every run.
+ */
 export function expandLocation(template: string, values: { host: string; instance: number; time: Date }): string {
+  const unknown = [...new Set([...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]!).filter((name) => !(LOCATION_PLACEHOLDERS as readonly string[]).includes(name)))];
+  if (unknown.length > 0) {
+    throw errConfigInvalid('to', `unknown placeholder${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `{${n}}`).join(', ')} in '${template}' (known: ${LOCATION_PLACEHOLDERS.map((n) => `{${n}}`).join(', ')})`);
+  }
   const timestamp = values.time.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   return template.replaceAll('{host}', values.host).replaceAll('{instance}', String(values.instance)).replaceAll('{timestamp}', timestamp);
 }
@@ -69,7 +79,9 @@ export async function runBackupCommand(
     return;
   }
 
-  const result = await plan.run({ signal, onProgress: output.progress(), ...(onCommitted ? { onCommitted } : {}) });
+  // Ended before it could remove what it wrote (a write blocked in the kernel): say what is left.
+  const release = onAbandon(() => `the objects this backup wrote so far remain in ${plan.location} beside its pending marker (ls shows it as interrupted); remove them before backing up there again`);
+  const result = await plan.run({ signal, onProgress: output.progress(), ...(onCommitted ? { onCommitted } : {}) }).finally(release);
   const totals = manifestTotals(result.manifest);
   const summary = { phase: 'backup', segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
@@ -93,7 +105,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
     .description(
       "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. A segment attached or changed by another process during the backup fails it. On failure or Ctrl-C, everything it wrote is removed, with the directories it created.",
     )
-    .requiredOption('--to <location>', 'a directory, file:// URL or s3://bucket/prefix; {host}, {instance} and {timestamp} are filled in (e.g. s3://bucket/aerospike/{host}/{instance}/{timestamp})')
+    .addOption(new Option('--to <location>', 'a directory, file:///absolute/path or s3://bucket/prefix; {host}, {instance} and {timestamp} are filled in, any other {...} is refused (e.g. s3://bucket/aerospike/{host}/{instance}/{timestamp})').argParser(parseLocation).makeOptionMandatory())
     .addOption(instanceOption('Aerospike instance (0..15)').default(0).argParser(parseInstance))
     .addOption(namespaceOption('only these namespaces, comma-separated (default: every namespace of the instance)'))
     .addOption(codecOption(context.registry))

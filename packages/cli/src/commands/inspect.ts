@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { errNamespaceNotFound, formatBytes, formatKey, type NamespaceAnalysis } from '@shmsnap/core';
-import { analyzeLiveSegments, discoverSegments, type LiveSegment } from '@shmsnap/shm-native';
+import { analyzeLiveSegments, discoverSegments, hiddenShmSegments, type HiddenSegments, type LiveSegment } from '@shmsnap/shm-native';
 import { instanceOption, namespaceOption } from '../cli-options.js';
 import { execute, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
@@ -53,13 +53,33 @@ function namespaceJson(ns: NamespaceAnalysis<LiveSegment>) {
   };
 }
 
+/**
+ * What this user cannot see, and what it takes to: SHM_STAT needs read
+ * permission, so root's 0600 segments are simply absent for anyone else.
+ */
+function describeHidden(hidden: HiddenSegments): string | undefined {
+  const who = `this user (uid ${process.getuid?.() ?? '?'})`;
+  const privilege = 'run as root, as their owner or creator, or with CAP_IPC_OWNER';
+  if (hidden.detailed) {
+    const n = hidden.aerospike.length;
+    if (n === 0) return undefined;
+    const owners = [...new Set(hidden.aerospike.map((e) => `${userName(e.uid)} (uid ${e.uid})`))].join(', ');
+    const keys = hidden.aerospike.map((e) => formatKey(e.key)).join(', ');
+    return `${n} Aerospike segment${n > 1 ? 's' : ''} in shared memory cannot be read by ${who}: ${keys}, owned by ${owners}; to inspect or back ${n > 1 ? 'them' : 'it'} up, ${privilege}`;
+  }
+  if (hidden.count === 0) return undefined;
+  return `${hidden.count} segment${hidden.count > 1 ? 's' : ''} in shared memory cannot be read by ${who} (whether they are Aerospike's is unknown: /proc/sysvipc/shm is not readable); to see them, ${privilege}`;
+}
+
 export async function runInspectCommand(options: InspectOptions, output: Output): Promise<void> {
   const analysis = analyzeLiveSegments(await discoverSegments(options.instance));
+  const hidden = hiddenShmSegments(options.instance === undefined ? {} : { instance: options.instance });
+  const hiddenNote = describeHidden(hidden);
   const wanted = options.namespaces;
   if (wanted) {
     for (const name of wanted) {
       if (!analysis.some((i) => i.namespaces.some((n) => n.namespace === name))) {
-        throw errNamespaceNotFound(name, options.instance ?? 0, 'shared memory');
+        throw errNamespaceNotFound(name, options.instance ?? 0, hiddenNote ? `shared memory that this user can read (${hiddenNote})` : 'shared memory');
       }
     }
   }
@@ -70,8 +90,9 @@ export async function runInspectCommand(options: InspectOptions, output: Output)
   }));
 
   if (instances.every((i) => i.namespaces.length === 0 && i.orphans.length === 0)) {
-    output.line(`no Aerospike segments in shared memory${options.instance === undefined ? '' : ` for instance ${options.instance}`}`);
+    output.line(`no Aerospike segments in shared memory${options.instance === undefined ? '' : ` for instance ${options.instance}`}${hiddenNote ? ' that this user can read' : ''}`);
   }
+  if (hiddenNote) output.note(`inspect: ${hiddenNote}`);
   for (const instance of instances) {
     for (const ns of [...instance.namespaces, ...instance.orphans]) {
       const title = ns.namespace ? `namespace '${ns.namespace}'` : 'segments without a base';
@@ -90,6 +111,11 @@ export async function runInspectCommand(options: InspectOptions, output: Output)
     }
   }
   output.result({
+    unreadable: {
+      count: hidden.count,
+      aerospikeKeys: hidden.detailed ? hidden.aerospike.map((e) => formatKey(e.key)) : null,
+      owners: hidden.detailed ? [...new Set(hidden.aerospike.map((e) => e.uid))] : null,
+    },
     instances: instances.map((i) => ({
       instance: i.instance,
       namespaces: i.namespaces.map(namespaceJson),

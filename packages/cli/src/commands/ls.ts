@@ -7,7 +7,7 @@
  */
 import { Option, type Command } from 'commander';
 import { formatBytes, listBackups, schemeOf, type BackupListing, type Registry } from '@shmsnap/core';
-import { parseDepth } from '../cli-options.js';
+import { locationArgument, parseDepth } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
 import type { Output } from '../render/output.js';
 import { formatTable } from '../render/table.js';
@@ -39,7 +39,7 @@ export function defineLsCommand(program: Command, context: CliContext): void {
   const command = program
     .command('ls')
     .description('List the backups at a location and below it: time, host, instance, namespaces, segments, raw and stored bytes, codec, and whether each is complete (manifest), interrupted, an ASMT backup, or invalid (restore would refuse it; the reason follows the table).')
-    .argument('<location>', 'a directory, file:// URL or s3://bucket/prefix')
+    .addArgument(locationArgument())
     .addOption(new Option('--depth <n>', 'levels below the location to look into (default 1; 3 for s3://, as in <prefix>/<host>/<instance>/<timestamp>)').argParser(parseDepth))
     .option('--json', 'print the result as JSON');
   addS3Options(command, false).action(async (location: string, flags: S3Flags & { depth?: number; json?: boolean }) => {

@@ -12,17 +12,19 @@ import {
   errRestoreRefused,
   formatAge,
   formatBytes,
+  formatKey,
   prepareRestore,
   type RestoreOverrides,
   type RestorePlan,
   type RestoreProvenance,
   type Registry,
+  type Sink,
 } from '@shmsnap/core';
-import { createShmTarget } from '@shmsnap/shm-native';
-import { instanceOption, namespaceOption, threadsOption } from '../cli-options.js';
+import { createShmTarget, type ShmTarget } from '@shmsnap/shm-native';
+import { instanceOption, namespaceOption, parseLocation, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
-import type { OnCommitted } from '../interrupt.js';
 import { parseDuration } from '../duration.js';
+import { onAbandon, type OnCommitted } from '../interrupt.js';
 import type { Output } from '../render/output.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
@@ -68,10 +70,33 @@ export async function runRestoreCommand(
   onCommitted?: OnCommitted,
 ): Promise<void> {
   const sink = await openSink(options.from);
+  const target = createShmTarget();
+  const release = onAbandon(() => abandonNote(target.abandon()));
+  try {
+    await restoreWith(target, sink, options, output, registry, signal, onCommitted);
+  } finally {
+    release();
+  }
+}
+
+/** What an interrupted restore that could not finish its rollback did about the segments it created. */
+export function abandonNote(keys: readonly number[]): string | undefined {
+  return keys.length === 0 ? undefined : `removed the ${keys.length} segment(s) this restore had created (${[...keys].sort((a, b) => a - b).map((k) => formatKey(k)).join(', ')}); the kernel frees them as this process ends`;
+}
+
+async function restoreWith(
+  target: ShmTarget,
+  sink: Sink,
+  options: RestoreCommandOptions,
+  output: Output,
+  registry: Registry,
+  signal: AbortSignal,
+  onCommitted: OnCommitted | undefined,
+): Promise<void> {
   const plan = await prepareRestore({
     sink,
     codecs: registry,
-    target: createShmTarget(),
+    target,
     ...(options.instance === undefined ? {} : { instance: options.instance }),
     ...(options.namespaces ? { namespaces: options.namespaces } : {}),
     ...(options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs }),
@@ -123,7 +148,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
     .description(
       `Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup's age and source host, and refuses (exit 3): a backup made on another host (--allow-other-host restores it); one older than ${DEFAULT_MAX_AGE} (--allow-older restores it; --max-age sets another limit, which then always applies, and also refuses a backup of unknown age); one dated more than ${SKEW} in the future (--allow-future restores it). The age of ASMT files is their newest modification time. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.`,
     )
-    .requiredOption('--from <location>', 'a directory, file:// URL or s3://bucket/prefix')
+    .addOption(new Option('--from <location>', 'a directory, file:// URL or s3://bucket/prefix').argParser(parseLocation).makeOptionMandatory())
     .addOption(instanceOption('Aerospike instance (0..15) (default: the one the location holds)'))
     .addOption(namespaceOption('only these namespaces, comma-separated (default: every namespace of the instance)'))
     .addOption(threadsOption())

@@ -9,7 +9,7 @@
  */
 import type { Command } from 'commander';
 import { prepareVerify, type Registry } from '@shmsnap/core';
-import { threadsOption } from '../cli-options.js';
+import { locationArgument, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
 import { EXIT_OK, EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import type { Output } from '../render/output.js';
@@ -43,7 +43,7 @@ export function defineVerifyCommand(program: Command, context: CliContext): void
   const command = program
     .command('verify')
     .description("Check every backup at a location as restore would (objects present, of the recorded size, no stray segment files, readable manifests, complete and consistent segment sets), then read every object and check sizes and CRC-32s against the manifest (or, for ASMT files, their header and gzip trailer). Touches no shared memory. Names each problem; exit status 4 for damaged data (3 for a set restore refuses, such as a missing stage of an ASMT directory).")
-    .argument('<location>', 'a directory, file:// URL or s3://bucket/prefix')
+    .addArgument(locationArgument())
     .addOption(threadsOption())
     .option('--json', 'print the result as JSON');
   addProgressOptions(command);

@@ -46,6 +46,10 @@
  *   socket, device or symbolic link) is listed with `unusable` saying what it
  *   is, never silently left out: a reader that expected an object there must
  *   refuse, not carry on as if the name were free.
+ * - Every read (`openReader`, `openRandomReader`) and `stat` refuses an
+ *   object that is not a regular file (FIFO, socket, device, directory, a
+ *   symbolic link) with CORRUPT_OBJECT, without blocking and without
+ *   following it.
  *
  * Positional reads (optional)
  * - `openRandomReader()` gives reads into the caller's memory at a position
@@ -54,8 +58,8 @@
  *   object's size when opened; `read()` fills as much of `target` as the
  *   object holds from `position` and resolves to that count: fewer than
  *   asked only at the end of the object. A missing object fails as
- *   `openReader` does; an object that is not a regular file (FIFO, device,
- *   directory, a link) is refused without blocking.
+ *   `openReader` does; an object that is not a regular file is refused as
+ *   above.
  *
  * Probing (optional)
  * - `checkWritable()` writes nothing and fails with the error the first write
@@ -135,6 +139,14 @@ export interface RandomReader {
 export interface ListOptions {
   /** How many levels of sub-locations to descend; 0 (default) lists this location only. */
   readonly depth?: number;
+  /**
+   * Fail with OBJECT_NOT_FOUND when the location itself does not exist,
+   * instead of listing nothing (`ls` of a mistyped path). Sinks whose
+   * locations always exist (an S3 prefix) ignore it. A backup lists a
+   * location it has yet to create without it.
+   * @default false
+   */
+  readonly mustExist?: boolean;
   readonly signal?: AbortSignal;
 }
 

@@ -231,7 +231,8 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
 export async function listBackups(given: Sink, options: { readonly codecs: CodecLookup; readonly depth?: number; readonly signal?: AbortSignal }): Promise<BackupListing[]> {
   const { signal } = options;
   const sink = withSinkContext(given);
-  const objects = await sink.list('', { depth: options.depth ?? 0, ...(signal ? { signal } : {}) });
+  // A location that does not exist is an error here (a mistyped path), not an empty listing.
+  const objects = await sink.list('', { depth: options.depth ?? 0, mustExist: true, ...(signal ? { signal } : {}) });
   const groups = new Map<string, ObjectInfo[]>();
   for (const object of objects) {
     const cut = object.name.lastIndexOf('/') + 1;

@@ -158,7 +158,7 @@ async function asmtCandidate(sink: Sink, file: AsmtFile, source: PlanSource, sig
   const object = file.info.name;
   const label = { key: file.key, label: object };
   if (file.info.unusable) {
-    return { entry: { ...label, size: 0, problem: errCorruptObject(object, `${file.info.unusable}, not a regular file: a segment file must be one`) }, source };
+    return { entry: { ...label, size: 0, problem: errCorruptObject(`${sink.location}/${object}`, `is ${file.info.unusable}, not a regular file; a segment file must be one (objects are read only from regular files, never through a link)`) }, source };
   }
   try {
     const { rawSize, rawCrc32 } = await readFileHeader(sink, object, file, signal);

@@ -8,7 +8,7 @@
  * else already is.
  */
 import { availableParallelism } from 'node:os';
-import { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Codec, PieceIndex } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
 import { errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
@@ -17,7 +17,7 @@ import type { ZeroRanges } from './zero-ranges.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
 import type { SegmentDescriptor } from '../contracts/segment.js';
 import { abortReason, checkConcurrency, pipelineSettled, runBounded } from './settle.js';
-import type { Sink } from '../contracts/sink.js';
+import type { RandomReader, Sink } from '../contracts/sink.js';
 import type { DirectWindows, SegmentTarget } from '../contracts/target.js';
 
 /** One object to bring back, with whatever check values are known for it. */
@@ -41,7 +41,8 @@ export interface TransferContext {
   readonly progress: ProgressTracker;
 }
 
-export async function transfer(context: TransferContext, entry: RestoreEntry, destination: Writable, signal: AbortSignal): Promise<void> {
+/** Streams one object into `destination`, checked; `opened` is its reader when the caller opened it already. */
+export async function transfer(context: TransferContext, entry: RestoreEntry, destination: Writable, signal: AbortSignal, opened?: Readable): Promise<void> {
   const { sink, progress } = context;
   const { segment, object, codec } = entry;
   // Before the reader: a codec that cannot start (its addon did not load) leaves nothing open.
@@ -58,10 +59,10 @@ export async function transfer(context: TransferContext, entry: RestoreEntry, de
       });
   // Until the pipeline below listens, an abort (its signal) or a failure must not be an unhandled 'error' event; the pipeline still sees it.
   decoder?.on('error', () => undefined);
-  const reader = await sink.openReader(object, { signal }).catch((error: unknown) => {
+  const reader = opened ?? (await sink.openReader(object, { signal }).catch((error: unknown) => {
     decoder?.destroy();
     throw error;
-  });
+  }));
   const stored = createCrc32Meter({
     object,
     what: 'stored bytes',
@@ -104,15 +105,14 @@ export interface RestoreExecution {
 }
 
 /** A raw object read in ranges straight into the segment's memory. */
-async function transferDirect(sink: Sink, entry: RestoreEntry, windows: DirectWindows, progress: ProgressTracker, signal: AbortSignal): Promise<void> {
+async function transferDirect(sink: Sink, entry: RestoreEntry, reader: RandomReader, windows: DirectWindows, progress: ProgressTracker, signal: AbortSignal): Promise<void> {
   const { segment, object } = entry;
-  if (entry.storedBytes !== undefined && entry.storedBytes !== segment.size) throw errSizeMismatch(object, segment.size, entry.storedBytes, 'stored bytes recorded');
-  const positional = sink.openRandomReader !== undefined;
-  const reader = positional ? await sink.openRandomReader!(object, { signal }) : await rangedRandomReader(sink, object, signal);
   try {
+    if (entry.storedBytes !== undefined && entry.storedBytes !== segment.size) throw errSizeMismatch(object, segment.size, entry.storedBytes, 'stored bytes recorded');
     await copyDirect(reader, windows, {
       object,
-      prefault: !positional,
+      // Ranged reads copy on the main thread; pread faults in the kernel on the pool already.
+      prefault: sink.openRandomReader === undefined,
       size: segment.size,
       ...(entry.rawCrc32 === undefined ? {} : { expectedCrc32: entry.rawCrc32 }),
       ...(entry.zeroRanges ? { zeroRanges: entry.zeroRanges } : {}),
@@ -170,12 +170,34 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
   };
   const restoreOne = async (entry: RestoreEntry, entrySignal: AbortSignal): Promise<void> => {
     progress.started(entry.object);
-    const writer = await target.create(entry.segment, { signal: entrySignal });
-    if (direct && entry.codec.identity && writer.direct) await transferDirect(sink, entry, writer.direct, progress, entrySignal);
-    else await transfer(context, entry, writer.stream, entrySignal);
-    await writer.commit();
-    restored += 1;
-    if (restored === entries.length) commit();
+    // The object is opened before its segment is created: one that cannot be read (missing, not a
+    // regular file) creates nothing. A target that offers no `direct` for this segment (the shm
+    // base, whose shutdown status it withholds) gets the stream instead.
+    const { object } = entry;
+    const positional = direct && entry.codec.identity;
+    let random: RandomReader | undefined = positional
+      ? sink.openRandomReader ? await sink.openRandomReader(object, { signal: entrySignal }) : await rangedRandomReader(sink, object, entrySignal)
+      : undefined;
+    let stream: Readable | undefined = positional ? undefined : await sink.openReader(object, { signal: entrySignal });
+    // Until the pipeline takes it, an error it emits (a dropped connection) must not be an uncaught one; the pipeline still sees it.
+    stream?.on('error', () => undefined);
+    try {
+      const writer = await target.create(entry.segment, { signal: entrySignal });
+      if (random && writer.direct) await transferDirect(sink, entry, random, writer.direct, progress, entrySignal);
+      else {
+        await random?.close();
+        random = undefined;
+        stream ??= await sink.openReader(object, { signal: entrySignal });
+        await transfer(context, entry, writer.stream, entrySignal, stream);
+        stream = undefined; // the pipeline owns it
+      }
+      await writer.commit();
+      restored += 1;
+      if (restored === entries.length) commit();
+    } finally {
+      await random?.close().catch(() => undefined);
+      stream?.destroy();
+    }
     progress.finished(entry.object);
   };
   /** An abort that came after every segment was restored is no failure (runBounded reports the signal regardless). */

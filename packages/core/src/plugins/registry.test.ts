@@ -24,6 +24,30 @@ describe('registry', () => {
     assert.equal(schemeOf('S3://bucket/prefix'), 's3');
   });
 
+  it('refuses an empty location and a known scheme without its two slashes (CONFIG_INVALID), before any sink is created', async () => {
+    const registry = createRegistry();
+    const created: string[] = [];
+    registry.registerSink(provider(['file'], created));
+    registry.registerSink(provider(['s3'], created));
+    for (const [location, message] of [
+      ['', /^location: empty \(an unset shell variable\?\)/],
+      [' \t', /^location: empty/],
+      ['s3:/bucket/x', /^location s3:\/bucket\/x: s3 locations are written s3:\/\/… /],
+      ['file:/tmp/x', /^location file:\/tmp\/x: file locations are written file:\/\/… /],
+      ['s3:key:secret@bucket', /^location s3:…: /],
+    ] as const) {
+      await assert.rejects(registry.openSink(location), (error: unknown) => {
+        assert.ok(isShmsnapError(error, 'CONFIG_INVALID'), String(error));
+        assert.match(error.message, message);
+        assert.doesNotMatch(error.message, /secret/);
+        return true;
+      });
+    }
+    assert.deepEqual(created, []);
+    await registry.openSink('odd:name'); // a directory named so, not a known scheme
+    assert.deepEqual(created, ['odd:name']);
+  });
+
   it('opens the sink of the location scheme, and redacts through its provider', async () => {
     const registry = createRegistry();
     const files: string[] = [];

@@ -6,7 +6,7 @@
  * A plain path (`/var/backups/x`, `./x`) and `file:///...` both resolve to
  * the `file` scheme.
  */
-import { errCodecUnknown, errRegistryDuplicate, errSchemeUnknown } from '../errors.js';
+import { errCodecUnknown, errConfigInvalid, errRegistryDuplicate, errSchemeUnknown } from '../errors.js';
 import type { Codec } from '../contracts/codec.js';
 import type { Sink, SinkProvider } from '../contracts/sink.js';
 import { withSinkContext } from './with-plugin-context.js';
@@ -36,6 +36,15 @@ export function createRegistry(): Registry {
   const codecs = new Map<string, Codec>();
 
   function providerFor(location: string): SinkProvider<never> {
+    // Refused here, for every sink: an empty location (an unset shell variable) would be the
+    // current directory, and `s3:/bucket` (one slash) a local directory named `s3:`.
+    if (location.trim() === '') throw errConfigInvalid('location', 'empty (an unset shell variable?): give a directory, file:///absolute/path or s3://bucket/prefix');
+    const bare = /^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\/\/)/.exec(location);
+    const scheme = bare?.[1]!.toLowerCase();
+    if (scheme !== undefined && sinks.has(scheme)) {
+      const shown = location.includes('@') ? `${scheme}:…` : location; // may hold a password
+      throw errConfigInvalid(`location ${shown}`, `${scheme} locations are written ${scheme}://… (two slashes after the colon)`);
+    }
     const provider = sinks.get(schemeOf(location));
     if (!provider) throw errSchemeUnknown(location, [...sinks.keys()]);
     return provider;

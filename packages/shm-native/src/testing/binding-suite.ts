@@ -32,6 +32,7 @@ export const SHM_BINDING_CASES = [
   'lock',
   'remove',
   'remove-while-attached',
+  'remove-now',
 ] as const;
 
 export type ShmBindingCase = (typeof SHM_BINDING_CASES)[number];
@@ -317,6 +318,19 @@ export function describeShmBinding(name: string, binding: ShmBinding, options: S
       await attachment.detach();
       throwsNative(() => binding.ipcStat(shmid), 'EINVAL', 'shmctl(IPC_STAT)');
       assert.equal(binding.ipcStat(successor).size, 8192, 'the successor is untouched');
+    });
+
+    check('remove-now', async (s) => {
+      const shmid = s.create(0, 4096, 0o600);
+      const attachment = s.attach(shmid, false);
+      binding.removeNow(shmid);
+      const marked = binding.ipcStat(shmid);
+      assert.deepEqual([marked.key, marked.mode & SHM_DEST, marked.nattch], [0, SHM_DEST, 1], 'marked at once, before it returns, still attached');
+      assert.equal(binding.lookup(s.key(0)), null, 'its key finds nothing');
+      binding.removeNow(shmid); // marking it again is not an error
+      await attachment.detach();
+      throwsNative(() => binding.ipcStat(shmid), 'EINVAL', 'shmctl(IPC_STAT)');
+      throwsNative(() => binding.removeNow(shmid), 'EINVAL', 'shmctl(IPC_RMID)');
     });
   });
 }

@@ -402,6 +402,12 @@ export function createFakeShmBinding(options: FakeShmBindingOptions = {}): FakeS
       });
     },
 
+    removeNow(shmid) {
+      const id = argShmid(shmid);
+      fault('shmctl(IPC_RMID)');
+      markRemoved(find(id, 'shmctl(IPC_RMID)'));
+    },
+
     setLocked(shmid, locked) {
       const id = argShmid(shmid);
       const lock = argBoolean(locked, 'locked');
