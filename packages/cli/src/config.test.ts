@@ -165,6 +165,15 @@ describe('applied to a run', () => {
     assert.deepEqual([sources.to, sources.codec, sources.level, sources.instance], ['config', 'env', 'cli', 'default']);
   });
 
+  it('a flag replaces a configured value, also for an option repeated to accumulate (--namespace)', async () => {
+    const once = await flagsOf(['--to', '/x', '--namespace', 'b'], { SHMSNAP_CONFIG: '', SHMSNAP_NAMESPACE: 'a' });
+    assert.deepEqual(once.flags.namespace, ['b']);
+    const twice = await flagsOf(['--to', '/x', '--namespace', 'b', '--namespace', 'c'], { SHMSNAP_CONFIG: configFile({ namespace: ['a'] }) });
+    assert.deepEqual(twice.flags.namespace, ['b', 'c']);
+    const configured = await flagsOf(['--to', '/x'], { SHMSNAP_CONFIG: '', SHMSNAP_NAMESPACE: 'a,z' });
+    assert.deepEqual(configured.flags.namespace, ['a', 'z']);
+  });
+
   it("a boolean variable commander itself reads is read as a boolean (SHMSNAP_S3_PATH_STYLE=false is false)", async () => {
     const { flags } = await flagsOf(['--to', '/x'], { SHMSNAP_CONFIG: '', SHMSNAP_S3_PATH_STYLE: 'false' });
     assert.equal(flags.s3PathStyle, false);

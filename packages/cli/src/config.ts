@@ -21,6 +21,7 @@
  * option refuses is a one-line CONFIG_INVALID naming the file (or variable)
  * and the key: a typo in a shared policy must not be silently ignored.
  */
+import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command, type Option } from 'commander';
 import { errConfigInvalid, type ShmsnapError } from '@shmsnap/core';
@@ -269,6 +270,25 @@ function withholdRefusedVariables(command: Command, settings: LoadedSettings): v
   }
 }
 
+/**
+ * A flag replaces a configured value, also for an option that accumulates
+ * when repeated (`--namespace a --namespace b`): commander hands a parser the
+ * value so far, which would otherwise be the configured one. Before the
+ * first occurrence of such a flag is parsed, a value from the environment or
+ * the file is dropped.
+ */
+function replaceOnFlag(command: Command): void {
+  // A Command is an EventEmitter (its typings declare only on()); ahead of commander's own listener.
+  const events = command as unknown as EventEmitter;
+  for (const option of command.options) {
+    if (!option.required && !option.optional) continue;
+    events.prependListener(`option:${option.name()}`, () => {
+      const source = command.getOptionValueSource(option.attributeName());
+      if (source === 'env' || source === 'config') command.setOptionValueWithSource(option.attributeName(), undefined, 'default');
+    });
+  }
+}
+
 /** Installs the configuration on `program`: the subcommand about to run gets its values, `record` the settings. */
 export function installConfiguration(program: Command, record: (settings: LoadedSettings) => void, env: NodeJS.ProcessEnv = process.env): void {
   let current: LoadedSettings | undefined;
@@ -276,6 +296,7 @@ export function installConfiguration(program: Command, record: (settings: Loaded
     current = loadSettings(program, command, env);
     applySettings(command, current);
     withholdRefusedVariables(command, current);
+    replaceOnFlag(command);
     record(current);
   });
   program.hook('preAction', (_program, command) => {
