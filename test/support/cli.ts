@@ -98,3 +98,9 @@ export function runShmsnap(args: readonly string[], options: RunOptions = {}): P
 export function runAsmt(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
   return runShmsnap(args, { ...options, bin: ASMT_BIN });
 }
+
+/** The environment that makes the CLI's first fsync of a segment's object take `ms` longer (test/support/stall.mjs): its bytes stop moving. */
+export function stallFirstSync(ms: number): NodeJS.ProcessEnv {
+  const preload = new URL('./stall.mjs', import.meta.url).href;
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim(), SHMSNAP_TEST_STALL_MS: String(ms) };
+}

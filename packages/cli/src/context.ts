@@ -5,7 +5,9 @@
  */
 import { errConfigInvalid, schemeOf, type Registry, type Sink } from '@shmsnap/core';
 import { EXIT_OK } from './exit-codes.js';
+import type { LoadedSettings } from './config.js';
 import { withInterrupt, type OnCommitted } from './interrupt.js';
+import { outputSettings, type ProgressFlags } from './progress-options.js';
 import { Output, type OutputStreams } from './render/output.js';
 import { s3Request, type S3Flags } from './s3-options.js';
 
@@ -16,6 +18,11 @@ export interface CliContext {
   readonly setExit: (status: number) => void;
   /** How long cleanup may take after Ctrl-C before the process ends anyway. @default INTERRUPT_DEADLINE_MS */
   readonly interruptDeadlineMs?: number;
+  /**
+   * The configuration file and SHMSNAP_* variables, as applied to the command
+   * about to run (config.ts; set as the command is dispatched); a problem found there is that command's error.
+   */
+  settings?: LoadedSettings;
 }
 
 /** Opens the sink of `location`, with the S3 flags for S3 locations. */
@@ -46,23 +53,30 @@ export function sinkOpener(registry: Registry, flags: S3Flags, writes = false, e
 }
 
 /**
- * Runs `body` (the command `what`) with output set up from `--json`, under Ctrl-C handling; records the exit status. A body that
- * commits passes `onCommitted` to its run: an interrupt after that point no longer stops it. A dry run's error lists
- * every problem found.
+/**
+ * Runs `body` (the command `what`) with output set up from `--json`, `--events`, `--quiet` and `--no-progress`,
+ * under Ctrl-C handling; records the exit status. A body that commits passes `onCommitted` to its run: an interrupt
+ * after that point no longer stops it. A dry run's error lists every problem found. A problem in the configuration
+ * (file or environment) is reported here, as the command's error, in the form the command's flags ask for.
  */
 export async function execute(
   context: CliContext,
-  options: { json?: boolean; dryRun?: boolean },
+  options: { json?: boolean; dryRun?: boolean } & ProgressFlags,
   what: string,
   body: (output: Output, signal: AbortSignal, onCommitted: OnCommitted) => Promise<number | void>,
 ): Promise<void> {
-  const output = new Output(options.json === true, context.streams);
+  const output = new Output(options.json === true, context.streams, undefined, undefined, outputSettings(options, what, context.streams.stdout));
   let status: number;
   try {
+    output.settings.events?.phase('plan');
+    const problem = context.settings?.problems[0];
+    if (problem) throw problem;
     const interrupt = context.interruptDeadlineMs === undefined ? {} : { deadlineMs: context.interruptDeadlineMs };
     status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted), interrupt)) ?? EXIT_OK;
   } catch (error) {
     status = output.error(error, { listAll: options.dryRun === true, command: what });
+  } finally {
+    output.endProgress();
   }
   context.setExit(status);
 }

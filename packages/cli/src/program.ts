@@ -6,11 +6,14 @@
 import { Command } from 'commander';
 import { defineBackupCommand } from './commands/backup.js';
 import { defineClearCommand } from './commands/clear.js';
+import { defineCompletionCommand, defineManCommand } from './commands/completion.js';
+import { defineConfigCommand } from './commands/config.js';
 import { defineDemoCommand } from './commands/demo.js';
 import { defineInspectCommand } from './commands/inspect.js';
 import { defineLsCommand } from './commands/ls.js';
 import { defineRestoreCommand } from './commands/restore.js';
 import { defineVerifyCommand } from './commands/verify.js';
+import { installConfiguration } from './config.js';
 import type { CliContext } from './context.js';
 import { createDefaultRegistry } from './default-registry.js';
 import { EXIT_OK } from './exit-codes.js';
@@ -20,6 +23,7 @@ import { TOOL_VERSION } from './version.js';
 
 export function createProgram(context: CliContext): Command {
   const program = new Command('shmsnap')
+    .summary('back up and restore the shared-memory indexes of an Aerospike node')
     .description(
       "Back up and restore the System V shared-memory segments of an Aerospike Enterprise node (primary index, secondary index, data), so a rebooted host can warm-start. Writes ASMT's on-disk format.",
     )
@@ -37,6 +41,13 @@ export function createProgram(context: CliContext): Command {
   defineInspectCommand(program, context);
   defineClearCommand(program, context);
   defineDemoCommand(program, context);
+  defineConfigCommand(program, context);
+  defineCompletionCommand(program, context);
+  defineManCommand(program, context);
+  // The configuration file and SHMSNAP_* variables, for whichever command runs (config.ts).
+  installConfiguration(program, (settings) => {
+    context.settings = settings;
+  });
   for (const command of [program, ...program.commands]) reportExitsOf(command);
   return program;
 }

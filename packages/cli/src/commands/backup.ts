@@ -14,6 +14,7 @@ import type { Output } from '../render/output.js';
 import { codecJson, namespaceJson } from '../render/json.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
+import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addS3Options, type S3Flags } from '../s3-options.js';
 import { TOOL } from '../version.js';
 
@@ -103,7 +104,7 @@ export async function runBackupCommand(
   });
 }
 
-type BackupFlags = S3Flags & { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean };
+type BackupFlags = S3Flags & ProgressFlags & { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean };
 
 export function defineBackupCommand(program: Command, context: CliContext): void {
   const command = program
@@ -119,6 +120,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
     .addOption(threadsOption())
     .option('--dry-run', 'run every check and print the plan (segments, sizes, files) without reading a segment or writing anything')
     .option('--json', 'print the result as JSON');
+  addProgressOptions(command);
   addS3Options(command, true).action(async (flags: BackupFlags) => {
     await execute(context, flags, 'backup', (output, signal, onCommitted) =>
       runBackupCommand(

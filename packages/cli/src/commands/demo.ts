@@ -14,6 +14,7 @@ import { createFixture, type FixtureOptions } from '@shmsnap/shm-native/fixture'
 import { parsePositiveInteger } from '../cli-options.js';
 import { execute, type CliContext } from '../context.js';
 import { codecJson } from '../render/json.js';
+import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import type { Output } from '../render/output.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { TOOL } from '../version.js';
@@ -105,10 +106,10 @@ export async function runDemoCommand(options: DemoOptions, output: Output, regis
   }
 }
 
-type DemoFlags = { dir?: string; sizeMib: number; stages: number; codec: string; level?: number; threads: number; keep: boolean; json?: boolean };
+type DemoFlags = ProgressFlags & { dir?: string; sizeMib: number; stages: number; codec: string; level?: number; threads: number; keep: boolean; json?: boolean };
 
 export function defineDemoCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('demo')
     .description(
       "Run the main job on an embedded default, in a private IPC namespace: create an Aerospike-shaped index in shared memory, back it up to a local directory, remove the segments, restore them and verify every byte. Needs root (unshare --ipc); the host's shared memory is not touched.",
@@ -120,24 +121,24 @@ export function defineDemoCommand(program: Command, context: CliContext): void {
     .addOption(new Option('--level <n>', "codec level (default: the codec's)").argParser(parsePositiveInteger('--level', 22)))
     .addOption(new Option('--threads <n>', 'segments transferred at once').default(2).argParser(parsePositiveInteger('--threads', 1024)))
     .option('--keep', 'keep the backup directory and the restored segments (inside the private namespace they vanish on exit)', false)
-    .option('--json', 'print the result as JSON')
-    .action(async (flags: DemoFlags) => {
-      await enterPrivateIpcNamespace();
-      await execute(context, flags, 'demo', (output, signal) =>
-        runDemoCommand(
-          {
-            sizeMib: flags.sizeMib,
-            stages: flags.stages,
-            codec: flags.codec,
-            threads: flags.threads,
-            keep: flags.keep,
-            ...(flags.level === undefined ? {} : { level: flags.level }),
-            ...(flags.dir === undefined ? {} : { dir: flags.dir }),
-          },
-          output,
-          context.registry,
-          signal,
-        ),
-      );
-    });
+    .option('--json', 'print the result as JSON');
+  addProgressOptions(command).action(async (flags: DemoFlags) => {
+    await enterPrivateIpcNamespace();
+    await execute(context, flags, 'demo', (output, signal) =>
+      runDemoCommand(
+        {
+          sizeMib: flags.sizeMib,
+          stages: flags.stages,
+          codec: flags.codec,
+          threads: flags.threads,
+          keep: flags.keep,
+          ...(flags.level === undefined ? {} : { level: flags.level }),
+          ...(flags.dir === undefined ? {} : { dir: flags.dir }),
+        },
+        output,
+        context.registry,
+        signal,
+      ),
+    );
+  });
 }

@@ -29,6 +29,7 @@ import type { Output } from '../render/output.js';
 import { namespaceJson } from '../render/json.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
+import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addS3Options, type S3Flags } from '../s3-options.js';
 
 export interface RestoreCommandOptions {
@@ -127,7 +128,7 @@ async function restoreWith(
   output.result('restore', { dryRun: false, ...common, ...summaryJson(summary) });
 }
 
-type RestoreFlags = S3Flags & {
+type RestoreFlags = S3Flags & ProgressFlags & {
   from: string;
   instance?: number;
   namespace?: string[];
@@ -161,6 +162,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
     .option('--force', 'the same as --allow-other-host --allow-older --allow-future, and nothing more (--max-age still applies)')
     .option('--dry-run', 'run every check and print the plan without creating a segment')
     .option('--json', 'print the result as JSON');
+  addProgressOptions(command);
   addS3Options(command, false).action(async (flags: RestoreFlags) => {
     await execute(context, flags, 'restore', (output, signal, onCommitted) =>
       runRestoreCommand(

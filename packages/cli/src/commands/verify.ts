@@ -15,6 +15,7 @@ import { EXIT_OK, EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import { errorJson } from '../render/json.js';
 import type { Output } from '../render/output.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
+import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addS3Options, type S3Flags } from '../s3-options.js';
 
 export async function runVerifyCommand(location: string, threads: number, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<number> {
@@ -47,7 +48,8 @@ export function defineVerifyCommand(program: Command, context: CliContext): void
     .addArgument(locationArgument())
     .addOption(threadsOption())
     .option('--json', 'print the result as JSON');
-  addS3Options(command, false).action(async (location: string, flags: S3Flags & { threads: number; json?: boolean }) => {
+  addProgressOptions(command);
+  addS3Options(command, false).action(async (location: string, flags: S3Flags & ProgressFlags & { threads: number; json?: boolean }) => {
     await execute(context, flags, 'verify', (output, signal) => runVerifyCommand(location, flags.threads, output, context.registry, sinkOpener(context.registry, flags), signal));
   });
 }

@@ -1,17 +1,28 @@
 /**
  * Everything the CLI prints goes through here: results on stdout, progress
  * and errors on stderr; with `--json`, exactly one JSON document on stdout
- * (the result or the error, docs/json.md) and nothing else on stdout.
+ * (the result or the error, docs/json.md) and nothing else on stdout; with `--events
+ * ndjson`, only event lines on stdout (render/events.ts), the result and
+ * error events carrying the document `--json` prints.
  */
 import { isShmsnapError, errInternal, type OptionNamer, type ProgressEvent, type ShmsnapError } from '@shmsnap/core';
 import { EXIT_STATUS_BY_CODE } from '../exit-codes.js';
 import { namerOf, renderMessage, SHMSNAP_FLAGS } from '../flags.js';
-import { formatBytes, formatDuration, formatRate } from '@shmsnap/core';
+import type { EventWriter } from './events.js';
 import { errorJson, schemaName, type JsonDocument } from './json.js';
+import { createProgressRenderer, DEFAULT_PROGRESS_SETTINGS, LiveLine, type ProgressRenderer, type ProgressSettings } from './progress.js';
 
 export interface OutputStreams {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+export interface OutputSettings {
+  /** `--quiet`: no result lines and no progress; warnings, notes and errors still print. */
+  readonly quiet?: boolean;
+  readonly progress?: ProgressSettings;
+  /** `--events ndjson`: notes, phases, progress, the result and errors as event lines on stdout, and nothing else. */
+  readonly events?: EventWriter;
 }
 
 /**
@@ -33,31 +44,52 @@ export function surviveClosedPipes(streams: readonly NodeJS.WritableStream[] = [
   }
 }
 
+/** The document `--json` prints for a result, as `document`'s schema (docs/json.md); `--events` carries the same one. */
+export function resultDocument(document: JsonDocument, value: Record<string, unknown>, ok = true): Record<string, unknown> {
+  return { schema: schemaName(document), ok, ...value };
+}
+
+/** The document `--json` prints for an error (`shmsnap.error/1`); `--events` carries the same one. */
+export function errorDocument(error: ShmsnapError, flag: OptionNamer, message: string, command: string | null, exitStatus: number): Record<string, unknown> {
+  return { schema: schemaName('error'), ok: false, command, exitStatus, error: errorJson(error, flag, message) };
+}
+
 export class Output {
+  /** The progress bar's line: ended before anything else goes to stderr. */
+  readonly #live: LiveLine;
+  readonly #renderers: ProgressRenderer[] = [];
+
   constructor(
     readonly json: boolean,
     private readonly streams: OutputStreams = process,
     private readonly program = 'shmsnap',
     /** How this frontend names core's options in messages. */
     readonly flag: OptionNamer = namerOf(SHMSNAP_FLAGS),
-  ) {}
-
-  /** A line of the human result (suppressed under --json). */
-  line(text = ''): void {
-    if (!this.json) this.streams.stdout.write(`${text}\n`);
+    readonly settings: OutputSettings = {},
+  ) {
+    this.#live = new LiveLine(streams.stderr);
   }
 
-  /** A side remark for people (stderr, also under --json: it never pollutes the JSON). */
+  /** A line of the human result (suppressed under --json, --events and --quiet). */
+  line(text = ''): void {
+    if (!this.json && !this.settings.quiet && !this.settings.events) this.streams.stdout.write(`${text}\n`);
+  }
+
+  /** A side remark for people (stderr, also under --json: it never pollutes the JSON; a note event under --events). */
   note(text: string): void {
+    if (this.settings.events) return this.settings.events.note(text);
+    this.#live.breakLine();
     this.streams.stderr.write(`${text}\n`);
   }
 
   /**
-   * The JSON result (under --json), as `document`'s schema (docs/json.md);
-   * `ok: false` for a command that ran but found problems (verify).
+   * The JSON result (under --json, or as the result event), as `document`'s
+   * schema (docs/json.md); `ok: false` for a command that ran but found problems (verify).
    */
   result(document: JsonDocument, value: Record<string, unknown>, ok = true): void {
-    if (this.json) this.streams.stdout.write(`${JSON.stringify({ schema: schemaName(document), ok, ...value }, null, 2)}\n`);
+    const json = resultDocument(document, value, ok);
+    if (this.settings.events) this.settings.events.result(json);
+    else if (this.json) this.streams.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   }
 
   /**
@@ -72,8 +104,11 @@ export class Output {
     const rendered = renderMessage(coded, this.flag);
     const message = more.length > 0 && !options.listAll ? `${rendered} (and ${more.length} more problem${more.length > 1 ? 's' : ''}; ${this.flag('dryRun')} lists them all)` : rendered;
     const status = EXIT_STATUS_BY_CODE[coded.code];
-    if (this.json) {
-      const document = { schema: schemaName('error'), ok: false, command: options.command ?? null, exitStatus: status, error: errorJson(coded, this.flag, message) };
+    this.endProgress();
+    const document = errorDocument(coded, this.flag, message, options.command ?? null, status);
+    if (this.settings.events) {
+      this.settings.events.error(document, status);
+    } else if (this.json) {
       this.streams.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
     } else {
       this.streams.stderr.write(`${this.program}: ${coded.code}: ${message}\n`);
@@ -83,34 +118,20 @@ export class Output {
     return status;
   }
 
-  /** A progress renderer: a live bar on a terminal, a line per 10% otherwise, nothing under --json. */
+  /** The progress of one transfer, as render/progress.ts shows it (nothing under --json). */
   progress(): (event: ProgressEvent) => void {
-    if (this.json) return () => undefined;
-    const stderr = this.streams.stderr;
-    if (stderr.isTTY) {
-      let last = 0;
-      return (event) => {
-        const now = Date.now();
-        if (!event.done && now - last < 100) return;
-        last = now;
-        const fraction = event.bytesTotal > 0 ? event.bytesDone / event.bytesTotal : 1;
-        const width = 24;
-        const filled = Math.round(fraction * width);
-        const eta = event.etaMs === null ? '--' : formatDuration(event.etaMs);
-        const text = `${event.phase.padEnd(7)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatBytes(event.bytesDone)} / ${formatBytes(event.bytesTotal)}  ${formatRate(event.bytesPerSecond)}  ETA ${eta}`;
-        stderr.write(`\r${text.slice(0, (stderr.columns ?? 120) - 1)}\x1b[K${event.done ? '\n' : ''}`);
-      };
-    }
-    let lastTenth = 0;
-    return (event) => {
-      // 100% only once the run is complete, with every segment counted.
-      const tenth = event.done ? 10 : event.bytesTotal > 0 ? Math.min(9, Math.floor((event.bytesDone * 10) / event.bytesTotal)) : 0;
-      if (tenth <= lastTenth) return;
-      lastTenth = tenth;
-      const eta = event.done ? '' : event.etaMs === null ? ', ETA --' : `, ETA ${formatDuration(event.etaMs)}`;
-      stderr.write(
-        `${event.phase}: ${lastTenth * 10}% (${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)}, ${event.segmentsDone}/${event.segmentsTotal} segments, ${formatRate(event.bytesPerSecond)}${eta})\n`,
-      );
-    };
+    if (this.json && !this.settings.events) return () => undefined;
+    const renderer = createProgressRenderer(
+      { stderr: this.streams.stderr, live: this.#live, ...(this.settings.events ? { events: this.settings.events } : {}) },
+      this.settings.progress ?? DEFAULT_PROGRESS_SETTINGS,
+    );
+    this.#renderers.push(renderer);
+    return renderer.listener;
+  }
+
+  /** Stops the time basis of every progress shown (a failed run sends no final event); ends a drawn bar's line. */
+  endProgress(): void {
+    for (const renderer of this.#renderers.splice(0)) renderer.stop();
+    this.#live.breakLine();
   }
 }
