@@ -11,7 +11,6 @@ import { execute, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
 import { formatTable } from '../render/table.js';
 
-
 function shown(value: unknown): string {
   if (value === undefined) return '-';
   if (Array.isArray(value)) return value.join(',');
