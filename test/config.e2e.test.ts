@@ -99,10 +99,10 @@ describe('refusals: one line, CONFIG_INVALID, exit 2, nothing written', () => {
     const dir = scratch.fresh();
     const run = await runShmsnap(['backup', '--to', dir], { env: { SHMSNAP_CONFIG: '', SHMSNAP_S3_SSE: 'rot13' } });
     assert.equal(run.status, 2);
-    assert.equal(run.stderr, 'shmsnap: CONFIG_INVALID: SHMSNAP_S3_SSE: Allowed choices are AES256, aws:kms.\n');
+    assert.equal(run.stderr, 'shmsnap: CONFIG_INVALID: SHMSNAP_S3_SSE: --s3-sse must be AES256 or aws:kms, got "rot13".\n');
     const json = await runShmsnap(['backup', '--to', dir, '--json'], { env: { SHMSNAP_CONFIG: '', SHMSNAP_S3_PART_SIZE_MIB: '0' } });
     assert.equal(json.status, 2);
-    assert.equal(JSON.parse(json.stdout).error.message, 'SHMSNAP_S3_PART_SIZE_MIB: --s3-part-size-mib must be a positive integer.');
+    assert.equal(JSON.parse(json.stdout).error.message, 'SHMSNAP_S3_PART_SIZE_MIB: --s3-part-size-mib must be a positive integer, got "0".');
     assert.equal(await readdir(dir).then(() => 'exists', (e: NodeJS.ErrnoException) => e.code), 'ENOENT');
   });
 
@@ -172,7 +172,7 @@ describe('shmsnap config', () => {
   it('reports a broken configuration as every command would', async () => {
     const run = await runShmsnap(['config'], { env: { SHMSNAP_CONFIG: '', SHMSNAP_S3_PART_SIZE_MIB: 'big' } });
     assert.equal(run.status, 2);
-    assert.equal(run.stderr, 'shmsnap: CONFIG_INVALID: SHMSNAP_S3_PART_SIZE_MIB: --s3-part-size-mib must be a positive integer.\n');
+    assert.equal(run.stderr, 'shmsnap: CONFIG_INVALID: SHMSNAP_S3_PART_SIZE_MIB: --s3-part-size-mib must be a positive integer, got "big".\n');
   });
 });
 

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { createDefaultRegistry } from './default-registry.js';
 import { configurableOptions, loadSettings, readConfigFile, redact, resolveOptions, type ConfigFile } from './config.js';
 import { createProgram } from './program.js';
+import { s3FlagsFromEnv } from './s3-options.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shmsnap-config-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,8 +55,9 @@ describe('which options, under which names', () => {
     assert.deepEqual(env.progress, ['SHMSNAP_PROGRESS'], '--no-progress is the progress value');
     // The S3 options' own variables are kept: one SHMSNAP_ name each, and AWS's standard ones where they have one.
     assert.deepEqual(env['s3-part-size-mib'], ['SHMSNAP_S3_PART_SIZE_MIB']);
-    assert.deepEqual(env['s3-profile'], ['SHMSNAP_S3_PROFILE', 'AWS_PROFILE']);
-    assert.deepEqual(env['s3-endpoint'], ['SHMSNAP_S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3']);
+    // AWS_PROFILE is the S3 client's (read with the profile's files), not an option's variable.
+    assert.deepEqual(env['s3-profile'], ['SHMSNAP_S3_PROFILE']);
+    assert.deepEqual(env['s3-endpoint'], ['SHMSNAP_S3_ENDPOINT'], 'AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL are the S3 client\'s');
     assert.deepEqual(configurableOptions(command('restore').command).find((o) => o.key === 'max-age')?.envVars, ['SHMSNAP_MAX_AGE']);
   });
 });
@@ -93,10 +95,10 @@ describe('resolving a value', () => {
     }
   });
 
-  it('the SHMSNAP_ name wins over the standard variable an option also reads', () => {
+  it('the SHMSNAP_ name of an S3 option; AWS_PROFILE stays the S3 client\'s own', () => {
     const both = valueOf('backup', 's3-profile', file({}), { AWS_PROFILE: 'aws', SHMSNAP_S3_PROFILE: 'ours' });
     assert.deepEqual([both.value, both.origin], ['ours', 'SHMSNAP_S3_PROFILE']);
-    assert.equal(valueOf('backup', 's3-profile', file({}), { AWS_PROFILE: 'aws' }).origin, 'AWS_PROFILE');
+    assert.equal(valueOf('backup', 's3-profile', file({}), { AWS_PROFILE: 'aws' }).source, 'default');
   });
 });
 
@@ -109,8 +111,8 @@ describe('refusing', () => {
   it('a bad value, naming the variable or the file and key, in the words of the flag', () => {
     assert.deepEqual(problemsOf({}, { SHMSNAP_THREADS: '0' }), [['CONFIG_INVALID', 'SHMSNAP_THREADS: --threads must be between 1 and 1024.']]);
     assert.deepEqual(problemsOf({}, { SHMSNAP_CODEC: 'lz4' }), [['CONFIG_INVALID', 'SHMSNAP_CODEC: Allowed choices are none, gzip, zstd.']]);
-    assert.deepEqual(problemsOf({}, { SHMSNAP_S3_PART_SIZE_MIB: 'abc' }), [['CONFIG_INVALID', 'SHMSNAP_S3_PART_SIZE_MIB: --s3-part-size-mib must be a positive integer.']]);
-    assert.deepEqual(problemsOf({}, { SHMSNAP_DRY_RUN: 'yes please' }), [['CONFIG_INVALID', "SHMSNAP_DRY_RUN: expected true, false, 1 or 0, got 'yes please'"]]);
+    assert.deepEqual(problemsOf({}, { SHMSNAP_S3_PART_SIZE_MIB: 'abc' }), [['CONFIG_INVALID', 'SHMSNAP_S3_PART_SIZE_MIB: --s3-part-size-mib must be a positive integer, got "abc".']]);
+    assert.deepEqual(problemsOf({}, { SHMSNAP_DRY_RUN: 'yes please' }), [['CONFIG_INVALID', 'SHMSNAP_DRY_RUN: must be true, false, 1, 0, yes or no, got "yes please"']]);
     assert.deepEqual(problemsOf({ restore: { 'max-age': 'soon' } }), [['CONFIG_INVALID', `${lastFile()}: restore.max-age: 'soon' is not a duration like 90s, 30m, 12h, 7d or 1h30m.`]], 'checked whatever command runs');
     assert.deepEqual(problemsOf({ 'dry-run': 'yes' }), [['CONFIG_INVALID', `${lastFile()}: dry-run: expected true or false, got "yes"`]]);
   });
@@ -157,12 +159,17 @@ describe('applied to a run', () => {
 
   it('flag > environment > file > default, a required option may come from the file', async () => {
     const path = configFile({ to: '/from/file', codec: 'gzip', threads: 3, level: 4, 's3-storage-class': 'STANDARD_IA' });
-    const { flags, sources } = await flagsOf(['--level', '9'], { SHMSNAP_CONFIG: path, SHMSNAP_CODEC: 'zstd', SHMSNAP_S3_STORAGE_CLASS: 'GLACIER' });
+    const { flags, sources } = await flagsOf(['--level', '9'], { SHMSNAP_CONFIG: path, SHMSNAP_CODEC: 'zstd' });
     assert.deepEqual(
       { to: flags.to, codec: flags.codec, threads: flags.threads, level: flags.level, instance: flags.instance, storage: flags.s3StorageClass },
-      { to: '/from/file', codec: 'zstd', threads: 3, level: 9, instance: 0, storage: 'GLACIER' },
+      { to: '/from/file', codec: 'zstd', threads: 3, level: 9, instance: 0, storage: 'STANDARD_IA' },
     );
     assert.deepEqual([sources.to, sources.codec, sources.level, sources.instance], ['config', 'env', 'cli', 'default']);
+    // An S3 option's SHMSNAP_S3_* variable wins over the file too, but is read where the request is made
+    // (s3-options.ts, which names the variable in its refusals): the file's value is not set over it.
+    const overridden = await flagsOf(['--level', '9'], { SHMSNAP_CONFIG: path, SHMSNAP_S3_STORAGE_CLASS: 'GLACIER' });
+    assert.equal(overridden.flags.s3StorageClass, undefined);
+    assert.equal(s3FlagsFromEnv({ SHMSNAP_S3_STORAGE_CLASS: 'GLACIER' }, true).flags.s3StorageClass, 'GLACIER');
   });
 
   it('a flag replaces a configured value, also for an option repeated to accumulate (--namespace)', async () => {
@@ -174,9 +181,10 @@ describe('applied to a run', () => {
     assert.deepEqual(configured.flags.namespace, ['a', 'z']);
   });
 
-  it("a boolean variable commander itself reads is read as a boolean (SHMSNAP_S3_PATH_STYLE=false is false)", async () => {
+  it('a boolean variable of an S3 option is read as a boolean where the request is made (SHMSNAP_S3_PATH_STYLE=false is false)', async () => {
     const { flags } = await flagsOf(['--to', '/x'], { SHMSNAP_CONFIG: '', SHMSNAP_S3_PATH_STYLE: 'false' });
-    assert.equal(flags.s3PathStyle, false);
+    assert.equal(flags.s3PathStyle, undefined, 'not set as if a flag');
+    assert.equal(s3FlagsFromEnv({ SHMSNAP_S3_PATH_STYLE: 'false' }, false).flags.s3PathStyle, false);
   });
 });
 

@@ -25,6 +25,9 @@ import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command, type Option } from 'commander';
 import { errConfigInvalid, type ShmsnapError } from '@shmsnap/core';
+import { parseBooleanSetting, S3_SETTINGS } from './s3-options.js';
+
+const S3_KEYS: ReadonlySet<string> = new Set(S3_SETTINGS.map((setting) => setting.key));
 
 export const DEFAULT_CONFIG_PATH = '/etc/shmsnap/config.json';
 /** Names another file; empty: no file at all. */
@@ -174,16 +177,19 @@ export function checkFileKeys(program: Command, file: ConfigFile): ShmsnapError[
   return problems;
 }
 
-const BOOLEAN_TEXT: Readonly<Record<string, boolean>> = { true: true, false: false, 1: true, 0: false };
 
 /** The value of `entry` from `raw` (a variable's text, or a value of the file), parsed as the flag would be. */
 function parseValue(entry: ConfigurableOption, raw: unknown, fromEnv: boolean): { value: unknown; text: string } | { reason: string } {
   if (!entry.takesValue) {
     if (typeof raw === 'boolean' && !fromEnv) return { value: raw, text: String(raw) };
     if (typeof raw === 'string' && fromEnv) {
-      const value = BOOLEAN_TEXT[raw.trim().toLowerCase()];
-      if (value !== undefined) return { value, text: raw };
-      return { reason: `expected true, false, 1 or 0, got '${raw}'` };
+      // One reading of a boolean variable for every option (the S3 ones included): true/false/1/0/yes/no.
+      try {
+        return { value: parseBooleanSetting(raw), text: raw };
+      } catch (error) {
+        if (error instanceof InvalidArgumentError) return { reason: error.message };
+        throw error;
+      }
     }
     return { reason: `expected true or false, got ${JSON.stringify(raw)}` };
   }
@@ -251,6 +257,9 @@ export function loadSettings(program: Command, command: Command, env: NodeJS.Pro
 export function applySettings(command: Command, settings: LoadedSettings): void {
   for (const option of settings.options) {
     if (option.source === 'default' || command.getOptionValueSource(option.attribute) === 'cli') continue;
+    // The S3 settings' SHMSNAP_S3_* variables are read where the sink's request is made (s3-options.ts), which
+    // names the variable in its refusals; set here they would read as flags.
+    if (option.source === 'env' && S3_KEYS.has(option.attribute)) continue;
     command.setOptionValueWithSource(option.attribute, option.value, option.source === 'env' ? 'env' : 'config');
   }
 }
