@@ -116,6 +116,8 @@ writeFileSync(
       license: cli.license,
       type: 'module',
       bin: Object.fromEntries(Object.keys(cli.bin).map((bin) => [bin, binOf(bin)])),
+      // npm links it into <prefix>/share/man/man1 on a global install: `man shmsnap` works.
+      man: ['man/shmsnap.1'],
       os: ['linux'],
       engines: cli.engines,
       dependencies,
@@ -125,6 +127,9 @@ writeFileSync(
     2,
   )}\n`,
 );
+// The man page, generated from the command definitions of this build (`shmsnap man`).
+mkdirSync(join(stage, 'man'), { recursive: true });
+writeFileSync(join(stage, 'man', 'shmsnap.1'), run('man page', process.execPath, [join(root, 'packages', 'cli', 'dist', 'bin', 'shmsnap.js'), 'man'], { env: { ...process.env, SHMSNAP_CONFIG: '' } }));
 // Scripts are not run here: the addons are put in place below, from this build.
 run('npm install (bundle)', 'npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: stage });
 

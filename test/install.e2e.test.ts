@@ -10,7 +10,7 @@ await enterPrivateIpcNamespace();
 
 const { spawn, spawnSync } = await import('node:child_process');
 const { existsSync } = await import('node:fs');
-const { mkdir, rename, symlink } = await import('node:fs/promises');
+const { mkdir, readFile, rename, symlink } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const { fileURLToPath } = await import('node:url');
 const { describe, it, before, after } = await import('node:test');
@@ -73,6 +73,12 @@ describe('the installable artifact (npm run dist)', () => {
     assert.ok(existsSync(join(installed, '@shmsnap', 'shm-native', 'prebuilds', `${process.platform}-${process.arch}`, 'shmsnap_shm.node')));
     assert.equal(existsSync(join(installed, '@shmsnap', 'shm-native', 'build')), false, 'no source build of the shm addon');
     assert.ok(existsSync(join(installed, 'zstd-napi', 'build', 'Release', 'binding.node')));
+  });
+
+  it('installs the man page where man finds it', async () => {
+    const page = await readFile(join(prefix, 'share', 'man', 'man1', 'shmsnap.1'), 'utf8');
+    assert.match(page, /^\.TH SHMSNAP 1 /m);
+    for (const command of ['backup', 'restore', 'verify', 'ls', 'inspect', 'clear']) assert.match(page, new RegExp(`shmsnap ${command}\\b`), command);
   });
 
   it('backs up and restores, raw and zstd, with the installed bins; asmt reads the raw backup', async () => {
