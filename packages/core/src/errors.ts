@@ -451,6 +451,16 @@ export function errUsageInvalid(reason: string, hint?: string, details: ErrorDet
  * first, with the messages of the others in `details.more` (a problem that
  * carried its own `more` keeps them, in order). The first decides the code.
  */
+/**
+ * For checks that report every problem, not just the first: a coded failure
+ * joins `problems` (for combineErrors); an interrupt, or an error without a
+ * code (a bug), is rethrown at once.
+ */
+export function collectProblem(problems: ShmsnapError[], error: unknown, signal?: AbortSignal): void {
+  if (signal?.aborted || !isShmsnapError(error) || error.code === 'ABORTED') throw error;
+  problems.push(error);
+}
+
 export function combineErrors(errors: readonly ShmsnapError[]): ShmsnapError {
   const messages = (error: ShmsnapError): string[] => [error.message, ...(Array.isArray(error.details.more) ? (error.details.more as string[]) : [])];
   const [first, ...rest] = errors;

@@ -18,7 +18,7 @@ import type { Codec } from '../contracts/codec.js';
 import { formatKey, type SegmentDescriptor } from '../contracts/segment.js';
 import type { Sink } from '../contracts/sink.js';
 import type { SegmentSource } from '../contracts/source.js';
-import { combineErrors, errConfigInvalid, errNoSpace, errNothingSelected, errObjectTooLarge, isShmsnapError, type ShmsnapError } from '../errors.js';
+import { collectProblem, combineErrors, errConfigInvalid, errNoSpace, errNothingSelected, errObjectTooLarge, type ShmsnapError } from '../errors.js';
 import { ASMT_DATA_STAGE_001_FIXED, oldAsmtSkips } from '../format/asmt-directory.js';
 import type { HostIdentity } from '../format/manifest.js';
 import { checkConcurrency } from '../pipeline/settle.js';
@@ -105,8 +105,7 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
     try {
       return await body();
     } catch (error) {
-      if (signal?.aborted || !isShmsnapError(error) || error.code === 'ABORTED') throw error;
-      problems.push(error);
+      collectProblem(problems, error, signal);
       return undefined;
     }
   };

@@ -14,6 +14,7 @@
 import type { Sink } from '../contracts/sink.js';
 import type { SegmentTarget } from '../contracts/target.js';
 import {
+  collectProblem,
   combineErrors,
   errBackupIncomplete,
   errBackupNotFound,
@@ -182,8 +183,7 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Re
   try {
     await target?.check(segments, signal ? { signal } : {});
   } catch (error) {
-    if (signal?.aborted || !isShmsnapError(error) || error.code === 'ABORTED') throw error;
-    problems.push(error);
+    collectProblem(problems, error, signal);
   }
   if (problems.length > 0) throw combineErrors(problems);
   return {
