@@ -9,7 +9,7 @@
  * segment of the IPC namespace (key, owner, mode, size).
  */
 import { readFileSync } from 'node:fs';
-import { decodeKey } from '@shmsnap/core';
+import { decodeKey, errShmFailed } from '@shmsnap/core';
 import { loadShmBinding, type ShmBindingOptions } from './binding.js';
 import { listShmSegments } from './shm.js';
 
@@ -86,7 +86,13 @@ export function hiddenShmSegments(options: HiddenSegmentsOptions = {}): HiddenSe
   }
   if (procText === undefined) {
     // Only a count: ids in use, less those we could stat (clamped: a segment may come or go in between).
-    return { count: Math.max(0, binding.shmInfo().usedIds - visible.size), aerospike: [], detailed: false };
+    let usedIds: number;
+    try {
+      usedIds = binding.shmInfo().usedIds;
+    } catch (error) {
+      throw errShmFailed('shmctl(SHM_INFO)', 'the segment table', error);
+    }
+    return { count: Math.max(0, usedIds - visible.size), aerospike: [], detailed: false };
   }
   const hidden = parseProcSysvipcShm(procText).filter((e) => !visible.has(e.shmid));
   const ofInstance = (e: ProcShmEntry): boolean => options.instance === undefined || decodeKey(e.key)?.instance === options.instance;

@@ -38,7 +38,8 @@ import {
   type SegmentSource,
 } from '@shmsnap/core';
 import { loadShmBinding, type ShmBinding, type ShmBindingOptions } from './binding.js';
-import { countUnreadableSegments, listShmSegments, PERMISSION_BITS, statShm, type ShmStat } from './shm.js';
+import { hiddenShmSegments } from './hidden-segments.js';
+import { listShmSegments, PERMISSION_BITS, statShm, type ShmStat } from './shm.js';
 import { watchSegment, type SegmentWatch } from './segment-watch.js';
 import { createWindowReader, DEFAULT_WINDOW_BYTES } from './window-stream.js';
 
@@ -116,7 +117,8 @@ export function descriptorsOf(namespaces: readonly NamespaceAnalysis<LiveSegment
  */
 function unreadableInstead(error: unknown, binding: ShmBinding, instance: number): unknown {
   if (!isShmsnapError(error) || (error.code !== 'NOTHING_SELECTED' && error.code !== 'NAMESPACE_NOT_FOUND')) return error;
-  const unreadable = countUnreadableSegments(binding);
+  // The count only (SHM_INFO's ids in use less those SHM_STAT shows): the binding is given, so /proc is not read.
+  const unreadable = hiddenShmSegments({ binding }).count;
   if (unreadable === 0) return error;
   const uid = process.getuid?.() ?? '?';
   const missing = error.code === 'NOTHING_SELECTED' ? `no Aerospike segment of instance ${instance}` : `no namespace '${String(error.details.namespace)}' of instance ${instance}`;

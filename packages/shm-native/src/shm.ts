@@ -43,17 +43,6 @@ export function listShmSegments(binding: ShmBinding = loadShmBinding()): ShmStat
   return out;
 }
 
-/**
- * How many segments exist that SHM_STAT would not show us: SHM_INFO counts
- * every segment of the IPC namespace for anyone, SHM_STAT needs read
- * permission (or root / CAP_IPC_OWNER), so the difference is what this user
- * cannot read. Their keys stay unknown, so they are counted, not named.
- */
-export function countUnreadableSegments(binding: ShmBinding = loadShmBinding()): number {
-  const { usedIds } = wrap('shmctl(SHM_INFO)', 'the segment table', () => binding.shmInfo());
-  return Math.max(0, usedIds - listShmSegments(binding).length);
-}
-
 export function statShm(shmid: number, key: number, binding: ShmBinding = loadShmBinding()): ShmStat {
   return wrap('shmctl(IPC_STAT)', `segment ${formatKey(key)}`, () => binding.ipcStat(shmid));
 }
