@@ -23,6 +23,7 @@ export type * from './contracts/target.js';
 export type * from './contracts/codec.js';
 export { hasPieceIndex } from './contracts/codec.js';
 export type * from './contracts/sink.js';
+export { definePlugin, PLUGIN_API_VERSION, type ShmsnapPlugin } from './contracts/plugin.js';
 export * from './format/aerospike-key.js';
 export * from './format/segment-fields.js';
 export * from './format/layout-analysis.js';

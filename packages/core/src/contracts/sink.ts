@@ -172,9 +172,43 @@ export interface Sink {
 }
 
 /** How a sink package is plugged into a registry: one per URL scheme. */
+/**
+ * One option a sink provider reads (see `contracts/plugin.ts`): the host
+ * makes it `--<scheme>-<kebab name>` and `SHMSNAP_<SCHEME>_<SNAKE NAME>`,
+ * parses it by `type`, and passes it to `create()` under `name` only when
+ * the user gave it.
+ */
+export interface SinkOptionSpec {
+  /** camelCase key in `create()`'s options: `connectionString`, `partSizeMib`. */
+  readonly name: string;
+  /** `boolean` takes no argument on the command line (and `--no-…` turns it off). */
+  readonly type: 'string' | 'integer' | 'boolean' | 'choice';
+  /** For `choice`: the accepted values. */
+  readonly choices?: readonly string[];
+  /** For `integer`: inclusive bounds. */
+  readonly min?: number;
+  readonly max?: number;
+  /** Shown by help; the provider applies it, the host does not. */
+  readonly default?: string | number | boolean;
+  /** One line for help. */
+  readonly description: string;
+  /** The argument's placeholder in help: `<url>`. */
+  readonly argument?: string;
+  /** Standard variables read after SHMSNAP_<SCHEME>_<NAME>, in order (AZURE_STORAGE_CONNECTION_STRING). */
+  readonly env?: readonly string[];
+  /** Never printed by the host; not taken from a config file's values. */
+  readonly secret?: boolean;
+  /** Only commands that write (backup) take it. */
+  readonly writes?: boolean;
+}
+
 export interface SinkProvider<Options = Record<string, unknown>> {
   /** URL schemes this provider handles, without the colon: `file`, `s3`. */
   readonly schemes: readonly string[];
+  /** The options `create()` reads from the host, declared so the host can offer them as flags and variables. */
+  readonly options?: readonly SinkOptionSpec[];
+  /** One line for `shmsnap plugins` and help: `Azure Blob Storage (azblob://account/container/prefix)`. */
+  readonly description?: string;
   create(location: string, options?: Options): Sink | Promise<Sink>;
   /** Location for logs: credentials, signatures and query strings removed. */
   redact?(location: string): string;
