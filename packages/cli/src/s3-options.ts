@@ -92,7 +92,7 @@ export const S3_SETTINGS: readonly S3Setting[] = [
   {
     key: 's3UploadConcurrency',
     flags: '--s3-upload-concurrency <n>',
-    description: 'parts uploaded at once per object; memory is about (n + 1) × part size per segment in flight (default 4)',
+    description: 'parts uploaded at once, all objects together; memory is about (n + 2 × segments in flight) × part size (default 4)',
     env: 'SHMSNAP_S3_UPLOAD_CONCURRENCY',
     parse: positiveInteger,
     writes: true,

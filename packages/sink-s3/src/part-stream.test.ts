@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { errRemoteFailed, isShmsnapError } from '@shmsnap/core';
 import type { PartPlan } from './part-plan.js';
 import { PartStream, type PartStreamOptions } from './part-stream.js';
+import { createUploadSlots } from './upload-slots.js';
 
 // Parts of 8 KiB: above Buffer's pool threshold, so each part buffer is its own allocation.
 const PART = 8 * 1024;
@@ -70,6 +71,58 @@ describe('PartStream', () => {
     assert.ok(back.equals(data), 'the parts must hold the bytes, in order');
     assert.equal(stream.partsStarted, 21);
     assert.equal(stream.singlePart(), undefined);
+  });
+
+  it('shares the sink\'s slots among writers: parts in flight stay at the sink\'s limit, each writer holds at most 2 more', async () => {
+    const slots = createUploadSlots(3);
+    const sender = gatedSender();
+    const objects = [0, 1, 2, 3].map(() => randomBytes(12 * PART + 77));
+    const streams = objects.map((data, i) => new PartStream({ plan, concurrency: 3, slots, expectedBytes: data.length, object: `mem://${i}`, sendPart: sender.sendPart }));
+    const writing = streams.map((stream, i) => pipeline(Readable.from(chunksOf(objects[i]!, 3000)), stream));
+
+    for (let i = 0; i < 20; i += 1) await tick();
+    // Four writers, 3 concurrency each: without sharing, 12 parts would be out.
+    assert.equal(sender.held.length, 3);
+    assert.equal(slots.inUse, 3);
+    while (!streams.every((stream) => stream.writableFinished)) {
+      sender.held.shift()?.release();
+      await tick();
+      assert.ok(sender.held.length <= 3, `${sender.held.length} parts in flight`);
+      const held = streams.reduce((sum, stream) => sum + stream.heldBytes, 0);
+      assert.ok(held <= (3 + 2 * streams.length) * PART, `${held} bytes held by the writers`);
+    }
+    await Promise.all(writing);
+    assert.equal(slots.inUse, 0, 'every slot is given back');
+    assert.equal(sender.peak(), 3);
+    for (const [i, data] of objects.entries()) assert.equal(streams[i]!.bytes, data.length);
+    assert.equal(sender.sent.reduce((sum, part) => sum + part.bytes.length, 0), objects.reduce((sum, data) => sum + data.length, 0), 'every byte was sent once');
+  });
+
+  it('gives its slots back when a part fails, so the other writers go on', async () => {
+    const slots = createUploadSlots(2);
+    const sender = gatedSender();
+    const failing = new PartStream({ plan, concurrency: 2, slots, object: 'mem://bad', sendPart: sender.sendPart });
+    const good = randomBytes(6 * PART + 5);
+    const healthy = new PartStream({ plan, concurrency: 2, slots, expectedBytes: good.length, object: 'mem://good', sendPart: sender.sendPart });
+    const bad = pipeline(Readable.from(chunksOf(randomBytes(10 * PART), 3000)), failing);
+    for (let i = 0; i < 20; i += 1) await tick();
+    assert.equal(slots.inUse, 2);
+    const ok = pipeline(Readable.from(chunksOf(good, 3000)), healthy);
+    sender.held.shift()!.release(errRemoteFailed('upload of part 1', 'mem://bad', false));
+    await tick();
+    // The failed writer's other part is cancelled (its signal aborted), as a request would be.
+    for (const held of sender.held.filter((part) => part.signal.aborted)) {
+      sender.held.splice(sender.held.indexOf(held), 1);
+      held.release(new Error('cancelled'));
+    }
+    await assert.rejects(bad);
+    while (!healthy.writableFinished) {
+      sender.held.shift()?.release();
+      await tick();
+    }
+    await ok;
+    assert.equal(slots.inUse, 0);
+    assert.equal(healthy.bytes, good.length);
   });
 
   it('keeps an object of exactly one part for a single PutObject', async () => {

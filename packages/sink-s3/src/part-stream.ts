@@ -1,6 +1,8 @@
 /**
  * The Writable of an S3 writer: it cuts the bytes into parts and hands each
- * full part to `sendPart`, holding at most (concurrency + 1) parts.
+ * full part to `sendPart`, holding at most (concurrency + 1) parts, and with
+ * `slots` shared by a sink's writers, at most the part it fills and one kept
+ * for reuse beyond the sink's parts in flight (`upload-slots.ts`).
  *
  * - Chunks are copied into a part buffer, never kept: a caller's chunk may
  *   be a view of shared memory that is detached once its write completes.
@@ -22,6 +24,7 @@
 import { Writable } from 'node:stream';
 import { errAborted, errConfigInvalid, errPluginFailed, errSizeMismatch, isShmsnapError, type ShmsnapError } from '@shmsnap/core/plugin-kit';
 import { PartBuffer } from './part-buffer.js';
+import type { UploadSlots } from './upload-slots.js';
 import { partBytesAt, type PartPlan } from './part-plan.js';
 import { S3_MAX_OBJECT_BYTES } from './s3-options.js';
 
@@ -38,6 +41,8 @@ export interface PartStreamOptions {
   readonly plan: PartPlan;
   /** Parts sent at once. */
   readonly concurrency: number;
+  /** Parts the sink sends at once, all its writers together; each sent part holds one until it settles. */
+  readonly slots?: UploadSlots | undefined;
   /** The exact size, when known: more bytes fail the write at once. */
   readonly expectedBytes?: number | undefined;
   /** An upper-bound estimate: how big the first part starts. */
@@ -180,13 +185,15 @@ export class PartStream extends Writable {
     if (this.#failure) throw this.#failure;
   }
 
-  /** Waits until fewer than `concurrency` parts are in flight. */
+  /** Waits until fewer than `concurrency` parts are in flight, then for one of the sink's slots. */
   async #slot(): Promise<void> {
     while (this.#inFlight.size >= this.options.concurrency) {
       if (this.#failure) throw this.#failure;
       await Promise.race(this.#inFlight);
     }
     if (this.#failure) throw this.#failure;
+    // The first failure aborts #cancel with itself: the wait then rejects with it.
+    await this.options.slots?.acquire(this.#cancel.signal);
   }
 
   async #drain(): Promise<void> {
@@ -194,13 +201,16 @@ export class PartStream extends Writable {
   }
 
   async #startPart(last: boolean): Promise<void> {
-    await this.#slot();
     const { maxParts } = this.options.plan;
     if (!last && this.#partsStarted + 1 >= maxParts) {
       throw errConfigInvalid('maxParts', `${this.options.object} needs more than ${maxParts} parts: raise maxParts or partSizeBytes, or give a sizeHint`).withDetails({ mentions: ['maxParts', 'partSizeBytes'] });
     }
+    await this.#slot();
     const part = this.#current;
-    if (!part) return;
+    if (!part) {
+      this.options.slots?.release();
+      return;
+    }
     this.#current = undefined;
     const partNumber = ++this.#partsStarted;
     const body = part.view();
@@ -219,8 +229,12 @@ export class PartStream extends Writable {
   #settle(task: Promise<void>, part: PartBuffer, sent: boolean): void {
     this.#inFlight.delete(task);
     this.#inFlightBytes -= part.capacity;
-    // Only after success: a failed request may still hold the body.
-    if (sent && this.#spare.length < this.options.concurrency) {
+    this.options.slots?.release();
+    // Only after success: a failed request may still hold the body. Sharing
+    // slots, a writer keeps one part for reuse: more would be memory the
+    // sink's bound does not count.
+    const keep = this.options.slots ? 1 : this.options.concurrency;
+    if (sent && this.#spare.length < keep) {
       this.#spare.push(part.memory);
       this.#spareBytes += part.capacity;
     }

@@ -13,8 +13,9 @@ export const S3_MAX_PART_BYTES = 5 * 1024 * MiB;
 export const S3_MAX_PARTS = 10_000;
 export const S3_MIN_PART_BYTES = 5 * MiB;
 /**
- * With the default upload concurrency (4) a writer holds about 5 parts, and
- * the sink allows 4 writers at once (S3_MAX_WRITERS): 160 MiB in all, so a
+ * With the default upload concurrency (4 parts in flight for the whole sink)
+ * and 2 more parts per writer (one filling, one kept for reuse), the sink's 4
+ * writers at once (S3_MAX_WRITERS) hold at most 12 parts: 96 MiB, so a
  * backup stays under its memory budget whatever --threads is.
  */
 export const DEFAULT_PART_BYTES = 8 * MiB;
@@ -40,7 +41,7 @@ export type S3SinkEvent =
       readonly bytes: number;
       /** 0 for a single PutObject. */
       readonly parts: number;
-      /** The most part memory the writer held at once: at most (uploadConcurrency + 1) parts. */
+      /** The most part memory the writer held at once: at most (uploadConcurrency + 1) parts, and with other writers at most its share of the sink's slots + 2. */
       readonly peakBufferedBytes: number;
     }
   | {
@@ -78,7 +79,7 @@ export interface S3SinkOptions {
   readonly partSizeBytes?: number;
   /** Most parts one object may have; lower it for stores that allow fewer than S3. @default 10_000 */
   readonly maxParts?: number;
-  /** Parts uploaded at once per object; memory is about (this + 1) × part size per writer. @default 4 */
+  /** Parts uploaded at once by the sink, all objects together; memory is about (this + 2 × objects in flight) × part size. @default 4 */
   readonly uploadConcurrency?: number;
   /**
    * `when-required` sends checksums only where S3 demands them: the AWS

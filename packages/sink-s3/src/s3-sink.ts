@@ -36,6 +36,7 @@ import { formatS3Location, keyOf, parseS3Location } from './s3-location.js';
 import { resolveS3SinkOptions, S3_MAX_OBJECT_BYTES, type S3SinkOptions, S3_MAX_WRITERS } from './s3-options.js';
 import { loadS3Profile } from './s3-profile.js';
 import { createS3Writer } from './s3-writer.js';
+import { createUploadSlots } from './upload-slots.js';
 
 const byName = (a: ObjectInfo, b: ObjectInfo): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -59,6 +60,7 @@ export async function createS3Sink(location: string, options: S3SinkOptions = {}
   const printable = formatS3Location(parsed);
   const { bucket } = parsed;
   const conditionalWrites = { supported: true };
+  const uploadSlots = createUploadSlots(resolved.uploadConcurrency);
   const listBase = parsed.prefix === '' ? '' : `${parsed.prefix}/`;
 
   async function head(name: string, signal: AbortSignal | undefined): Promise<ObjectInfo | undefined> {
@@ -96,7 +98,7 @@ export async function createS3Sink(location: string, options: S3SinkOptions = {}
       });
       const existing = await retryOperation(() => head(name, signal), resolved.retry, { what: `s3 check for an existing ${where}`, ...(signal ? { signal } : {}) });
       if (existing) throw errObjectExists(name, printable);
-      return createS3Writer({ client, bucket, key, name, location: printable, options: resolved, plan, conditionalWrites }, writerOptions);
+      return createS3Writer({ client, bucket, key, name, location: printable, options: resolved, plan, conditionalWrites, uploadSlots }, writerOptions);
     },
 
     async openReader(name: string, readerOptions: ReaderOptions = {}) {

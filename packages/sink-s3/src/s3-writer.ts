@@ -1,8 +1,9 @@
 /**
  * A streaming S3 upload that commits or vanishes, composed of:
- * - `part-stream.ts`, the Writable: bounded parts and backpressure, so a
- *   writer holds at most (uploadConcurrency + 1) parts whatever the object's
- *   size, and never touches the disk;
+ * - `part-stream.ts`, the Writable: bounded parts and backpressure, so the
+ *   sink holds at most uploadConcurrency parts in flight, all writers
+ *   together, plus two per writer (one filling, one kept for reuse),
+ *   whatever the objects' sizes, and never touches the disk;
  * - `multipart-upload.ts`: the upload id and its requests, each retried;
  * - `publish.ts`: the conditional put or complete that survives a lost
  *   answer, and takes the object back when the commit fails after all;
@@ -19,6 +20,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createSinkWriter, type SinkWriter, type WriterOptions } from '@shmsnap/core/plugin-kit';
 import { MultipartUpload } from './multipart-upload.js';
 import { PartStream } from './part-stream.js';
+import type { UploadSlots } from './upload-slots.js';
 import type { PartPlan } from './part-plan.js';
 import { Publication, type PublishRequest } from './publish.js';
 import { objectSettings, uploadChecksum, type ResolvedS3SinkOptions } from './s3-options.js';
@@ -35,6 +37,8 @@ export interface S3WriterContext {
   readonly plan: PartPlan;
   /** Shared by a sink's writers: turns false once the store answers 501 to If-None-Match. */
   readonly conditionalWrites: { supported: boolean };
+  /** The sink's parts in flight, shared by its writers (`upload-slots.ts`). */
+  readonly uploadSlots?: UploadSlots;
 }
 
 function putRequest(ctx: S3WriterContext, body: Buffer): PublishRequest {
@@ -62,6 +66,7 @@ export function createS3Writer(ctx: S3WriterContext, writerOptions: WriterOption
   const stream = new PartStream({
     plan: ctx.plan,
     concurrency: options.uploadConcurrency,
+    slots: ctx.uploadSlots,
     expectedBytes,
     sizeHint,
     object,
