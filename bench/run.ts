@@ -172,6 +172,14 @@ for (let round = 0; round < repeat; round++) {
     const backup = await shmsnap(['backup', '--to', location, '--codec', codec, '--threads', String(threads)]);
     const stored = Number(backup.result.storedBytes);
     record({ operation: 'backup', tool: `shmsnap ${codec}`, megabytesPerSecond: rawMB / backup.seconds, ratio: rawBytes / stored, peakRssMiB: backup.peakRssBytes / MiB, cpuSeconds: backup.cpuSeconds, seconds: backup.seconds });
+    {
+      // Memory is bounded by design, whatever --threads: the same backup at 4× the threads, for its peak RSS.
+      const wideLocation = join(work, `backup-${codec}-wide`);
+      step(`shmsnap backup --codec ${codec} --threads ${threads * 4}`);
+      const wide = await shmsnap(['backup', '--to', wideLocation, '--codec', codec, '--threads', String(threads * 4)]);
+      record({ operation: 'backup', tool: `shmsnap ${codec}, --threads ${threads * 4}`, megabytesPerSecond: rawMB / wide.seconds, ratio: rawBytes / Number(wide.result.storedBytes), peakRssMiB: wide.peakRssBytes / MiB, cpuSeconds: wide.cpuSeconds, seconds: wide.seconds });
+      await rm(wideLocation, { recursive: true, force: true });
+    }
     await fixture.remove();
     dropCaches();
     step(`shmsnap restore (${codec})`);
