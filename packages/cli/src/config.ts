@@ -159,12 +159,25 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** Top-level keys that name plugins rather than options (plugins.ts reads and checks them). */
 export const PLUGIN_KEYS: ReadonlySet<string> = new Set(['plugins', 'pluginPaths']);
 
+/**
+ * Programs built while a plugin named by the environment or the file failed
+ * to load (plugins.ts): the file may hold keys for that plugin's options,
+ * which no command has now. Unknown keys are then not refused (the failed
+ * plugin was already reported), so commands that do not need it still run.
+ */
+const MISSING_PLUGINS = new WeakSet<Command>();
+
+export function tolerateUnknownKeys(program: Command): void {
+  MISSING_PLUGINS.add(program);
+}
+
 /** Problems in the file's keys, against every command of `program`. */
 export function checkFileKeys(program: Command, file: ConfigFile): ShmsnapError[] {
   const commands = new Map(program.commands.map((c) => [c.name(), new Set(configurableOptions(c).map((o) => o.key))]));
   const everyKey = new Set([...commands.values()].flatMap((keys) => [...keys]));
   const problems: ShmsnapError[] = [];
   const unknown = (key: string, path: string, reason: string): void => {
+    if (MISSING_PLUGINS.has(program) && !isSecretName(key)) return;
     const hint = isSecretName(key) ? "credentials are never read from shmsnap's configuration (the AWS SDK's chain provides them: environment, profile, instance role)" : reason;
     problems.push(fileProblem(`${file.path}: ${path}`, hint, { key: path }));
   };

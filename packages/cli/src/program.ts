@@ -14,7 +14,7 @@ import { defineLsCommand } from './commands/ls.js';
 import { definePluginsCommand } from './commands/plugins.js';
 import { defineRestoreCommand } from './commands/restore.js';
 import { defineVerifyCommand } from './commands/verify.js';
-import { installConfiguration, readConfigFile } from './config.js';
+import { installConfiguration, readConfigFile, tolerateUnknownKeys } from './config.js';
 import type { Registry } from '@shmsnap/core';
 import type { CliContext } from './context.js';
 import { EXIT_OK } from './exit-codes.js';
@@ -54,6 +54,7 @@ export function createProgram(context: CliContext): Command {
   defineCompletionCommand(program, context);
   defineManCommand(program, context);
   // The configuration file and SHMSNAP_* variables, for whichever command runs (config.ts).
+  if (context.registry.plugins().failed.length > 0) tolerateUnknownKeys(program);
   installConfiguration(program, (settings) => {
     context.settings = settings;
   });
