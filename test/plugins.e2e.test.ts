@@ -184,6 +184,9 @@ describe('a plugin that cannot be loaded', () => {
       [['@shmsnap/sink-local', 'loaded'], ['@shmsnap/sink-s3', 'loaded'], ['@shmsnap/core', 'loaded'], ['@shmsnap/codec-gzip', 'loaded'], ['@shmsnap/codec-zstd', 'loaded'], ['shmsnap-sink-dir', 'loaded'], [null, 'failed']],
     );
     assert.equal(document.plugins.at(-1)?.error?.code, 'PLUGIN_INVALID');
+    const named = await runShmsnap(['plugins', '--plugin', join(FIXTURES, 'throws.mjs')], { env: clean });
+    assert.equal(named.status, 2, 'listed, not fatal, even when named by --plugin');
+    assert.match(named.stdout, /throws\.mjs: PLUGIN_INVALID: plugin .*throws\.mjs: importing .* failed: cannot find module @acme\/storage-sdk\n/);
     const fine = await runShmsnap(['plugins', '--json'], { env: clean });
     assert.equal(fine.status, 0);
     assert.ok(validate(JSON.parse(fine.stdout)), ajv.errorsText(validate.errors));

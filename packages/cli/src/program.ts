@@ -66,7 +66,8 @@ export function createProgram(context: CliContext): Command {
  * The built-in plugins and the ones named (plugins.ts), loaded before the
  * program is built. A plugin named by `--plugin` that fails ends the run
  * (one line, or the error document); one named by SHMSNAP_PLUGINS or the
- * file is a warning line, except for `shmsnap plugins`, which lists it.
+ * file is a warning line. `shmsnap plugins` lists either kind as failed
+ * instead (its exit status is then PLUGIN_INVALID's).
  */
 async function registryFor(argv: readonly string[], streams: CliContext['streams']): Promise<{ registry: Registry; status?: number }> {
   const { file } = readConfigFile(process.env);
@@ -79,7 +80,7 @@ async function registryFor(argv: readonly string[], streams: CliContext['streams
   const probe = createProgram({ registry: loaded.registry, streams, setExit: () => undefined });
   const command = commandNamed(probe, argv) ?? undefined;
   const [fatal, ...more] = loaded.fatal;
-  if (fatal) {
+  if (fatal && command !== 'plugins') {
     const error = more.length > 0 ? fatal.withDetails({ more: more.map((e) => e.message) }) : fatal;
     return { registry: loaded.registry, status: new Output(jsonRequested(argv), streams).error(error, { command, listAll: true }) };
   }
