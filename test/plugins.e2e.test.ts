@@ -117,6 +117,9 @@ describe('the example sink of docs/writing-a-sink.md', () => {
     const backup = await runShmsnap(['backup', '--to', `dir://${dir}`, '--json'], { env: { ...clean, SHMSNAP_CONFIG: config } });
     assert.equal(backup.status, 0, backup.stderr);
     assert.equal((JSON.parse(backup.stdout) as { ok: boolean }).ok, true);
+    // The same policy on a local backup: its dir setting is for dir:// locations, not an error here.
+    const local = await runShmsnap(['backup', '--to', scratch.fresh()], { env: { ...clean, SHMSNAP_CONFIG: config } });
+    assert.equal(local.status, 0, local.stderr);
     const shown = await runShmsnap(['config', 'backup'], { env: { ...clean, SHMSNAP_CONFIG: config } });
     assert.match(shown.stdout, /--dir-fsync\s+false\s+file /);
   });

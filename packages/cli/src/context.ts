@@ -9,7 +9,7 @@ import type { LoadedSettings } from './config.js';
 import { withInterrupt, type OnCommitted } from './interrupt.js';
 import { outputSettings, type ProgressFlags } from './progress-options.js';
 import { Output, type OutputStreams } from './render/output.js';
-import { sinkRequest, type SinkFlags } from './sink-options.js';
+import { sinkRequest, type SinkFlags, type ValueSourceOf } from './sink-options.js';
 
 export interface CliContext {
   readonly registry: Registry;
@@ -32,11 +32,13 @@ export type SinkOpener = (location: string) => Promise<Sink>;
  * The declared options (flags, else SHMSNAP_<SCHEME>_* and the provider's
  * own variables: sink-options.ts) go to the sink of the location's scheme;
  * given for another scheme they are a usage error, before anything is
- * opened. `writes`: the command has the options of writers (backup).
+ * opened (values from the configuration file for another scheme are left
+ * out instead: `sourceOf`, see sinkRequest). `writes`: the command has the
+ * options of writers (backup).
  */
-export function sinkOpener(registry: Registry, flags: SinkFlags, writes = false, env: NodeJS.ProcessEnv = process.env): SinkOpener {
+export function sinkOpener(registry: Registry, flags: SinkFlags, writes = false, env: NodeJS.ProcessEnv = process.env, sourceOf?: ValueSourceOf): SinkOpener {
   return async (location) => {
-    const request = sinkRequest(registry, flags, env, writes, location);
+    const request = sinkRequest(registry, flags, env, writes, location, sourceOf);
     if (request.misplaced.length > 0) {
       const names = request.misplaced.map((m) => m.name);
       const what = names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;

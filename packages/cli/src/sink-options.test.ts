@@ -162,6 +162,16 @@ describe('declared sink options', () => {
     await sink.close?.();
   });
 
+  it("leaves out the configuration file's values for another scheme's options (a shared policy), and uses them for its own", () => {
+    const fromFile = (attribute: string) => (attribute === 's3Region' || attribute === 's3PartSizeMib' ? 'config' : 'cli');
+    const local = sinkRequest(registry, { s3Region: 'eu-west-1', s3PartSizeMib: 16 }, {}, true, '/var/backups/x', fromFile);
+    assert.deepEqual([local.misplaced, local.options], [[], {}]);
+    const flag = sinkRequest(registry, { s3Region: 'eu-west-1', s3Sse: 'AES256' }, {}, true, '/var/backups/x', fromFile);
+    assert.deepEqual(flag.misplaced, [{ name: '--s3-sse', scheme: 's3' }], 'a flag is still refused');
+    const s3 = sinkRequest(registry, { s3Region: 'eu-west-1' }, {}, true, 's3://b/p', fromFile);
+    assert.deepEqual(s3.options, { region: 'eu-west-1' });
+  });
+
   it('works for a registry with no option-declaring provider', () => {
     const bare = createRegistry();
     assert.deepEqual(sinkOptionFlags(bare, true), []);

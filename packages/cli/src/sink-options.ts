@@ -159,8 +159,17 @@ export interface SinkRequest {
   readonly nameSource: (error: unknown) => unknown;
 }
 
-/** The declared options of one command for `location`: its flags, else the variables it reads. */
-export function sinkRequest(registry: Registry, flags: SinkFlags, env: NodeJS.ProcessEnv, writes: boolean, location: string): SinkRequest {
+/** Where commander says an attribute's value came from (`cli`, `env`, `config`, `default`). */
+export type ValueSourceOf = (attribute: string) => string | undefined;
+
+/**
+ * The declared options of one command for `location`: its flags, else the
+ * variables it reads. A value the configuration file set (`valueSourceOf` says
+ * `config`) for another scheme's option is left out rather than refused: a
+ * policy shared by many hosts may hold S3 settings and still be used for a
+ * local backup. Flags and SHMSNAP_ variables for another scheme are refused.
+ */
+export function sinkRequest(registry: Registry, flags: SinkFlags, env: NodeJS.ProcessEnv, writes: boolean, location: string, valueSourceOf?: ValueSourceOf): SinkRequest {
   const scheme = schemeOf(location);
   const all = sinkOptionFlags(registry, writes);
   const own = all.filter((entry) => registry.sinkProviders().some(({ provider }) => provider.schemes[0] === entry.scheme && provider.schemes.includes(scheme)));
@@ -171,6 +180,7 @@ export function sinkRequest(registry: Registry, flags: SinkFlags, env: NodeJS.Pr
   for (const entry of all) {
     const mine = own.includes(entry);
     const value = flags[entry.attribute];
+    if (value !== undefined && !mine && valueSourceOf?.(entry.attribute) === 'config') continue;
     if (value !== undefined) {
       const typed = entry.spec.type === 'boolean' && value === false ? `--no-${entry.flag.slice(2)}` : entry.flag;
       if (mine) given.push(typed);

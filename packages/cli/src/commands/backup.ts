@@ -135,7 +135,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
         },
         output,
         context.registry,
-        sinkOpener(context.registry, flags, true),
+        sinkOpener(context.registry, flags, true, process.env, (attribute) => command.getOptionValueSource(attribute)),
         signal,
         onCommitted,
       ),

@@ -74,6 +74,6 @@ export function defineLsCommand(program: Command, context: CliContext): void {
     .option('--json', 'print the result as JSON');
   addSinkOptions(command, context.registry, false).action(async (location: string, flags: SinkFlags & { depth?: number; json?: boolean }) => {
     const depth = flags.depth ?? (schemeOf(location) === 's3' ? 3 : 1);
-    await execute(context, flags, 'ls', (output, signal) => runLsCommand(location, depth, output, context.registry, sinkOpener(context.registry, flags), signal));
+    await execute(context, flags, 'ls', (output, signal) => runLsCommand(location, depth, output, context.registry, sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute)), signal));
   });
 }

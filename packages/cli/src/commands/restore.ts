@@ -178,7 +178,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
         },
         output,
         context.registry,
-        sinkOpener(context.registry, flags),
+        sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute)),
         signal,
         onCommitted,
       ),

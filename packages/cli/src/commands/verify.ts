@@ -50,6 +50,6 @@ export function defineVerifyCommand(program: Command, context: CliContext): void
     .option('--json', 'print the result as JSON');
   addProgressOptions(command);
   addSinkOptions(command, context.registry, false).action(async (location: string, flags: SinkFlags & ProgressFlags & { threads: number; json?: boolean }) => {
-    await execute(context, flags, 'verify', (output, signal) => runVerifyCommand(location, flags.threads, output, context.registry, sinkOpener(context.registry, flags), signal));
+    await execute(context, flags, 'verify', (output, signal) => runVerifyCommand(location, flags.threads, output, context.registry, sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute)), signal));
   });
 }
