@@ -69,7 +69,7 @@ const indexed = { owner: { uid: 1234, gid: 0, mode: 0o640 }, namespaces: [{ name
 
 describe('the schema files', () => {
   it('cover every document and every error code', () => {
-    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'restore', 'verify'].map((d) => `shmsnap.${d}/1`));
+    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'plugins', 'restore', 'verify'].map((d) => `shmsnap.${d}/1`));
     const defs = ajv.getSchema('urn:shmsnap:schema:defs')!.schema as { $defs: { error: { properties: { code: { enum: string[] } } } } };
     assert.deepEqual(defs.$defs.error.properties.code.enum, [...ERROR_CODES], 'a new error code is documented');
   });
@@ -135,6 +135,11 @@ describe('every command, --json, on success', () => {
     const config = validDocument(await runShmsnap(['config', '--json'], { env: { SHMSNAP_THREADS: '3', SHMSNAP_CONFIG: '' } }), 'shmsnap.config/1');
     const threads = (config.commands as Record<string, { key: string; source: string; value: unknown }[]>).backup!.find((o) => o.key === 'threads');
     assert.deepEqual([threads?.source, threads?.value], ['env', 3]);
+  });
+
+  it('plugins', async () => {
+    const plugins = validDocument(await runShmsnap(['plugins', '--json'], { env: { SHMSNAP_CONFIG: '', SHMSNAP_PLUGINS: '' } }), 'shmsnap.plugins/1');
+    assert.ok((plugins.plugins as { status: string }[]).every((p) => p.status === 'loaded'));
   });
 
   it('demo', async () => {

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { createDefaultRegistry } from './default-registry.js';
 import { configurableOptions, loadSettings, readConfigFile, redact, resolveOptions, type ConfigFile } from './config.js';
 import { createProgram } from './program.js';
-import { s3FlagsFromEnv } from './s3-options.js';
+import { sinkRequest } from './sink-options.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shmsnap-config-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -166,10 +166,10 @@ describe('applied to a run', () => {
     );
     assert.deepEqual([sources.to, sources.codec, sources.level, sources.instance], ['config', 'env', 'cli', 'default']);
     // An S3 option's SHMSNAP_S3_* variable wins over the file too, but is read where the request is made
-    // (s3-options.ts, which names the variable in its refusals): the file's value is not set over it.
+    // (sink-options.ts, which names the variable in its refusals): the file's value is not set over it.
     const overridden = await flagsOf(['--level', '9'], { SHMSNAP_CONFIG: path, SHMSNAP_S3_STORAGE_CLASS: 'GLACIER' });
     assert.equal(overridden.flags.s3StorageClass, undefined);
-    assert.equal(s3FlagsFromEnv({ SHMSNAP_S3_STORAGE_CLASS: 'GLACIER' }, true).flags.s3StorageClass, 'GLACIER');
+    assert.equal(sinkRequest(createDefaultRegistry(), overridden.flags, { SHMSNAP_S3_STORAGE_CLASS: 'GLACIER' }, true, 's3://b/p').options.storageClass, 'GLACIER');
   });
 
   it('a flag replaces a configured value, also for an option repeated to accumulate (--namespace)', async () => {
@@ -184,7 +184,7 @@ describe('applied to a run', () => {
   it('a boolean variable of an S3 option is read as a boolean where the request is made (SHMSNAP_S3_PATH_STYLE=false is false)', async () => {
     const { flags } = await flagsOf(['--to', '/x'], { SHMSNAP_CONFIG: '', SHMSNAP_S3_PATH_STYLE: 'false' });
     assert.equal(flags.s3PathStyle, undefined, 'not set as if a flag');
-    assert.equal(s3FlagsFromEnv({ SHMSNAP_S3_PATH_STYLE: 'false' }, false).flags.s3PathStyle, false);
+    assert.equal(sinkRequest(createDefaultRegistry(), flags, { SHMSNAP_S3_PATH_STYLE: 'false' }, false, 's3://b/p').options.pathStyle, false);
   });
 });
 

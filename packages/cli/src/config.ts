@@ -7,8 +7,8 @@
  *
  * Nothing here knows an option: the options are walked from the commander
  * definitions, and each value is parsed by the option's own parser (the one
- * the flag uses: `--threads`' range, `--codec`'s choices, the S3 options'
- * parsers in s3-options.ts), so a value is valid in the file or the
+ * the flag uses: `--threads`' range, `--codec`'s choices, the parsers of
+ * the options sink plugins declare, sink-options.ts), so a value is valid in the file or the
  * environment exactly when it is valid as a flag. Options that already read a
  * variable of their own (`AWS_PROFILE`, `SHMSNAP_S3_SSE`... set with
  * commander's `.env()`) keep it; the SHMSNAP_ name comes first when both are
@@ -20,14 +20,15 @@
  * top level. An unknown key, a key a command does not have, or a value its
  * option refuses is a one-line CONFIG_INVALID naming the file (or variable)
  * and the key: a typo in a shared policy must not be silently ignored.
+ * Two top-level keys are not options: `plugins` and `pluginPaths`, read
+ * before the commands exist (plugins.ts). A sink option its plugin marks
+ * secret is refused in the file: it belongs in the environment.
  */
 import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command, type Option } from 'commander';
 import { errConfigInvalid, type ShmsnapError } from '@shmsnap/core';
-import { parseBooleanSetting, S3_SETTINGS } from './s3-options.js';
-
-const S3_KEYS: ReadonlySet<string> = new Set(S3_SETTINGS.map((setting) => setting.key));
+import { parseBooleanSetting, sinkOptionOf } from './sink-options.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/shmsnap/config.json';
 /** Names another file; empty: no file at all. */
@@ -100,6 +101,8 @@ export function configurableOptions(command: Command): ConfigurableOption[] {
     const option = options.find((o) => !o.negate) ?? options[0]!;
     const key = keyOf(option);
     const own = options.map((o) => o.envVar).filter((name): name is string => name !== undefined);
+    // A declared sink option's own variables (AZURE_STORAGE_CONNECTION_STRING) after its SHMSNAP_ one.
+    own.push(...(sinkOptionOf(option)?.variables.slice(1) ?? []));
     return {
       key,
       attribute,
@@ -153,16 +156,33 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Top-level keys that name plugins rather than options (plugins.ts reads and checks them). */
+export const PLUGIN_KEYS: ReadonlySet<string> = new Set(['plugins', 'pluginPaths']);
+
+/**
+ * Programs built while a plugin named by the environment or the file failed
+ * to load (plugins.ts): the file may hold keys for that plugin's options,
+ * which no command has now. Unknown keys are then not refused (the failed
+ * plugin was already reported), so commands that do not need it still run.
+ */
+const MISSING_PLUGINS = new WeakSet<Command>();
+
+export function tolerateUnknownKeys(program: Command): void {
+  MISSING_PLUGINS.add(program);
+}
+
 /** Problems in the file's keys, against every command of `program`. */
 export function checkFileKeys(program: Command, file: ConfigFile): ShmsnapError[] {
   const commands = new Map(program.commands.map((c) => [c.name(), new Set(configurableOptions(c).map((o) => o.key))]));
   const everyKey = new Set([...commands.values()].flatMap((keys) => [...keys]));
   const problems: ShmsnapError[] = [];
   const unknown = (key: string, path: string, reason: string): void => {
+    if (MISSING_PLUGINS.has(program) && !isSecretName(key)) return;
     const hint = isSecretName(key) ? "credentials are never read from shmsnap's configuration (the AWS SDK's chain provides them: environment, profile, instance role)" : reason;
     problems.push(fileProblem(`${file.path}: ${path}`, hint, { key: path }));
   };
   for (const [key, value] of Object.entries(file.values)) {
+    if (PLUGIN_KEYS.has(key)) continue;
     const keys = commands.get(key);
     if (keys !== undefined) {
       if (!isObject(value)) {
@@ -218,7 +238,10 @@ export function resolveOptions(command: Command, file: ConfigFile, env: NodeJS.P
     const variable = entry.envVars.find((v) => env[v] !== undefined && env[v] !== '');
     const inFile = Object.hasOwn(section, entry.key) ? { raw: section[entry.key], path: `${name}.${entry.key}` } : Object.hasOwn(file.values, entry.key) ? { raw: file.values[entry.key], path: entry.key } : undefined;
     let resolved = fallback;
-    if (inFile !== undefined) {
+    const declared = sinkOptionOf(entry.option);
+    if (inFile !== undefined && declared?.spec.secret === true) {
+      problems.push(fileProblem(`${file.path}: ${inFile.path}`, `a secret: never in the configuration file; give it in the environment (${declared.variables.join(', ')})`, { key: inFile.path }));
+    } else if (inFile !== undefined) {
       const parsed = parseValue(entry, inFile.raw, false);
       const origin = `${file.path}: ${inFile.path}`;
       if ('reason' in parsed) problems.push(fileProblem(origin, parsed.reason, { key: inFile.path }));
@@ -257,9 +280,9 @@ export function loadSettings(program: Command, command: Command, env: NodeJS.Pro
 export function applySettings(command: Command, settings: LoadedSettings): void {
   for (const option of settings.options) {
     if (option.source === 'default' || command.getOptionValueSource(option.attribute) === 'cli') continue;
-    // The S3 settings' SHMSNAP_S3_* variables are read where the sink's request is made (s3-options.ts), which
+    // A declared sink option's variables are read where the sink's request is made (sink-options.ts), which
     // names the variable in its refusals; set here they would read as flags.
-    if (option.source === 'env' && S3_KEYS.has(option.attribute)) continue;
+    if (option.source === 'env' && sinkOptionOf(option.option) !== undefined) continue;
     command.setOptionValueWithSource(option.attribute, option.value, option.source === 'env' ? 'env' : 'config');
   }
 }
@@ -313,8 +336,8 @@ export function installConfiguration(program: Command, record: (settings: Loaded
   });
 }
 
-/** `value` fit to print: credential-like names hidden, a URL's user and password hidden. */
-export function redact(name: string, value: string): string {
-  if (isSecretName(name)) return '<redacted>';
+/** `value` fit to print: credential-like names and secret options hidden, a URL's user and password hidden. */
+export function redact(name: string, value: string, secret = false): string {
+  if (secret || isSecretName(name)) return '<redacted>';
   return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/i, '$1<redacted>@');
 }

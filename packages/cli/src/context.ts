@@ -3,13 +3,13 @@
  * to report its exit status. Commands import this, never program.ts, so
  * there is no cycle between the composition and its parts.
  */
-import { errConfigInvalid, schemeOf, type Registry, type Sink } from '@shmsnap/core';
+import { errConfigInvalid, type Registry, type Sink } from '@shmsnap/core';
 import { EXIT_OK } from './exit-codes.js';
 import type { LoadedSettings } from './config.js';
 import { withInterrupt, type OnCommitted } from './interrupt.js';
 import { outputSettings, type ProgressFlags } from './progress-options.js';
 import { Output, type OutputStreams } from './render/output.js';
-import { s3Request, type S3Flags } from './s3-options.js';
+import { sinkRequest, type SinkFlags, type ValueSourceOf } from './sink-options.js';
 
 export interface CliContext {
   readonly registry: Registry;
@@ -25,34 +25,36 @@ export interface CliContext {
   settings?: LoadedSettings;
 }
 
-/** Opens the sink of `location`, with the S3 flags for S3 locations. */
+/** Opens the sink of `location`, with the options its provider declares. */
 export type SinkOpener = (location: string) => Promise<Sink>;
 
 /**
- * The S3 settings (flags, else SHMSNAP_S3_* variables) go to an S3 sink; given
- * for any other location they are a usage error, before anything is opened.
- * `writes`: the command has the S3 options of writers (backup).
+ * The declared options (flags, else SHMSNAP_<SCHEME>_* and the provider's
+ * own variables: sink-options.ts) go to the sink of the location's scheme;
+ * given for another scheme they are a usage error, before anything is
+ * opened (values from the configuration file for another scheme are left
+ * out instead: `sourceOf`, see sinkRequest). `writes`: the command has the
+ * options of writers (backup).
  */
-export function sinkOpener(registry: Registry, flags: S3Flags, writes = false, env: NodeJS.ProcessEnv = process.env): SinkOpener {
+export function sinkOpener(registry: Registry, flags: SinkFlags, writes = false, env: NodeJS.ProcessEnv = process.env, sourceOf?: ValueSourceOf): SinkOpener {
   return async (location) => {
-    const s3 = s3Request(flags, env, writes);
-    if (schemeOf(location) !== 's3') {
-      if (s3.given.length > 0) {
-        const [first, ...rest] = s3.given;
-        const what = rest.length === 0 ? first! : `${s3.given.slice(0, -1).join(', ')} and ${s3.given.at(-1)}`;
-        throw errConfigInvalid(what, `${rest.length === 0 ? 'applies' : 'apply'} only to s3:// locations, not to ${registry.redact(location)}`);
-      }
-      return registry.openSink(location);
+    const request = sinkRequest(registry, flags, env, writes, location, sourceOf);
+    if (request.misplaced.length > 0) {
+      const names = request.misplaced.map((m) => m.name);
+      const what = names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+      const schemes = [...new Set(request.misplaced.map((m) => m.scheme))];
+      const rest = names.slice(1);
+      const where = schemes.map((scheme) => `${scheme}://`).join(' or ');
+      throw errConfigInvalid(what, `${rest.length === 0 ? 'applies' : 'apply'} only to ${where} locations, not to ${registry.redact(location)}`);
     }
     try {
-      return await registry.openSink(location, { ...s3.options });
+      return await registry.openSink(location, Object.keys(request.options).length === 0 ? undefined : { ...request.options });
     } catch (error) {
-      throw s3.nameSource(error);
+      throw request.nameSource(error);
     }
   };
 }
 
-/**
 /**
  * Runs `body` (the command `what`) with output set up from `--json`, `--events`, `--quiet` and `--no-progress`,
  * under Ctrl-C handling; records the exit status. A body that commits passes `onCommitted` to its run: an interrupt

@@ -1,22 +1,22 @@
 /**
- * The one place where the CLI chooses its plugins. Nothing registers itself:
- * adding a sink or codec to the CLI is one line here. Each provider composes
- * its own wrappers (S3: retries) and loads its heavy dependencies only when a
- * location needs them (S3: the AWS SDK, ~90 ms); the registry adds the
- * plugin context to every sink it opens.
+ * The plugins the CLI ships with, registered exactly as the ones an operator
+ * names (`--plugin`, SHMSNAP_PLUGINS, the configuration file: plugins.ts).
+ * Nothing registers itself. Each provider composes its own wrappers (S3:
+ * retries) and loads its heavy dependencies only when a location needs them
+ * (S3: the AWS SDK, ~90 ms); the registry adds the plugin context to every
+ * sink it opens.
  */
-import { codecNone, createRegistry, type Registry } from '@shmsnap/core';
-import { codecGzip } from '@shmsnap/codec-gzip';
-import { codecZstd } from '@shmsnap/codec-zstd';
-import { localSinkProvider } from '@shmsnap/sink-local';
-import { s3SinkProvider } from '@shmsnap/sink-s3/provider';
+import { corePlugin, createRegistry, type Registry, type ShmsnapPlugin } from '@shmsnap/core';
+import { plugin as gzipPlugin } from '@shmsnap/codec-gzip';
+import { plugin as zstdPlugin } from '@shmsnap/codec-zstd';
+import { plugin as localPlugin } from '@shmsnap/sink-local';
+import { plugin as s3Plugin } from '@shmsnap/sink-s3/provider';
 
+export const BUILTIN_PLUGINS: readonly ShmsnapPlugin[] = [localPlugin, s3Plugin, corePlugin, gzipPlugin, zstdPlugin];
+
+/** A registry of the built-in plugins only (the `asmt` frontend, and the base `shmsnap` adds named plugins to). */
 export function createDefaultRegistry(): Registry {
   const registry = createRegistry();
-  registry.registerSink(localSinkProvider);
-  registry.registerSink(s3SinkProvider);
-  registry.registerCodec(codecNone);
-  registry.registerCodec(codecGzip);
-  registry.registerCodec(codecZstd);
+  for (const plugin of BUILTIN_PLUGINS) registry.registerPlugin(plugin);
   return registry;
 }

@@ -41,6 +41,8 @@ export const EXIT_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   OBJECT_TOO_LARGE: EXIT_REFUSED,
   PERMISSION_DENIED: EXIT_FAILURE,
   PLUGIN_FAILED: EXIT_FAILURE,
+  // A plugin named by the configuration or the command line that cannot be used: the configuration is wrong.
+  PLUGIN_INVALID: EXIT_USAGE,
   REGISTRY_DUPLICATE: EXIT_FAILURE,
   REMOTE_FAILED: EXIT_FAILURE,
   SCHEME_UNKNOWN: EXIT_USAGE,
@@ -65,7 +67,7 @@ export const EXIT_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
 export const EXIT_STATUSES: readonly { readonly status: number; readonly meaning: string }[] = [
   { status: EXIT_OK, meaning: 'success; also when an interrupt came after the commit point (the run finished and says so)' },
   { status: EXIT_FAILURE, meaning: 'a failure on this host or remotely: I/O, no space, permission denied, a store or the network, a missing addon, a bug' },
-  { status: EXIT_USAGE, meaning: 'the command line or the configuration is wrong: an unknown command or flag, a missing or bad value (CONFIG_INVALID, also for the configuration file and SHMSNAP_ variables), an unknown codec or location scheme' },
+  { status: EXIT_USAGE, meaning: 'the command line or the configuration is wrong: an unknown command or flag, a missing or bad value (CONFIG_INVALID, also for the configuration file and SHMSNAP_ variables), an unknown codec or location scheme, a plugin that cannot be loaded (PLUGIN_INVALID)' },
   { status: EXIT_REFUSED, meaning: 'refused by a safety check (a backup exists, a segment is attached or changed, not cleanly shut down, a stale or foreign backup...): nothing is left written' },
   { status: EXIT_INTEGRITY, meaning: 'data failed an integrity check: a checksum, a size, a corrupt or foreign object, an unreadable manifest' },
   { status: EXIT_INTERRUPTED, meaning: 'interrupted (Ctrl-C, SIGTERM) before the commit point, after removing what the run wrote; a run whose cleanup is stuck in the kernel (or a third Ctrl-C) ends by the signal itself instead (a shell shows 130 for SIGINT, 143 for SIGTERM)' },

@@ -3,7 +3,7 @@
  * each command defines itself (flags → prepare → render → run → render) in
  * commands/, and no backup logic lives in the CLI.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { defineBackupCommand } from './commands/backup.js';
 import { defineClearCommand } from './commands/clear.js';
 import { defineCompletionCommand, defineManCommand } from './commands/completion.js';
@@ -11,12 +11,14 @@ import { defineConfigCommand } from './commands/config.js';
 import { defineDemoCommand } from './commands/demo.js';
 import { defineInspectCommand } from './commands/inspect.js';
 import { defineLsCommand } from './commands/ls.js';
+import { definePluginsCommand } from './commands/plugins.js';
 import { defineRestoreCommand } from './commands/restore.js';
 import { defineVerifyCommand } from './commands/verify.js';
-import { installConfiguration } from './config.js';
+import { installConfiguration, readConfigFile, tolerateUnknownKeys } from './config.js';
+import type { Registry } from '@shmsnap/core';
 import type { CliContext } from './context.js';
-import { createDefaultRegistry } from './default-registry.js';
 import { EXIT_OK } from './exit-codes.js';
+import { loadPlugins, pluginRequests, pluginSettingsOf } from './plugins.js';
 import { Output } from './render/output.js';
 import { commandNamed, isCleanExit, jsonRequested, reportExitsOf, usageError, UsageExit } from './usage.js';
 import { TOOL_VERSION } from './version.js';
@@ -33,7 +35,13 @@ export function createProgram(context: CliContext): Command {
       writeErr: (text) => context.streams.stderr.write(text),
       // Commander's error lines are not printed as they are: runCli reports them as USAGE_INVALID (usage.ts).
       outputError: () => undefined,
-    });
+    })
+    // Read before the program is built (runCli, plugins.ts): declared here so commander accepts it, before or after the command.
+    .addOption(
+      new Option('--plugin <package-or-path>', 'load a sink or codec plugin: an npm package (from the configuration\'s pluginPaths, NODE_PATH or the global prefix) or a path; repeatable (also SHMSNAP_PLUGINS, and "plugins" in the configuration file)').argParser(
+        (value: string, previous: string[] = []) => [...previous, value],
+      ),
+    );
   defineBackupCommand(program, context);
   defineRestoreCommand(program, context);
   defineVerifyCommand(program, context);
@@ -42,9 +50,11 @@ export function createProgram(context: CliContext): Command {
   defineClearCommand(program, context);
   defineDemoCommand(program, context);
   defineConfigCommand(program, context);
+  definePluginsCommand(program, context);
   defineCompletionCommand(program, context);
   defineManCommand(program, context);
   // The configuration file and SHMSNAP_* variables, for whichever command runs (config.ts).
+  if (context.registry.plugins().failed.length > 0) tolerateUnknownKeys(program);
   installConfiguration(program, (settings) => {
     context.settings = settings;
   });
@@ -52,12 +62,47 @@ export function createProgram(context: CliContext): Command {
   return program;
 }
 
+/**
+ * The built-in plugins and the ones named (plugins.ts), loaded before the
+ * program is built. A plugin named by `--plugin` that fails ends the run
+ * (one line, or the error document); one named by SHMSNAP_PLUGINS or the
+ * file is a warning line. `shmsnap plugins` lists either kind as failed
+ * instead (its exit status is then PLUGIN_INVALID's).
+ */
+async function registryFor(argv: readonly string[], streams: CliContext['streams']): Promise<{ registry: Registry; status?: number }> {
+  const { file } = readConfigFile(process.env);
+  const settings = pluginSettingsOf(file);
+  const loaded = await loadPlugins(pluginRequests(argv.slice(2), process.env, file, settings.plugins), {
+    pluginPaths: settings.pluginPaths,
+    env: process.env,
+    execPath: process.execPath,
+  });
+  const probe = createProgram({ registry: loaded.registry, streams, setExit: () => undefined });
+  const command = commandNamed(probe, argv) ?? undefined;
+  const [fatal, ...more] = loaded.fatal;
+  if (fatal && command !== 'plugins') {
+    const error = more.length > 0 ? fatal.withDetails({ more: more.map((e) => e.message) }) : fatal;
+    return { registry: loaded.registry, status: new Output(jsonRequested(argv), streams).error(error, { command, listAll: true }) };
+  }
+  if (command !== 'plugins') {
+    for (const warning of [...settings.problems, ...loaded.warnings]) streams.stderr.write(`shmsnap: warning: ${warning.code}: ${warning.message}\n`);
+  }
+  return { registry: loaded.registry };
+}
+
 /** Runs the CLI with `argv` (process.argv form); resolves to the exit status. */
 export async function runCli(argv: readonly string[], context: Partial<Omit<CliContext, 'setExit'>> = {}): Promise<number> {
   let status = EXIT_OK;
+  const streams = context.streams ?? process;
+  let registry = context.registry;
+  if (registry === undefined) {
+    const loaded = await registryFor(argv, streams);
+    if (loaded.status !== undefined) return loaded.status;
+    registry = loaded.registry;
+  }
   const program = createProgram({
-    registry: context.registry ?? createDefaultRegistry(),
-    streams: context.streams ?? process,
+    registry,
+    streams,
     ...(context.interruptDeadlineMs === undefined ? {} : { interruptDeadlineMs: context.interruptDeadlineMs }),
     setExit: (value) => {
       status = value;

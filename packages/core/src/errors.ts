@@ -38,6 +38,7 @@ export const ERROR_CODES = [
   'OBJECT_TOO_LARGE',
   'PERMISSION_DENIED',
   'PLUGIN_FAILED',
+  'PLUGIN_INVALID',
   'REGISTRY_DUPLICATE',
   'REMOTE_FAILED',
   'SCHEME_UNKNOWN',
@@ -321,10 +322,26 @@ export function errPluginFailed(plugin: string, step: string, cause: unknown, re
   });
 }
 
-export function errRegistryDuplicate(kind: string, name: string): ShmsnapError {
-  return new ShmsnapError('REGISTRY_DUPLICATE', `a ${kind} named '${name}' is already registered`, {
+/**
+ * A plugin that cannot be used: not found, failing on import, not of the
+ * contract's shape, or built for another plugin API version. `plugin` is what
+ * the user named (a package or a path), `reason` says what is wrong and, for
+ * one not found, where it was looked for.
+ */
+export function errPluginInvalid(plugin: string, reason: string, details: ErrorDetails = {}, cause?: unknown): ShmsnapError {
+  return new ShmsnapError('PLUGIN_INVALID', `plugin ${plugin}: ${reason}`, {
+    fault: 'user',
+    details: { plugin, reason, ...details },
+    cause,
+  });
+}
+
+/** `owners`: the plugins that both offer it (the first registered first), when they are known. */
+export function errRegistryDuplicate(kind: string, name: string, owners?: readonly [string, string]): ShmsnapError {
+  const by = owners === undefined ? '' : `: plugins ${owners[0]} and ${owners[1]} both provide it`;
+  return new ShmsnapError('REGISTRY_DUPLICATE', `a ${kind} named '${name}' is already registered${by}`, {
     fault: 'system',
-    details: { kind, name },
+    details: { kind, name, ...(owners === undefined ? {} : { plugins: [...owners] }) },
   });
 }
 

@@ -678,5 +678,6 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
 
 export const localSinkProvider: SinkProvider<LocalSinkOptions> = {
   schemes: ['file'],
+  description: 'a directory on a local file system (/path, ./path, file:///path)',
   create: (location, options) => createLocalSink(location, options),
 };

@@ -15,7 +15,7 @@ import { codecJson, namespaceJson } from '../render/json.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
-import { addS3Options, type S3Flags } from '../s3-options.js';
+import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 import { TOOL } from '../version.js';
 
 export interface BackupCommandOptions {
@@ -104,7 +104,7 @@ export async function runBackupCommand(
   });
 }
 
-type BackupFlags = S3Flags & ProgressFlags & { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean };
+type BackupFlags = SinkFlags & ProgressFlags & { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean };
 
 export function defineBackupCommand(program: Command, context: CliContext): void {
   const command = program
@@ -121,7 +121,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
     .option('--dry-run', 'run every check and print the plan (segments, sizes, files) without reading a segment or writing anything')
     .option('--json', 'print the result as JSON');
   addProgressOptions(command);
-  addS3Options(command, true).action(async (flags: BackupFlags) => {
+  addSinkOptions(command, context.registry, true).action(async (flags: BackupFlags) => {
     await execute(context, flags, 'backup', (output, signal, onCommitted) =>
       runBackupCommand(
         {
@@ -135,7 +135,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
         },
         output,
         context.registry,
-        sinkOpener(context.registry, flags, true),
+        sinkOpener(context.registry, flags, true, process.env, (attribute) => command.getOptionValueSource(attribute)),
         signal,
         onCommitted,
       ),

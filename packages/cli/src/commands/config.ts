@@ -10,6 +10,7 @@ import { configurableOptions, loadSettings, readConfigFile, redact, resolveOptio
 import { execute, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
 import { formatTable } from '../render/table.js';
+import { sinkOptionOf } from '../sink-options.js';
 
 function shown(value: unknown): string {
   if (value === undefined) return '-';
@@ -20,7 +21,8 @@ function shown(value: unknown): string {
 /** The value as the user wrote it (or the default as --help shows it), redacted where it looks like a credential. */
 function display(option: ResolvedOption): { text: string; redacted: boolean } {
   const text = option.text ?? option.option.defaultValueDescription ?? shown(option.value);
-  const safe = redact(option.key, option.origin === undefined ? text : redact(option.origin, text));
+  const secret = sinkOptionOf(option.option)?.spec.secret === true && option.source !== 'default';
+  const safe = redact(option.key, option.origin === undefined ? text : redact(option.origin, text), secret);
   return { text: safe, redacted: safe !== text };
 }
 

@@ -13,7 +13,7 @@ import { renderMessage } from '../flags.js';
 import { codecJson, errorJson, namespaceJson } from '../render/json.js';
 import type { Output } from '../render/output.js';
 import { formatTable } from '../render/table.js';
-import { addS3Options, type S3Flags } from '../s3-options.js';
+import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 
 /** `gzip-1`, `none`, and for ASMT files the codecs found, `gzip+none`. */
 function codecLabel(row: BackupListing): string {
@@ -72,8 +72,8 @@ export function defineLsCommand(program: Command, context: CliContext): void {
     .addArgument(locationArgument())
     .addOption(new Option('--depth <n>', 'levels below the location to look into (default 1; 3 for s3://, as in <prefix>/<host>/<instance>/<timestamp>)').argParser(parseDepth))
     .option('--json', 'print the result as JSON');
-  addS3Options(command, false).action(async (location: string, flags: S3Flags & { depth?: number; json?: boolean }) => {
+  addSinkOptions(command, context.registry, false).action(async (location: string, flags: SinkFlags & { depth?: number; json?: boolean }) => {
     const depth = flags.depth ?? (schemeOf(location) === 's3' ? 3 : 1);
-    await execute(context, flags, 'ls', (output, signal) => runLsCommand(location, depth, output, context.registry, sinkOpener(context.registry, flags), signal));
+    await execute(context, flags, 'ls', (output, signal) => runLsCommand(location, depth, output, context.registry, sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute)), signal));
   });
 }

@@ -30,7 +30,7 @@ import { namespaceJson } from '../render/json.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
-import { addS3Options, type S3Flags } from '../s3-options.js';
+import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 
 export interface RestoreCommandOptions {
   readonly from: string;
@@ -128,7 +128,7 @@ async function restoreWith(
   output.result('restore', { dryRun: false, ...common, ...summaryJson(summary) });
 }
 
-type RestoreFlags = S3Flags & ProgressFlags & {
+type RestoreFlags = SinkFlags & ProgressFlags & {
   from: string;
   instance?: number;
   namespace?: string[];
@@ -163,7 +163,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
     .option('--dry-run', 'run every check and print the plan without creating a segment')
     .option('--json', 'print the result as JSON');
   addProgressOptions(command);
-  addS3Options(command, false).action(async (flags: RestoreFlags) => {
+  addSinkOptions(command, context.registry, false).action(async (flags: RestoreFlags) => {
     await execute(context, flags, 'restore', (output, signal, onCommitted) =>
       runRestoreCommand(
         {
@@ -178,7 +178,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
         },
         output,
         context.registry,
-        sinkOpener(context.registry, flags),
+        sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute)),
         signal,
         onCommitted,
       ),

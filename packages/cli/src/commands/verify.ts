@@ -16,7 +16,7 @@ import { errorJson } from '../render/json.js';
 import type { Output } from '../render/output.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
-import { addS3Options, type S3Flags } from '../s3-options.js';
+import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 
 export async function runVerifyCommand(location: string, threads: number, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<number> {
   const plan = await prepareVerify({ sink: await openSink(location), codecs: registry, signal });
@@ -49,7 +49,7 @@ export function defineVerifyCommand(program: Command, context: CliContext): void
     .addOption(threadsOption())
     .option('--json', 'print the result as JSON');
   addProgressOptions(command);
-  addS3Options(command, false).action(async (location: string, flags: S3Flags & ProgressFlags & { threads: number; json?: boolean }) => {
-    await execute(context, flags, 'verify', (output, signal) => runVerifyCommand(location, flags.threads, output, context.registry, sinkOpener(context.registry, flags), signal));
+  addSinkOptions(command, context.registry, false).action(async (location: string, flags: SinkFlags & ProgressFlags & { threads: number; json?: boolean }) => {
+    await execute(context, flags, 'verify', (output, signal) => runVerifyCommand(location, flags.threads, output, context.registry, sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute)), signal));
   });
 }

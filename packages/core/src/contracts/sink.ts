@@ -200,6 +200,8 @@ export interface SinkOptionSpec {
   readonly secret?: boolean;
   /** Only commands that write (backup) take it. */
   readonly writes?: boolean;
+  /** For `boolean`: help's line for `--no-<scheme>-<name>`. @default "not: " + description */
+  readonly negation?: string;
 }
 
 export interface SinkProvider<Options = Record<string, unknown>> {
