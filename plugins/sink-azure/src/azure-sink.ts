@@ -38,6 +38,7 @@ import { blobNameOf, formatAzureLocation, parseAzureLocation } from './azure-loc
 import { AZURE_MAX_BLOCK_MIB, AZURE_REMOTE_RETRY, AZURE_MAX_BLOCKS, AZURE_MAX_WRITERS, resolveAzureOptions, type AzureSinkOptions } from './azure-options.js';
 import { createBlockSlots } from './block-slots.js';
 import { createAzureWriter } from './azure-writer.js';
+import { REQUEST_DEADLINE_MS, withDeadline } from './deadline.js';
 
 const MiB = 1024 * 1024;
 const MAX_BLOCK_BYTES = AZURE_MAX_BLOCK_MIB * MiB;
@@ -99,10 +100,11 @@ export async function createAzureSink(location: string, options: AzureSinkOption
     signal,
     secrets: resolved.secrets,
   });
-  async function call<T>(step: string, name: string | undefined, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  /** One request under the caller's signal and a deadline (`deadline.ts`); `deadlineMs` 0 for none. */
+  async function call<T>(step: string, name: string | undefined, signal: AbortSignal | undefined, fn: (requestSignal: AbortSignal) => Promise<T>, deadlineMs = REQUEST_DEADLINE_MS): Promise<T> {
     if (signal?.aborted) throw errAborted(`azblob ${step} of ${stepOf(step, name, signal).where}`, signal.reason);
     try {
-      return await fn();
+      return deadlineMs === 0 ? await fn(signal ?? new AbortController().signal) : await withDeadline(signal, deadlineMs, fn);
     } catch (error) {
       throw mapAzureError(error, stepOf(step, name, signal));
     }
@@ -111,7 +113,7 @@ export async function createAzureSink(location: string, options: AzureSinkOption
   async function head(name: string, signal: AbortSignal | undefined): Promise<ObjectInfo | undefined> {
     const blob = container.getBlockBlobClient(blobNameOf(parsed, name));
     try {
-      const answer = await call('stat', name, signal, () => blob.getProperties({ abortSignal: signal }));
+      const answer = await call('stat', name, signal, (abortSignal) => blob.getProperties({ abortSignal }));
       return { name, size: answer.contentLength ?? 0, ...(answer.lastModified ? { modified: answer.lastModified } : {}) };
     } catch (error) {
       if (isShmsnapError(error, 'OBJECT_NOT_FOUND')) return undefined;
@@ -171,10 +173,15 @@ export async function createAzureSink(location: string, options: AzureSinkOption
       const blob = container.getBlockBlobClient(blobNameOf(parsed, name));
       let answer;
       try {
-        answer = await call('read', name, signal, () =>
+        // The deadline covers the wait for the answer's headers only: the body streams under the caller's signal.
+        answer = await call('read', name, signal, (headersSignal) => {
+          const body = new AbortController();
+          const forward = (): void => body.abort(signal?.reason);
+          signal?.addEventListener('abort', forward, { once: true });
+          headersSignal.addEventListener('abort', () => body.abort(headersSignal.reason), { once: true });
           // maxRetryRequests 0: the SDK would otherwise re-request a broken body itself; withRetry resumes it instead.
-          blob.download(range?.start ?? 0, range ? range.end - range.start : undefined, { abortSignal: signal, maxRetryRequests: 0 }),
-        );
+          return blob.download(range?.start ?? 0, range ? range.end - range.start : undefined, { abortSignal: body.signal, maxRetryRequests: 0 });
+        });
       } catch (error) {
         // A range that starts at or past the end holds no bytes (416 InvalidRange).
         if (isShmsnapError(error) && (error.details['azureCode'] === 'InvalidRange' || error.details['httpStatus'] === 416)) return emptyStream();
@@ -191,14 +198,15 @@ export async function createAzureSink(location: string, options: AzureSinkOption
     async list(prefix = '', listOptions: ListOptions = {}) {
       const depth = listOptions.depth ?? 0;
       const { signal } = listOptions;
-      return call('list', undefined, signal, async () => {
+      // No deadline for the whole listing (it may be many pages); each page is one request of its own.
+      return call('list', undefined, signal, async (listSignal) => {
         const out: ObjectInfo[] = [];
         const settings = { maxPageSize: resolved.listPageSize };
         // Depth 0 needs no walk through deeper names: the service folds them into prefixes.
         const pages =
           depth === 0
-            ? container.listBlobsByHierarchy('/', { prefix: listBase + prefix, abortSignal: signal }).byPage(settings)
-            : container.listBlobsFlat({ prefix: listBase + prefix, abortSignal: signal }).byPage(settings);
+            ? container.listBlobsByHierarchy('/', { prefix: listBase + prefix, abortSignal: listSignal }).byPage(settings)
+            : container.listBlobsFlat({ prefix: listBase + prefix, abortSignal: listSignal }).byPage(settings);
         // Each page after the first is asked for with the previous page's continuation token (NextMarker).
         for await (const page of pages) {
           for (const blob of page.segment.blobItems) {
@@ -212,7 +220,7 @@ export async function createAzureSink(location: string, options: AzureSinkOption
           }
         }
         return out.sort(byName);
-      });
+      }, 0);
     },
 
     async remove(name: string, removeOptions: { readonly signal?: AbortSignal } = {}) {
@@ -220,7 +228,7 @@ export async function createAzureSink(location: string, options: AzureSinkOption
       const { signal } = removeOptions;
       const blob = container.getBlockBlobClient(blobNameOf(parsed, name));
       try {
-        await call('remove', name, signal, () => blob.delete({ abortSignal: signal }));
+        await call('remove', name, signal, (abortSignal) => blob.delete({ abortSignal }));
       } catch (error) {
         if (isShmsnapError(error, 'OBJECT_NOT_FOUND')) return;
         throw error;
@@ -229,7 +237,7 @@ export async function createAzureSink(location: string, options: AzureSinkOption
 
     async checkExists(checkOptions: { readonly signal?: AbortSignal } = {}) {
       const { signal } = checkOptions;
-      await call('check', undefined, signal, () => container.getProperties({ abortSignal: signal }));
+      await call('check', undefined, signal, (abortSignal) => container.getProperties({ abortSignal }));
     },
   };
 }

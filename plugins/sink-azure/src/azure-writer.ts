@@ -23,6 +23,10 @@ import { mapAzureError, type AzureStep } from './azure-errors.js';
 import type { BlockSlots } from './block-slots.js';
 import { BlockStream } from './block-stream.js';
 import { AZURE_MAX_BLOCKS } from './azure-options.js';
+import { REQUEST_DEADLINE_MS, withDeadline } from './deadline.js';
+
+/** A block's deadline: the base one plus a second per MiB (a link of 1 MiB/s still gets any block through). */
+const blockDeadlineMs = (bytes: number): number => REQUEST_DEADLINE_MS + Math.ceil(bytes / (1024 * 1024)) * 1000;
 
 export interface AzureWriterContext {
   readonly blob: BlockBlobClient;
@@ -52,7 +56,7 @@ export function createAzureWriter(ctx: AzureWriterContext, writerOptions: Writer
         async () => {
           try {
             // The SDK's own download/upload retries are off (azure-client.ts): one policy, here.
-            await blob.stageBlock(blockId, body, body.length, { abortSignal: blockSignal });
+            await withDeadline(blockSignal, blockDeadlineMs(body.length), (abortSignal) => blob.stageBlock(blockId, body, body.length, { abortSignal }));
           } catch (error) {
             throw mapAzureError(error, at(`put block ${index + 1}`, blockSignal));
           }
@@ -67,7 +71,7 @@ export function createAzureWriter(ctx: AzureWriterContext, writerOptions: Writer
 
   async function committedIsOurs(blockIds: readonly string[], listSignal?: AbortSignal): Promise<string | undefined> {
     try {
-      const answer = await blob.getBlockList('committed', { abortSignal: listSignal });
+      const answer = await withDeadline(listSignal, REQUEST_DEADLINE_MS, (abortSignal) => blob.getBlockList('committed', { abortSignal }));
       const committed = (answer.committedBlocks ?? []).map((b) => b.name);
       const same = committed.length === blockIds.length && committed.every((id, i) => id === blockIds[i]);
       // An empty list cannot be told from another writer's empty object: only a non-empty one proves it ours.
@@ -91,7 +95,7 @@ export function createAzureWriter(ctx: AzureWriterContext, writerOptions: Writer
           // Until an answer says otherwise, an attempt may have committed (its answer lost on the way back).
           created ??= 'unknown';
           try {
-            const answer = await blob.commitBlockList([...blockIds], { conditions: { ifNoneMatch: '*' }, abortSignal: publishSignal });
+            const answer = await withDeadline(publishSignal, REQUEST_DEADLINE_MS, (abortSignal) => blob.commitBlockList([...blockIds], { conditions: { ifNoneMatch: '*' }, abortSignal }));
             created = answer.etag ?? 'unknown';
           } catch (error) {
             const mapped = mapAzureError(error, at('put block list', publishSignal));
@@ -122,9 +126,9 @@ export function createAzureWriter(ctx: AzureWriterContext, writerOptions: Writer
         if (etag === 'unknown') {
           const ours = await committedIsOurs(stream.blockIds);
           if (ours === undefined) return;
-          await blob.delete({ conditions: { ifMatch: ours } });
+          await withDeadline(undefined, REQUEST_DEADLINE_MS, (abortSignal) => blob.delete({ conditions: { ifMatch: ours }, abortSignal }));
         } else {
-          await blob.delete({ conditions: { ifMatch: etag } });
+          await withDeadline(undefined, REQUEST_DEADLINE_MS, (abortSignal) => blob.delete({ conditions: { ifMatch: etag }, abortSignal }));
         }
       } catch (error) {
         const mapped = mapAzureError(error, at('delete'));
