@@ -60,7 +60,7 @@ function hashOf(paths) {
 
 function workspaceManifests() {
   const found = [join(root, 'package.json'), join(root, 'pnpm-workspace.yaml'), join(root, 'pnpm-lock.yaml')];
-  for (const group of ['packages']) {
+  for (const group of ['packages', 'plugins']) {
     const dir = join(root, group);
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir).sort()) found.push(join(dir, name, 'package.json'));
@@ -98,8 +98,8 @@ function ensureDependencies() {
 // Outputs of modules since renamed or removed stay in dist/ (tsc -b never
 // deletes), and would ship in a packed package: remove what has no source.
 function pruneStaleOutputs() {
-  const packages = join(root, 'packages');
-  for (const name of readdirSync(packages)) {
+  const groups = [join(root, 'packages'), join(root, 'plugins')].filter((dir) => existsSync(dir));
+  for (const packages of groups) for (const name of readdirSync(packages)) {
     const dist = join(packages, name, 'dist');
     if (!existsSync(dist)) continue;
     const walk = (dir, rel) => {

@@ -57,7 +57,7 @@ for (let i = 0; i < args.length; i++) {
 }
 
 const filter = process.env.SHMSNAP_TEST_FILTER;
-const files = [...collect(join(root, 'packages'), []), ...collect(join(root, 'test'), [])].filter(
+const files = [...collect(join(root, 'packages'), []), ...collect(join(root, 'plugins'), []), ...collect(join(root, 'test'), [])].filter(
   (file) => (!filter || file.includes(filter)) && (tiers.size === 0 || tiers.has(tierOf(file))),
 );
 if (files.length === 0) {
