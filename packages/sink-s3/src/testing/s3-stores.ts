@@ -38,6 +38,10 @@ export interface S3TestStore {
   useCredentials(): void;
   /** The AWS_* variables for a CLI run against this store. */
   readonly env: Readonly<Record<string, string>>;
+  /** Writes `body` at `key` straight through the SDK, past the sink: another writer, for tests of what guards a backup. */
+  rawPut(key: string, body: Buffer): Promise<void>;
+  /** The keys below `prefix` with their sizes, straight from ListObjectsV2 (one page: up to 1,000). */
+  rawList(prefix: string): Promise<{ key: string; size: number }[]>;
   /** Stops what was started for this file (s3rver, an own RGW); a shared RGW or a given endpoint stays. */
   stop(): Promise<void>;
 }
@@ -55,7 +59,7 @@ export interface S3StoreOptions {
   readonly bucket?: string;
 }
 
-function store(kind: S3StoreKind, fields: Omit<S3TestStore, 'kind' | 'useCredentials' | 'env' | 'stop'>, stop: () => Promise<void> = async () => {}): S3TestStore {
+function store(kind: S3StoreKind, fields: Omit<S3TestStore, 'kind' | 'useCredentials' | 'env' | 'stop' | 'rawPut' | 'rawList'>, stop: () => Promise<void> = async () => {}): S3TestStore {
   const env = { AWS_ACCESS_KEY_ID: fields.accessKeyId, AWS_SECRET_ACCESS_KEY: fields.secretAccessKey, AWS_REGION: fields.region };
   return {
     kind,
@@ -65,8 +69,27 @@ function store(kind: S3StoreKind, fields: Omit<S3TestStore, 'kind' | 'useCredent
       Object.assign(process.env, env);
       delete process.env['AWS_SESSION_TOKEN'];
     },
+    async rawPut(key, body) {
+      const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+      await withClient(fields, (client) => client.send(new PutObjectCommand({ Bucket: fields.bucket, Key: key, Body: body, ContentLength: body.length })));
+    },
+    async rawList(prefix) {
+      const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+      const page = await withClient(fields, (client) => client.send(new ListObjectsV2Command({ Bucket: fields.bucket, Prefix: prefix })));
+      return (page.Contents ?? []).map((o) => ({ key: o.Key ?? '', size: o.Size ?? 0 })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    },
     stop,
   };
+}
+
+async function withClient<T>(at: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string }, use: (client: import('@aws-sdk/client-s3').S3Client) => Promise<T>): Promise<T> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({ endpoint: at.endpoint, forcePathStyle: true, region: at.region, credentials: { accessKeyId: at.accessKeyId, secretAccessKey: at.secretAccessKey } });
+  try {
+    return await use(client);
+  } finally {
+    client.destroy();
+  }
 }
 
 /** The kinds SHMSNAP_TEST_S3 selects. */
