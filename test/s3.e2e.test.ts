@@ -1,39 +1,41 @@
-// Staging index images in S3: the CLI against a real S3-protocol server
-// (s3rver) on 127.0.0.1, started and stopped by this test, through a fault
-// injecting proxy where the test needs one.
+// Staging index images in S3: the CLI against real S3-protocol servers on
+// 127.0.0.1 (s3rver, started and stopped by this test, and Ceph RGW, the
+// run's or this file's own: SHMSNAP_TEST_S3, testing/s3-stores.ts), through
+// a fault injecting proxy where the test needs one.
 import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const { after, afterEach, before, describe, it } = await import('node:test');
+const { after, afterEach, describe, it } = await import('node:test');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
-const { startFaultProxy, startS3Server } = await import('@shmsnap/sink-s3/testing');
+const { startFaultProxy, startS3TestStores } = await import('@shmsnap/sink-s3/testing');
 const { runShmsnap, startCli } = await import('./support/cli.js');
 const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 
 type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
-type S3TestServer = import('@shmsnap/sink-s3/testing').S3TestServer;
 
-const BUCKET = 'shmsnap-e2e';
-const credentials = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 const layout: FixtureOptions = {
   owner: { uid: 1234, gid: 2345, mode: 0o640 },
   namespaces: [{ name: 'test', nsid: 1, stages: 3, stageBytes: 12 * 1024 * 1024, secondary: { stages: 1, stageBytes: 1024 * 1024 }, data: { stages: 2, stageBytes: 2 * 1024 * 1024, lows: [0, 1] } }],
 };
 
-let server: S3TestServer;
-before(async () => {
-  server = await startS3Server({ buckets: [BUCKET] });
-});
+const { stores, skipped } = await startS3TestStores({ bucket: 'shmsnap-e2e' });
 after(async () => {
-  await server.stop();
+  for (const store of stores) await store.stop();
 });
 afterEach(clearSegments);
+for (const skip of skipped) describe(`S3 staging on ${skip.kind}`, { skip: skip.reason }, () => {});
+// Below a prefix of this process: a shared store (the run's RGW, a given endpoint) holds other files' objects too.
+const run = `e2e-${process.pid}`;
 
+for (const store of stores) {
+const BUCKET = `${store.bucket}/${run}`;
+const credentials = store.env;
 const s3 = (endpoint: string, ...args: string[]) => runShmsnap([...args, '--s3-endpoint', endpoint], { env: credentials });
+const server = { endpoint: store.endpoint };
 
-describe('S3 staging', () => {
+describe(`S3 staging on ${store.kind}`, () => {
   it('backs up into <prefix>/<host>/<instance>/<timestamp> in many parts, lists, verifies and restores byte-identical', async () => {
     const fixture = await createFixture(layout);
     const backup = await s3(server.endpoint, 'backup', '--to', `s3://${BUCKET}/nodes/{host}/{instance}/{timestamp}`, '--codec', 'zstd', '--s3-part-size-mib', '5', '--s3-upload-concurrency', '2', '--json');
@@ -90,7 +92,8 @@ describe('S3 staging', () => {
     }
   });
 
-  it('fails cleanly when the store goes away mid-upload: no manifest, nothing restorable', async () => {
+  it('fails cleanly when the store goes away mid-upload: no manifest, nothing restorable', { skip: store.s3rver ? false : 'stops and restarts its server: only s3rver runs in this process' }, async () => {
+    const server = store.s3rver!;
     const fixture = await createFixture({ namespaces: [{ name: 'test', nsid: 1, stages: 4, stageBytes: 16 * 1024 * 1024 }] });
     const location = `s3://${BUCKET}/stopped`;
     const running = startCli(['backup', '--to', location, '--codec', 'gzip', '--level', '9', '--threads', '1', '--s3-part-size-mib', '5', '--s3-endpoint', server.endpoint], { env: credentials });
@@ -128,4 +131,35 @@ describe('S3 staging', () => {
     assert.match(missing.stderr, /no-such-bucket/);
     assert.match(missing.stderr, /does not exist/);
   });
+
+  it('refuses a location that holds a backup before uploading, and a segment overwritten behind its back fails verify and restore', async () => {
+    const fixture = await createFixture(layout);
+    const location = `s3://${BUCKET}/guarded`;
+    const keys = () => store.rawList(`${run}/guarded/`);
+    const backup = await s3(server.endpoint, 'backup', '--to', location, '--codec', 'none', '--s3-part-size-mib', '5');
+    assert.equal(backup.status, 0, backup.stderr);
+    const stored = await keys();
+
+    // Core refuses before any upload: nothing is written, nothing overwritten (the store may not refuse an
+    // overwrite itself: Ceph RGW's CompleteMultipartUpload ignores If-None-Match).
+    const again = await s3(server.endpoint, 'backup', '--to', location, '--codec', 'none', '--json');
+    assert.equal(again.status, 3, again.stderr);
+    assert.equal(JSON.parse(again.stdout).error.code, 'BACKUP_EXISTS');
+    assert.deepEqual(await keys(), stored, 'the backup is untouched');
+
+    // A writer that raced past that check and overwrote a segment object (same size, other bytes) cannot make
+    // the backup a good one: the manifest, written last and conditionally, holds the CRCs of our bytes.
+    const victim = stored.find((o) => /\.dat$/i.test(o.key) && o.size > 5 * 1024 * 1024);
+    assert.ok(victim, `a multipart segment object among ${stored.map((o) => o.key).join(', ')}`);
+    await store.rawPut(victim.key, Buffer.alloc(victim.size, 0x5a));
+    const verify = await s3(server.endpoint, 'verify', location);
+    assert.equal(verify.status, 4, verify.stdout + verify.stderr);
+    assert.match(verify.stdout + verify.stderr, /CHECKSUM_MISMATCH/);
+    await fixture.remove();
+    const restore = await s3(server.endpoint, 'restore', '--from', location);
+    assert.equal(restore.status, 4, restore.stderr);
+    assert.match(restore.stderr, /CHECKSUM_MISMATCH/);
+    assert.deepEqual(aerospikeKeys(), [], 'nothing partial is left in shared memory');
+  });
 });
+}

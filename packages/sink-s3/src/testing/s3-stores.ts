@@ -37,7 +37,7 @@ export interface S3TestStore {
   /** Sets the AWS_* variables the sink's default credential chain reads to this store's keys. */
   useCredentials(): void;
   /** The AWS_* variables for a CLI run against this store. */
-  readonly env: Readonly<Record<string, string>>;
+  readonly env: { readonly AWS_ACCESS_KEY_ID: string; readonly AWS_SECRET_ACCESS_KEY: string; readonly AWS_REGION: string };
   /** Writes `body` at `key` straight through the SDK, past the sink: another writer, for tests of what guards a backup. */
   rawPut(key: string, body: Buffer): Promise<void>;
   /** The keys below `prefix` with their sizes, straight from ListObjectsV2 (one page: up to 1,000). */
