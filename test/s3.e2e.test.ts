@@ -133,7 +133,8 @@ describe(`S3 staging on ${store.kind}`, () => {
   });
 
   it('refuses a location that holds a backup before uploading, and a segment overwritten behind its back fails verify and restore', async () => {
-    const fixture = await createFixture(layout);
+    // One stage just over a part: a multipart segment object, and little else to move.
+    const fixture = await createFixture({ namespaces: [{ name: 'test', nsid: 1, stages: 1, stageBytes: 6 * 1024 * 1024 }] });
     const location = `s3://${BUCKET}/guarded`;
     const keys = () => store.rawList(`${run}/guarded/`);
     const backup = await s3(server.endpoint, 'backup', '--to', location, '--codec', 'none', '--s3-part-size-mib', '5');
