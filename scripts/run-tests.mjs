@@ -14,7 +14,7 @@
 // passed to `node --test` (e.g. --test-name-pattern); SHMSNAP_TEST_FILTER
 // keeps only files whose path contains it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,7 +77,12 @@ let stateDir;
 if (wantsRgw && usesS3) {
   stateDir = mkdtempSync(join(tmpdir(), 'shmsnap-rgw-state-'));
   env.SHMSNAP_TEST_RGW_STATE = join(stateDir, 'rgw.json');
-  rgw = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/sink-s3/src/testing/rgw-serve.ts'), env.SHMSNAP_TEST_RGW_STATE], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const stateFile = env.SHMSNAP_TEST_RGW_STATE;
+  rgw = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/sink-s3/src/testing/rgw-serve.ts'), stateFile], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // Should it die before saying anything, the tests learn why at once instead of waiting for it.
+  rgw.once('exit', (code, signal) => {
+    if (!existsSync(stateFile)) writeFileSync(stateFile, JSON.stringify({ unavailable: `the runner's RGW process exited (${code ?? signal}) before RGW was up` }));
+  });
 }
 const stopRgw = async () => {
   if (rgw && rgw.exitCode === null && rgw.signalCode === null) {
