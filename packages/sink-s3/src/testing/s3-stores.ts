@@ -132,7 +132,7 @@ async function rgwStore(bucket: string): Promise<S3TestStore | SkippedS3Store> {
     return store('rgw', { endpoint: state.endpoint, bucket, accessKeyId: state.accessKeyId, secretAccessKey: state.secretAccessKey, region: 'us-east-1' });
   }
   try {
-    const rgw = await startRgw({ buckets: [bucket], log: (line) => console.log(`# rgw: ${line}`) });
+    const rgw = await startRgw({ buckets: [bucket], log: (line) => console.log(`rgw: ${line}`) });
     return store('rgw', { endpoint: rgw.endpoint, bucket, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: 'us-east-1' }, () => rgw.stop());
   } catch (error) {
     if (error instanceof RgwUnavailable) return { kind: 'rgw', reason: error.message };
