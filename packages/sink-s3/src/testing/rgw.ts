@@ -285,8 +285,8 @@ export async function startRgw(options: RgwOptions = {}): Promise<RgwServer> {
   try {
     const [monPort, rgwPort] = [await freePort(), await freePort()];
     for (const sub of ['mon', 'osd', 'run', 'log', 'rgw']) await mkdir(join(dir, sub));
-    await writeFile(conf, cephConf(dir, randomUUID(), monPort, rgwPort));
-    const fsid = /fsid = (\S+)/.exec(await readFile(conf, 'utf8'))![1]!;
+    const fsid = randomUUID();
+    await writeFile(conf, cephConf(dir, fsid, monPort, rgwPort));
 
     spawnSync('monmaptool', ['--create', '--add', 'a', `v2:127.0.0.1:${monPort}`, '--fsid', fsid, join(dir, 'monmap')], { stdio: 'ignore' });
     tool('ceph-mon', ['--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap')]);
