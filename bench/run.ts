@@ -3,7 +3,7 @@
 // same disk. Not part of the test suite: it prints numbers, it asserts
 // nothing.
 //
-//   npm run bench -- [--size-mib 2048] [--codecs none,gzip,zstd] [--s3-codecs none,zstd] [--dir .bench] [--repeat 3] [--engine-mib 256] [--runs 3] [--no-engines]
+//   npm run bench -- [--size-mib 2048] [--codecs none,gzip,zstd] [--s3-codecs none,zstd] [--s3-servers s3rver,rgw] [--dir .bench] [--repeat 3] [--engine-mib 256] [--runs 3] [--no-engines]
 //
 // Every row is the median of --repeat runs: these machines are noisy (the
 // same `cat` has measured 750 and 1500 MB/s minutes apart).
@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { enterPrivateIpcNamespace, attachShm, lookupShm } from '@shmsnap/shm-native';
 import { createFixture } from '@shmsnap/shm-native/fixture';
 import { fillIndexContent } from '@shmsnap/core/testkit';
-import { startS3Server } from '@shmsnap/sink-s3/testing';
+import { RgwUnavailable, startRgw, startS3Server } from '@shmsnap/sink-s3/testing';
 import { measureEngines, type EngineRow } from './engines.js';
 
 await enterPrivateIpcNamespace();
@@ -42,6 +42,7 @@ const runs = Number(option('runs', '3'));
 const withEngines = !process.argv.includes('--no-engines');
 const repeat = Math.max(1, Number(option('repeat', '3')));
 const s3Codecs = option('s3-codecs', 'none,zstd').split(',').filter(Boolean);
+const s3Servers = option('s3-servers', 's3rver,rgw').split(',').filter(Boolean);
 const threads = availableParallelism();
 const work = join(dir, 'work');
 const note = (line: string): void => {
@@ -257,30 +258,59 @@ for (let round = 0; round < repeat; round++) {
     await rm(stored);
   }
 }
-// S3 on loopback: s3rver (a Node process) is the limit here, not the network.
-if (s3Codecs.length > 0) {
-  const server = await startS3Server({ buckets: ['shmsnap-bench'] });
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' });
+// S3 on loopback, on each server of --s3-servers (default both): s3rver (a
+// Node process: it, not the network, is the limit) and Ceph RGW, a production
+// S3 server (a single-node cluster brought up here, ~17 s, installed with apt
+// when missing and root; skipped with the reason otherwise).
+interface BenchS3Server {
+  readonly label: string;
+  readonly endpoint: string;
+  readonly env: Readonly<Record<string, string>>;
+  stop(): Promise<void>;
+}
+async function startBenchS3Server(kind: string): Promise<BenchS3Server | undefined> {
+  if (kind === 's3rver') {
+    const server = await startS3Server({ buckets: ['shmsnap-bench'] });
+    return { label: 's3rver', endpoint: server.endpoint, env: { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' }, stop: () => server.stop() };
+  }
+  if (kind === 'rgw') {
+    try {
+      const rgw = await startRgw({ buckets: ['shmsnap-bench'], log: (line) => note(`rgw: ${line}`) });
+      return { label: 'Ceph RGW', endpoint: rgw.endpoint, env: { AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey, AWS_REGION: 'us-east-1' }, stop: () => rgw.stop() };
+    } catch (error) {
+      if (!(error instanceof RgwUnavailable)) throw error;
+      note(`S3 rows on Ceph RGW skipped: ${error.message}`);
+      return undefined;
+    }
+  }
+  throw new Error(`--s3-servers: unknown server '${kind}' (s3rver, rgw)`);
+}
+const s3Labels: string[] = [];
+for (const kind of s3Codecs.length > 0 ? s3Servers : []) {
+  const server = await startBenchS3Server(kind);
+  if (server === undefined) continue;
+  s3Labels.push(server.label);
+  Object.assign(process.env, server.env);
   try {
     for (let round = 0; round < repeat; round++) {
       for (const codec of s3Codecs) {
         const location = `s3://shmsnap-bench/round${round}-${codec}`;
-        note(`round ${round + 1}/${repeat}: shmsnap backup to S3 (${codec})`);
+        note(`round ${round + 1}/${repeat}: shmsnap backup to S3 on ${server.label} (${codec})`);
         const backup = await shmsnap(['backup', '--to', location, '--codec', codec, '--threads', String(threads), '--s3-endpoint', server.endpoint]);
-        record({ operation: 'backup', tool: `shmsnap ${codec} → S3 (s3rver, loopback)`, megabytesPerSecond: rawMB / backup.seconds, ratio: rawBytes / Number(backup.result.storedBytes), peakRssMiB: backup.peakRssBytes / MiB, cpuSeconds: backup.cpuSeconds, seconds: backup.seconds });
+        record({ operation: 'backup', tool: `shmsnap ${codec} → S3 (${server.label}, loopback)`, megabytesPerSecond: rawMB / backup.seconds, ratio: rawBytes / Number(backup.result.storedBytes), peakRssMiB: backup.peakRssBytes / MiB, cpuSeconds: backup.cpuSeconds, seconds: backup.seconds });
         await fixture.remove();
-        note(`round ${round + 1}/${repeat}: shmsnap restore from S3 (${codec})`);
+        note(`round ${round + 1}/${repeat}: shmsnap restore from S3 on ${server.label} (${codec})`);
         const restore = await shmsnap(['restore', '--from', location, '--threads', String(threads), '--s3-endpoint', server.endpoint]);
-        record({ operation: 'restore', tool: `shmsnap ${codec} ← S3 (s3rver, loopback)`, megabytesPerSecond: rawMB / restore.seconds, ratio: null, peakRssMiB: restore.peakRssBytes / MiB, cpuSeconds: restore.cpuSeconds, seconds: restore.seconds });
+        record({ operation: 'restore', tool: `shmsnap ${codec} ← S3 (${server.label}, loopback)`, megabytesPerSecond: rawMB / restore.seconds, ratio: null, peakRssMiB: restore.peakRssBytes / MiB, cpuSeconds: restore.cpuSeconds, seconds: restore.seconds });
         if (round === 0) {
           const differences = await fixture.compare();
-          if (differences.length > 0) throw new Error(`restore from S3 (${codec}) differs: ${JSON.stringify(differences)}`);
+          if (differences.length > 0) throw new Error(`restore from S3 on ${server.label} (${codec}) differs: ${JSON.stringify(differences)}`);
         }
         // The same objects fetched by plain parallel ranged GETs: what the server sustains, nothing done to the bytes.
         const concurrency = threads * 2;
-        note(`round ${round + 1}/${repeat}: ${concurrency} parallel ranged GETs of the same objects (${codec})`);
+        note(`round ${round + 1}/${repeat}: ${concurrency} parallel ranged GETs of the same objects on ${server.label} (${codec})`);
         const fetched = await rangedGets(server.endpoint, 'shmsnap-bench', `round${round}-${codec}/`, concurrency, 16);
-        record({ operation: 'restore', tool: `ranged GETs ×${concurrency}, 16 MiB, of the ${codec} objects (s3rver)`, megabytesPerSecond: rawMB / fetched.seconds, ratio: null, peakRssMiB: null, cpuSeconds: fetched.cpuSeconds, seconds: fetched.seconds });
+        record({ operation: 'restore', tool: `ranged GETs ×${concurrency}, 16 MiB, of the ${codec} objects (${server.label})`, megabytesPerSecond: rawMB / fetched.seconds, ratio: null, peakRssMiB: null, cpuSeconds: fetched.cpuSeconds, seconds: fetched.seconds });
       }
     }
   } finally {
@@ -309,9 +339,11 @@ targets.push({ target: 'gzip-1 backup vs C zlib deflate -1 (one core)', value: r
 targets.push({ target: 'gzip restore (indexed) vs C zlib inflate (one core)', value: ratioOf(find('restore', 'shmsnap gzip'), find('restore', 'C zlib inflate, one core')), goal: 1.8, unit: '×' });
 targets.push({ target: 'gzip restore (ASMT files) vs C zlib inflate (one core)', value: ratioOf(find('restore', 'shmsnap gzip, no index (ASMT files)'), find('restore', 'C zlib inflate, one core')), goal: 1.8, unit: '×' });
 targets.push({ target: 'zstd restore vs zstd -d', value: ratioOf(find('restore', 'shmsnap zstd'), find('restore', 'zstd -d')), goal: 1.8, unit: '×' });
-for (const codec of s3Codecs) {
-  const concurrency = threads * 2;
-  targets.push({ target: `S3 ${codec} restore vs ranged GETs ×${concurrency} of the same objects`, value: ratioOf(find('restore', `shmsnap ${codec} ← S3 (s3rver, loopback)`), find('restore', `ranged GETs ×${concurrency}, 16 MiB, of the ${codec} objects (s3rver)`)), goal: 0.8, unit: '×' });
+for (const label of s3Labels) {
+  for (const codec of s3Codecs) {
+    const concurrency = threads * 2;
+    targets.push({ target: `S3 ${codec} restore vs ranged GETs ×${concurrency} of the same objects (${label})`, value: ratioOf(find('restore', `shmsnap ${codec} ← S3 (${label}, loopback)`), find('restore', `ranged GETs ×${concurrency}, 16 MiB, of the ${codec} objects (${label})`)), goal: 0.8, unit: '×' });
+  }
 }
 targets.push({ target: 'none restore vs cat', value: ratioOf(find('restore', 'shmsnap none'), find('restore', 'cat')), goal: 0.9, unit: '×' });
 targets.push({ target: 'gzip-1 backup vs gzip -1', value: ratioOf(find('backup', 'shmsnap gzip'), find('backup', 'gzip -1')), goal: 1.8, unit: '×' });

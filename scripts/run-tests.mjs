@@ -13,8 +13,9 @@
 // expand globs itself, so the files are collected here. Other arguments are
 // passed to `node --test` (e.g. --test-name-pattern); SHMSNAP_TEST_FILTER
 // keeps only files whose path contains it.
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,5 +65,40 @@ if (files.length === 0) {
   process.stderr.write('run-tests: no test files found\n');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...passThrough, ...files], { cwd: root, stdio: 'inherit' });
-process.exit(result.status ?? 1);
+// One Ceph RGW for every S3 test file of the run (bring-up takes 16-18 s, too
+// slow to pay per file): started beside the tests, which wait for its state
+// file (packages/sink-s3/src/testing/s3-stores.ts), and stopped by PID at the
+// end. Not when SHMSNAP_TEST_S3 leaves RGW out or an endpoint replaces it.
+const env = { ...process.env };
+const wantsRgw = !env.SHMSNAP_TEST_S3_ENDPOINT && ['rgw', 'both', undefined, ''].includes(env.SHMSNAP_TEST_S3) && !env.SHMSNAP_TEST_RGW_STATE;
+const usesS3 = files.some((file) => /(^|\/)s3[^/]*\.(integ|e2e)\.test\.ts$/.test(file));
+let rgw;
+let stateDir;
+if (wantsRgw && usesS3) {
+  stateDir = mkdtempSync(join(tmpdir(), 'shmsnap-rgw-state-'));
+  env.SHMSNAP_TEST_RGW_STATE = join(stateDir, 'rgw.json');
+  const stateFile = env.SHMSNAP_TEST_RGW_STATE;
+  rgw = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/sink-s3/src/testing/rgw-serve.ts'), stateFile], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // Should it die before saying anything, the tests learn why at once instead of waiting for it.
+  rgw.once('exit', (code, signal) => {
+    if (!existsSync(stateFile)) writeFileSync(stateFile, JSON.stringify({ unavailable: `the runner's RGW process exited (${code ?? signal}) before RGW was up` }));
+  });
+}
+const stopRgw = async () => {
+  if (rgw && rgw.exitCode === null && rgw.signalCode === null) {
+    const exited = new Promise((resolve) => rgw.once('exit', resolve));
+    rgw.kill('SIGTERM');
+    await exited;
+  }
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+};
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => void stopRgw().then(() => process.exit(130)));
+
+let status = 1;
+try {
+  const tests = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...passThrough, ...files], { cwd: root, stdio: 'inherit', env });
+  status = await new Promise((resolve) => tests.once('exit', (code) => resolve(code ?? 1)));
+} finally {
+  await stopRgw();
+}
+process.exit(status);

@@ -56,6 +56,29 @@ describe('mapS3Error', () => {
     assert.ok(isShmsnapError(mapS3Error(answer('EntityTooSmall', 400), at), 'REMOTE_FAILED'));
   });
 
+  it('says the code and HTTP status when the store sends an empty message (Ceph RGW), never "UnknownError" alone', () => {
+    // RGW's error bodies have an empty Message: the SDK's error then reads "UnknownError", or nothing.
+    for (const [name, message] of [['EntityTooLarge', ''], ['InvalidPart', 'UnknownError'], ['UnknownError', 'UnknownError'], ['Error', '']] as const) {
+      const mapped = mapS3Error(answer(name, 400, message), at);
+      assert.ok(isShmsnapError(mapped, 'REMOTE_FAILED'), name);
+      assert.match(mapped.message, /\(HTTP 400\)$/, mapped.message);
+      assert.doesNotMatch(mapped.message, /UnknownError|: $/, mapped.message);
+      if (name === 'EntityTooLarge' || name === 'InvalidPart') assert.match(mapped.message, new RegExp(`${name} \\(HTTP 400\\)$`));
+    }
+    assert.match(mapS3Error(answer('InternalError', 500, ''), at).message, /InternalError \(HTTP 500\)$/);
+  });
+
+  it('turns a 411 for a streamed body into one line that says to use checksumMode when-required', () => {
+    for (const error of [answer('MissingContentLength', 411, ''), answer('UnknownError', 411, 'UnknownError')]) {
+      const mapped = mapS3Error(error, at);
+      assert.ok(isShmsnapError(mapped, 'REMOTE_FAILED'));
+      assert.equal(mapped.retryable, false);
+      assert.match(mapped.message, /use checksumMode when-required$/);
+      assert.ok(!mapped.message.includes('\n'));
+      assert.deepEqual(mapped.details['mentions'], ['checksumMode'], 'a frontend names the option its way');
+    }
+  });
+
   it('maps missing objects, existing objects and aborts', () => {
     assert.ok(isShmsnapError(mapS3Error(answer('NoSuchKey', 404), at), 'OBJECT_NOT_FOUND'));
     assert.ok(isShmsnapError(mapS3Error(answer('NotFound', 404), at), 'OBJECT_NOT_FOUND'));

@@ -139,6 +139,16 @@ export function httpStatusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
+/**
+ * The store's answer in words: its code and HTTP status, then its message
+ * when it gave one. Ceph RGW sends error bodies with an empty Message, which
+ * the SDK reports as "UnknownError": the code and status are what say anything.
+ */
+function answerText(code: string | undefined, status: number, message: unknown): string {
+  const said = typeof message === 'string' && message.trim() !== '' && message !== 'UnknownError' && message !== code ? `: ${message.trim()}` : '';
+  return `${code ?? 'error'} (HTTP ${status})${said}`;
+}
+
 function isConnectionFailure(error: unknown): boolean {
   const code = field(error, 'code');
   if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
@@ -187,8 +197,13 @@ export function mapS3Error(error: unknown, at: S3Step): ShmsnapError {
     (status !== undefined && status >= 500 && status !== 501) ||
     isConnectionFailure(error) ||
     (status === undefined && field(error, '$retryable') !== undefined);
+  if (code === 'MissingContentLength' || status === 411) {
+    // Ceph RGW (16.2) answers 411 to the aws-chunked bodies the SDK streams with trailing checksums (when-supported).
+    const text = `the store refused a streamed body without a length (${code ?? 'HTTP'} ${status ?? 411}): it does not take aws-chunked uploads; use checksumMode when-required`;
+    return errRemoteFailed(what, where, false, new Error(text, { cause: error })).withDetails({ ...details, mentions: ['checksumMode'] });
+  }
   if (retryable || status !== undefined) {
-    const cause = code !== undefined && status !== undefined ? Object.assign(new Error(`${code} (HTTP ${status}): ${String(field(error, 'message'))}`), { cause: error }) : error;
+    const cause = status !== undefined ? Object.assign(new Error(answerText(code, status, field(error, 'message'))), { cause: error }) : error;
     return errRemoteFailed(what, where, retryable, cause).withDetails(details);
   }
   return errPluginFailed('s3', `${at.step} of ${at.key ?? at.bucket}`, error);
