@@ -10,13 +10,14 @@ await enterPrivateIpcNamespace();
 
 const { spawn, spawnSync } = await import('node:child_process');
 const { existsSync } = await import('node:fs');
-const { mkdir, readFile, rename, symlink } = await import('node:fs/promises');
+const { mkdir, readFile, rename, symlink, writeFile } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const { fileURLToPath } = await import('node:url');
 const { describe, it, before, after } = await import('node:test');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
 const { aerospikeKeys, clearSegments, differencesFrom } = await import('./support/shm.js');
 const { useScratch } = await import('./support/scratch.js');
+const { startAzurite } = await import('shmsnap-sink-azure/testing');
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 // What a production host has: no cc, gcc, g++, c++, make or python3.
@@ -101,6 +102,33 @@ describe('the installable artifact (npm run dist)', () => {
       assert.deepEqual(await differencesFrom(fixture.segments), [], 'restored by the installed asmt');
     } finally {
       await fixture.remove();
+    }
+  });
+
+  it('loads a third-party plugin by its configuration file alone: the Azure sink backs up to and restores from Azurite', async () => {
+    // The plugin brings its own copy of @shmsnap/core (the workspace's); the installed CLI has the one it bundles.
+    const azurite = await startAzurite();
+    const fixture = await createFixture({ namespaces: [{ name: 'plug', nsid: 3, stages: 1, stageBytes: 1 << 20, treexBytes: 1 << 20 }] });
+    try {
+      await azurite.createContainer('released');
+      const config = join(scratch.root(), 'plugin-config.json');
+      await writeFile(config, JSON.stringify({ plugins: [join(repo, 'plugins', 'sink-azure')] }));
+      const pluginEnv = { ...env, SHMSNAP_CONFIG: config, AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString };
+      const to = `azblob://${azurite.accountName}/released/host-1`;
+      const plugins = await run(join(prefix, 'bin', 'shmsnap'), ['plugins', '--json'], pluginEnv);
+      assert.equal(plugins.status, 0, plugins.stderr);
+      const azure = (JSON.parse(plugins.stdout) as { plugins: { name: string; status: string }[] }).plugins.find((p) => p.name === 'shmsnap-sink-azure');
+      assert.equal(azure?.status, 'loaded', plugins.stdout);
+      const backup = await run(join(prefix, 'bin', 'shmsnap'), ['backup', '--to', to, '--namespace', 'plug'], pluginEnv);
+      assert.equal(backup.status, 0, backup.stderr);
+      await fixture.remove();
+      const restore = await run(join(prefix, 'bin', 'shmsnap'), ['restore', '--from', to, '--namespace', 'plug'], pluginEnv);
+      assert.equal(restore.status, 0, restore.stderr);
+      assert.deepEqual(await differencesFrom(fixture.segments), [], 'restored from Azure by the installed CLI');
+      assert.ok(!`${backup.stderr}${restore.stderr}${plugins.stdout}`.includes(azurite.accountKey), 'the key is never printed');
+    } finally {
+      await fixture.remove();
+      await azurite.stop();
     }
   });
 
