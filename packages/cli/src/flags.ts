@@ -7,6 +7,10 @@
 import type { OptionNamer, ShmsnapError } from '@shmsnap/core';
 
 export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
+  aerospikeConf: '--aerospike-conf',
+  allowConsumed: '--allow-consumed',
+  allowRunningAsd: '--allow-running-asd',
+  asdPidFile: '--asd-pid-file',
   allowFuture: '--allow-future',
   allowOlder: '--allow-older',
   allowOtherHost: '--allow-other-host',
@@ -16,7 +20,9 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   force: '--force',
   from: '--from',
   instance: '--instance',
+  latest: '--latest',
   level: '--level',
+  lockDir: '--lock-dir',
   maxAge: '--max-age',
   namespace: '--namespace',
   namespaces: '--namespace',
