@@ -173,7 +173,8 @@ describe('consumed backups', () => {
     await backupTo(older);
     await new Promise((resolve) => setTimeout(resolve, 20));
     await backupTo(consumed);
-    assert.equal((await shmsnap(['restore', '--from', consumed])).status, 0);
+    const restored = await shmsnap(['restore', '--from', consumed]);
+    assert.equal(restored.status, 0, restored.stderr);
     await clearSegments();
     await backupTo(interrupted);
     await rename(join(interrupted, manifestName(0, [1])), join(interrupted, pendingName(0, [1])));
@@ -182,8 +183,9 @@ describe('consumed backups', () => {
     assert.deepEqual(ls.backups.map((b: { status: string; consumed: unknown }) => [b.status, b.consumed !== null]), [['complete', false], ['complete', true], ['interrupted', false]]);
 
     const run = await shmsnap(['restore', '--from', join(root, '..', '..'), '--latest', '--json']);
-    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.status, 0, run.stdout + run.stderr);
     assert.equal(JSON.parse(run.stdout).location, older);
+    assert.deepEqual(JSON.parse(run.stdout).consumed, { written: [consumedName(0, [1])], kept: [], failed: [] }, run.stderr);
     assert.equal(aerospikeKeys().length, 5);
     await clearSegments();
     const none = await shmsnap(['restore', '--from', join(root, '..', '..'), '--latest']);

@@ -10,6 +10,8 @@ import {
   DEFAULT_MAX_AGE_MS,
   describeFinding,
   errRestoreRefused,
+  findLatestBackup,
+  readHostIdentity,
   formatAge,
   formatBytes,
   formatKey,
@@ -80,7 +82,7 @@ export async function runRestoreCommand(
   signal: AbortSignal,
   onCommitted?: OnCommitted,
 ): Promise<void> {
-  const sink = await openSink(options.from);
+  const sink = await latestOf(options, registry, openSink, signal);
   const target = createShmTarget();
   const release = onAbandon(() => abandonNote(target.abandon()));
   // The host lock is held from prepare to the end of the run (a dry run takes it and lets it go).
@@ -91,6 +93,21 @@ export async function runRestoreCommand(
     guard.release();
     release();
   }
+}
+
+/** The location to restore from: `from`, or with `latest` the sub-location core's findLatestBackup chose below it. */
+async function latestOf(options: RestoreCommandOptions, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<Sink> {
+  const sink = await openSink(options.from);
+  if (options.latest !== true) return sink;
+  const chosen = await findLatestBackup(sink, {
+    codecs: registry,
+    host: await readHostIdentity(),
+    depth: options.depth ?? 3,
+    signal,
+    ...(options.instance === undefined ? {} : { instance: options.instance }),
+  });
+  if (chosen.prefix === '') return sink;
+  return openSink(`${options.from.replace(/\/+$/, '')}/${chosen.prefix.replace(/\/$/, '')}`);
 }
 
 /** What an interrupted restore that could not finish its rollback did about the segments it created. */
@@ -111,8 +128,6 @@ async function restoreWith(
   const plan = await prepareRestore({
     guard,
     allowConsumed: options.allowConsumed === true,
-    latest: options.latest === true,
-    ...(options.depth === undefined ? {} : { latestDepth: options.depth }),
     sink,
     codecs: registry,
     target,

@@ -153,15 +153,13 @@ export interface BackupListing {
 }
 
 /** The location's view under `prefix`: the same sink, with names relative to the sub-location. */
-export function within(sink: Sink, prefix: string, location: string): Sink {
+function within(sink: Sink, prefix: string, location: string): Sink {
   if (prefix === '') return sink;
   const random = sink.openRandomReader;
   return {
     ...sink,
     location,
     openReader: (name, options) => sink.openReader(prefix + name, options),
-    openWriter: (name, options) => sink.openWriter(prefix + name, options),
-    remove: (name, options) => sink.remove(prefix + name, options),
     stat: (name, options) => sink.stat(prefix + name, options),
     list: async (sub = '', options) => (await sink.list(prefix + sub, options)).map((o) => ({ ...o, name: o.name.slice(prefix.length) })),
     ...(random ? { openRandomReader: (name: string, options?: { readonly signal?: AbortSignal }) => random.call(sink, prefix + name, options) } : {}),

@@ -33,7 +33,7 @@ import type { InstanceGuard } from '../host/instance-guard.js';
 import { executeRestore, type RestoreEntry, type RestoreRunOptions, type TransferResult } from '../pipeline/restore.js';
 import { checkConcurrency } from '../pipeline/settle.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
-import { checkLocationExists, listBackups, readLocation, within, type BackupListing, type LocationBackup, type LocationState } from './catalog.js';
+import { checkLocationExists, listBackups, readLocation, type BackupListing, type LocationBackup, type LocationState } from './catalog.js';
 import { consumedMarkerOf, markConsumed, type ConsumedMarker, type MarkConsumedResult } from './consumed.js';
 import {
   assessRestore,
@@ -115,15 +115,6 @@ export interface PrepareRestoreOptions {
   readonly allowConsumed?: boolean;
   /** Write a consumed marker beside each manifest restored from, once the restore completed. @default true */
   readonly markConsumed?: boolean;
-  /**
-   * The location holds many backups (e.g. `<host>/<instance>/<timestamp>`):
-   * restore the newest complete, unconsumed one of this host and instance
-   * found up to `latestDepth` levels below it.
-   * @default false
-   */
-  readonly latest?: boolean;
-  /** @default 3 */
-  readonly latestDepth?: number;
 }
 
 /** The restore set of a location: every check of the set, nothing about where it goes. Problems are returned, not thrown, with the entries of what could be planned. */
@@ -200,21 +191,8 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Re
   checkConcurrency(concurrency);
   const overrides = restoreOverrides(options);
   const host = options.host ?? (await readHostIdentity());
-  let sink = withSinkContext(options.sink);
-  let namespacesOption = options.namespaces;
-  let instanceOption = options.instance;
-  if (options.latest === true) {
-    const chosen = await findLatestBackup(sink, { codecs: options.codecs, host, depth: options.latestDepth ?? 3, ...(options.instance === undefined ? {} : { instance: options.instance }), ...(options.signal ? { signal: options.signal } : {}) });
-    sink = within(sink, chosen.prefix, chosen.location);
-    instanceOption = chosen.instance;
-    namespacesOption ??= chosen.namespaces.map((n) => n.name!);
-  }
-  const { problems, state, ...set } = await selectRestoreSet({
-    ...options,
-    sink,
-    ...(instanceOption === undefined ? {} : { instance: instanceOption }),
-    ...(namespacesOption === undefined ? {} : { namespaces: namespacesOption }),
-  });
+  const sink = withSinkContext(options.sink);
+  const { problems, state, ...set } = await selectRestoreSet({ ...options, sink });
   await options.guard?.acquire(set.instance);
   const restoredFrom = manifestsOf(set.namespaces);
   const consumed = restoredFrom.map((b) => consumedMarkerOf(b, state.consumed)).filter((m): m is ConsumedMarker => m !== undefined);
@@ -276,10 +254,13 @@ function manifestsOf(namespaces: RestorePlan['namespaces']): LocationBackup[] {
 }
 
 /**
- * The newest complete, unconsumed backup of `host` (and `instance`, when
- * given) at the location or up to `depth` levels below it; BACKUP_NOT_FOUND
- * when there is none, CONFIG_INVALID when it would have to choose between
- * instances.
+ * `restore --latest`: the newest complete, unconsumed backup of `host` (and
+ * `instance`, when given) at the location or up to `depth` levels below it
+ * (a prefix holding many nodes' backups, `<host>/<instance>/<timestamp>`);
+ * BACKUP_NOT_FOUND when there is none, CONFIG_INVALID when it would have to
+ * choose between instances. The caller opens a sink at its `prefix` (a
+ * sink's object names hold no `/`, so the markers are written there) and
+ * restores from it.
  */
 export async function findLatestBackup(
   sink: Sink,
