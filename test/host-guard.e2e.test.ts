@@ -15,7 +15,7 @@ const { copyFile, cp, mkdir, readFile, rename, symlink, writeFile } = await impo
 const { hostname } = await import('node:os');
 const { join } = await import('node:path');
 const { fileURLToPath } = await import('node:url');
-const { afterEach, describe, it } = await import('node:test');
+const { after, afterEach, before, describe, it } = await import('node:test');
 const { consumedName, manifestName, pendingName } = await import('@shmsnap/core');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
 const { useScratch } = await import('./support/scratch.js');
@@ -178,9 +178,14 @@ describe('consumed backups', () => {
     await clearSegments();
     await backupTo(interrupted);
     await rename(join(interrupted, manifestName(0, [1])), join(interrupted, pendingName(0, [1])));
+    // Another host's backup, newer than all: never this host's latest.
+    const foreign = join(root, '..', '..', 'elsewhere', '0', '20261201T000009Z');
+    await cp(older, foreign, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(foreign, manifestName(0, [1])), 'utf8'));
+    await writeFile(join(foreign, manifestName(0, [1])), JSON.stringify({ ...manifest, host: { ...manifest.host, hostname: 'elsewhere', machineId: null }, createdAt: new Date(Date.now() + 1000).toISOString() }));
 
     const ls = JSON.parse((await shmsnap(['ls', join(root, '..', '..'), '--depth', '3', '--json'])).stdout);
-    assert.deepEqual(ls.backups.map((b: { status: string; consumed: unknown }) => [b.status, b.consumed !== null]), [['complete', false], ['complete', true], ['interrupted', false]]);
+    assert.deepEqual(ls.backups.map((b: { status: string; consumed: unknown }) => [b.status, b.consumed !== null]), [['complete', false], ['complete', false], ['complete', true], ['interrupted', false]]);
 
     const run = await shmsnap(['restore', '--from', join(root, '..', '..'), '--latest', '--json']);
     assert.equal(run.status, 0, run.stdout + run.stderr);
@@ -190,8 +195,54 @@ describe('consumed backups', () => {
     await clearSegments();
     const none = await shmsnap(['restore', '--from', join(root, '..', '..'), '--latest']);
     assert.equal(none.status, 3, 'the older one is consumed now too');
-    assert.match(none.stderr, /^shmsnap: BACKUP_NOT_FOUND: .*no complete, unconsumed backup of host '[^']+' there or up to 3 levels below \(3 backups listed\)\)\n$/);
+    assert.match(none.stderr, /^shmsnap: BACKUP_NOT_FOUND: .*no complete, unconsumed backup of host '[^']+' there or up to 3 levels below \(4 backups listed\)\)\n$/);
   });
 });
-void cp;
+
+describe('consumed backups and --latest on S3', () => {
+  const BUCKET = 'shmsnap-consumed';
+  const credentials = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+  let server: import('@shmsnap/sink-s3/testing').S3TestServer;
+  before(async () => {
+    server = await (await import('@shmsnap/sink-s3/testing')).startS3Server({ buckets: [BUCKET] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+  const s3 = (...args: string[]) => runShmsnap([...args, '--s3-endpoint', server.endpoint], { env: { ...env(), ...credentials } });
+
+  it('marks the S3 backup consumed, and --latest walks back through a prefix of many backups', { timeout: 120_000 }, async () => {
+    const prefix = `s3://${BUCKET}/nodes`;
+    for (const name of ['20261201T000001Z', '20261201T000002Z']) {
+      await createFixture(small);
+      const backup = await s3('backup', '--to', `${prefix}/${hostname()}/0/${name}`);
+      assert.equal(backup.status, 0, backup.stderr);
+      await clearSegments();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    const first = await s3('restore', '--from', prefix, '--latest', '--json');
+    assert.equal(first.status, 0, first.stdout + first.stderr);
+    assert.equal(JSON.parse(first.stdout).location, `${prefix}/${hostname()}/0/20261201T000002Z`);
+    assert.deepEqual(JSON.parse(first.stdout).consumed.written, [consumedName(0, [1])]);
+    await clearSegments();
+
+    const ls = JSON.parse((await s3('ls', prefix, '--json')).stdout);
+    assert.deepEqual(ls.backups.map((b: { location: string; consumed: unknown }) => [b.location.slice(prefix.length), b.consumed !== null]), [
+      [`/${hostname()}/0/20261201T000001Z`, false],
+      [`/${hostname()}/0/20261201T000002Z`, true],
+    ]);
+    const again = await s3('restore', '--from', `${prefix}/${hostname()}/0/20261201T000002Z`);
+    assert.equal(again.status, 3);
+    assert.match(again.stderr, /^shmsnap: BACKUP_CONSUMED: /);
+
+    const second = await s3('restore', '--from', prefix, '--latest', '--json');
+    assert.equal(second.status, 0, second.stdout + second.stderr);
+    assert.equal(JSON.parse(second.stdout).location, `${prefix}/${hostname()}/0/20261201T000001Z`);
+    await clearSegments();
+    const none = await s3('restore', '--from', prefix, '--latest');
+    assert.equal(none.status, 3);
+    assert.match(none.stderr, /BACKUP_NOT_FOUND: .*no complete, unconsumed backup of host/);
+  });
+});
 void symlink;
