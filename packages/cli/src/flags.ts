@@ -16,6 +16,7 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   allowOtherHost: '--allow-other-host',
   codec: '--codec',
   concurrency: '--threads',
+  depth: '--depth',
   dryRun: '--dry-run',
   force: '--force',
   from: '--from',

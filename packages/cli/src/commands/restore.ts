@@ -9,6 +9,7 @@ import {
   CLOCK_SKEW_ALLOWANCE_MS,
   DEFAULT_MAX_AGE_MS,
   describeFinding,
+  errConfigInvalid,
   errRestoreRefused,
   findLatestBackup,
   readHostIdentity,
@@ -97,6 +98,7 @@ export async function runRestoreCommand(
 
 /** The location to restore from: `from`, or with `latest` the sub-location core's findLatestBackup chose below it. */
 async function latestOf(options: RestoreCommandOptions, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<Sink> {
+  if (options.depth !== undefined && options.latest !== true) throw errConfigInvalid('depth', 'it says how deep --latest looks, and --latest was not given');
   const sink = await openSink(options.from);
   if (options.latest !== true) return sink;
   const chosen = await findLatestBackup(sink, {
