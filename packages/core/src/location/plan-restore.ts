@@ -195,11 +195,13 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Re
   const { problems, state, ...set } = await selectRestoreSet({ ...options, sink });
   await options.guard?.acquire(set.instance);
   const restoredFrom = manifestsOf(set.namespaces);
-  const consumed = restoredFrom.map((b) => consumedMarkerOf(b, state.consumed)).filter((m): m is ConsumedMarker => m !== undefined);
-  if (consumed.length > 0 && options.allowConsumed !== true) {
-    for (const marker of consumed) {
-      problems.unshift(errBackupConsumed(set.location, marker.name.replace('consumed', 'manifest'), { at: marker.consumedAt, hostname: marker.hostname, pid: marker.pid, marker: marker.name }));
-    }
+  const consumed: ConsumedMarker[] = [];
+  for (const backup of restoredFrom) {
+    const marker = consumedMarkerOf(backup, state.consumed);
+    if (!marker) continue;
+    consumed.push(marker);
+    // First among the problems: it decides the code, whatever else a dry run finds.
+    if (options.allowConsumed !== true) problems.unshift(errBackupConsumed(set.location, backup.name, { at: marker.consumedAt, hostname: marker.hostname, pid: marker.pid, marker: marker.name }));
   }
   const warnings = [...(options.guard?.checkpointWarnings(set.namespaces.map((n) => n.name)) ?? []), ...(options.guard?.notes ?? [])];
   const { provenance, findings } = assessRestore(sourcesOf(set.namespaces), host, options.now ?? new Date(), options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs });
