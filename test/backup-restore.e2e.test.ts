@@ -89,7 +89,11 @@ describe('selection', () => {
     const onlyBar = await runShmsnap(['restore', '--from', dir, '--namespace', 'bar']);
     assert.equal(onlyBar.status, 0, onlyBar.stderr);
     assert.deepEqual(aerospikeKeys(), ['ae002000', 'ae002001', 'ae002100']);
-    const rest = await runShmsnap(['restore', '--from', dir, '--namespace', 'test']);
+    // Restoring a part consumes the whole backup (its one manifest): the rest needs --allow-consumed.
+    const refused = await runShmsnap(['restore', '--from', dir, '--namespace', 'test']);
+    assert.equal(refused.status, 3, refused.stderr);
+    assert.match(refused.stderr, /BACKUP_CONSUMED/);
+    const rest = await runShmsnap(['restore', '--from', dir, '--namespace', 'test', '--allow-consumed']);
     assert.equal(rest.status, 0, rest.stderr);
     assert.deepEqual(await fixture.compare(), []);
   });
@@ -312,7 +316,8 @@ describe('staleness guard', () => {
     assert.equal(allowed.status, 0, allowed.stderr);
     assert.deepEqual(await fixture.compare(), []);
     await fixture.remove();
-    const forced = await runShmsnap(['restore', '--from', dir, '--force']);
+    // Restored once already: --force lifts the date, and --allow-consumed (which --force does not include) the marker.
+    const forced = await runShmsnap(['restore', '--from', dir, '--force', '--allow-consumed']);
     assert.equal(forced.status, 0, forced.stderr);
     assert.match(forced.stderr, /^restore: --force: restoring anyway: .*in the future/m);
   });
@@ -325,7 +330,8 @@ describe('staleness guard', () => {
       /another host \(--allow-other-host restores it\)/,
       /older than 24 hours \(--allow-older restores it; --max-age sets another limit, which then always applies/,
       /more than 5 minutes in the future \(--allow-future restores it\)/,
-      /--force the same as --allow-other-host --allow-older --allow-future, and nothing more \(--max-age still applies\)/,
+      /--force the same as --allow-other-host --allow-older --allow-future, and nothing more \(--max-age still applies; not --allow-consumed, not --allow-running-asd\)/,
+      /--allow-consumed restore a backup that was restored before/,
     ]) {
       assert.match(text, pattern);
     }

@@ -10,7 +10,7 @@ await enterPrivateIpcNamespace();
 
 const { spawn, spawnSync } = await import('node:child_process');
 const { existsSync } = await import('node:fs');
-const { mkdir, readFile, rename, symlink, writeFile } = await import('node:fs/promises');
+const { mkdir, readFile, rename, rm, symlink, writeFile } = await import('node:fs/promises');
 const { join } = await import('node:path');
 const { fileURLToPath } = await import('node:url');
 const { describe, it, before, after } = await import('node:test');
@@ -152,6 +152,8 @@ describe('the installable artifact (npm run dist)', () => {
       } finally {
         await fixture.remove();
       }
+      // Restored by an earlier test, so consumed: without its marker, the addon is what refuses.
+      await rm(join(scratch.root(), 'backup-zstd', 'shmsnap-consumed-i0-n1.json'));
       const restore = await shmsnap('restore', '--from', join(scratch.root(), 'backup-zstd'));
       assert.equal(restore.status, 1);
       assert.match(restore.stderr.trim(), /^shmsnap: ADDON_MISSING: the zstd addon/);

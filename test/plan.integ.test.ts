@@ -155,7 +155,8 @@ describe('prepareRestore', () => {
     assert.equal(target.segments.size, 0);
     for (const overrides of [{ allowOtherHost: true }, { force: true }]) {
       const again = createMemoryTarget();
-      const allowed = await prepareRestore({ sink, codecs: registry, target: again, host, ...overrides });
+      // The first override's restore consumed the backup: allowConsumed (which force does not include) for the second.
+      const allowed = await prepareRestore({ sink, codecs: registry, target: again, host, allowConsumed: true, ...overrides });
       assert.deepEqual(allowed.refusing, [], JSON.stringify(overrides));
       assert.equal((await allowed.run()).segments, 3);
       assert.equal(again.segments.size, 3);
@@ -206,7 +207,7 @@ describe('prepareRestore', () => {
     assert.ok(plan.provenance[0]!.ageMs! < -HOUR, 'the age says it lies ahead');
     const allowed = await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host, allowFuture: true });
     assert.equal((await allowed.run()).segments, 3);
-    const strict = await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host, maxAgeMs: 12 * HOUR, force: true });
+    const strict = await prepareRestore({ sink, codecs: registry, target: createMemoryTarget(), host, maxAgeMs: 12 * HOUR, force: true, allowConsumed: true });
     assert.deepEqual(strict.refusing.map((f) => `${f.guard}:${f.override}`), ['age-unknown:null']);
   });
 
@@ -413,12 +414,12 @@ describe('raw restore through ranged reads (a sink without positional reads, as 
     // Cut short after planning (prepare would refuse it: the listing shows its size), so the run's own check is reached.
     const { truncate } = await import('node:fs/promises');
     const again = createMemoryTarget();
-    const plan = await prepareRestore({ sink: rangedOnly(createLocalSink(dir)).sink, codecs: registry, target: again, host, force: true });
+    const plan = await prepareRestore({ sink: rangedOnly(createLocalSink(dir)).sink, codecs: registry, target: again, host, force: true, allowConsumed: true });
     await truncate(`${dir}/ae001100.dat`, 1000);
     await assert.rejects(plan.run(), (e: unknown) => isShmsnapError(e, 'SIZE_MISMATCH') && /ae001100\.dat/.test(e.message));
     assert.equal(again.segments.size, 0);
     await assert.rejects(
-      prepareRestore({ sink: rangedOnly(createLocalSink(dir)).sink, codecs: registry, target: createMemoryTarget(), host, force: true }),
+      prepareRestore({ sink: rangedOnly(createLocalSink(dir)).sink, codecs: registry, target: createMemoryTarget(), host, force: true, allowConsumed: true }),
       (e: unknown) => isShmsnapError(e, 'SIZE_MISMATCH') && /ae001100\.dat: got 1000 stored bytes, expected 262144/.test(e.message),
     );
   });

@@ -1,7 +1,9 @@
 /** Options and argument parsers that several commands share. */
 import { Argument, InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
-import type { Registry } from '@shmsnap/core';
+import { createInstanceGuard, DEFAULT_AEROSPIKE_CONF, DEFAULT_ASD_PID_FILE, DEFAULT_LOCK_DIR, type InstanceGuard, type Registry } from '@shmsnap/core';
+import { loadFileLock } from '@shmsnap/shm-native';
+import type { Command } from 'commander';
 
 export function parsePositiveInteger(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -74,4 +76,39 @@ export function instanceOption(description: string): Option {
 /** Repeatable: `--namespace a --namespace b` is `--namespace a,b` (commander would keep only the last). */
 export function namespaceOption(description: string): Option {
   return new Option('--namespace <names>', `${description}; repeatable`).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...parseNamespaces(value)]);
+}
+
+/** The flags of the host guard (core's host/instance-guard.ts). */
+export interface GuardFlags {
+  lockDir?: string;
+  asdPidFile?: string;
+  aerospikeConf?: string;
+  allowRunningAsd?: boolean;
+}
+
+/**
+ * The host guard's flags, for the commands that touch an instance's
+ * segments (backup, restore, clear): each also read from SHMSNAP_<NAME>
+ * (config.ts). `--allow-running-asd` is deliberately not part of `--force`.
+ */
+export function addGuardOptions(command: Command, options: { readonly conf: boolean }): Command {
+  command
+    .addOption(new Option('--lock-dir <dir>', `where the host lock of each instance is kept (default ${DEFAULT_LOCK_DIR}; when that cannot be used, a per-user directory)`).argParser(parseLocation))
+    .addOption(new Option('--asd-pid-file <path>', `Aerospike's pid file, to find a running asd /proc does not show (default ${DEFAULT_ASD_PID_FILE})`).argParser(parseLocation))
+    .option('--allow-running-asd', 'go on while an asd process is alive for the instance (refused by default, even with no segment attached: a parked 8.2 asd holds none); not part of --force');
+  if (options.conf) {
+    command.addOption(new Option('--aerospike-conf <path>', `aerospike.conf, read for index-checkpoint-path (warned about) (default ${DEFAULT_AEROSPIKE_CONF})`).argParser(parseLocation));
+  }
+  return command;
+}
+
+/** The guard those flags describe, with the addon's flock. */
+export function guardFrom(flags: GuardFlags): InstanceGuard {
+  return createInstanceGuard({
+    tryLock: loadFileLock(),
+    allowRunningAsd: flags.allowRunningAsd === true,
+    ...(flags.lockDir === undefined ? {} : { lockDir: flags.lockDir }),
+    ...(flags.asdPidFile === undefined ? {} : { asdPidFile: flags.asdPidFile }),
+    ...(flags.aerospikeConf === undefined ? {} : { aerospikeConf: flags.aerospikeConf }),
+  });
 }

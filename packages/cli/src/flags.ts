@@ -7,16 +7,23 @@
 import type { OptionNamer, ShmsnapError } from '@shmsnap/core';
 
 export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
+  aerospikeConf: '--aerospike-conf',
+  allowConsumed: '--allow-consumed',
+  allowRunningAsd: '--allow-running-asd',
+  asdPidFile: '--asd-pid-file',
   allowFuture: '--allow-future',
   allowOlder: '--allow-older',
   allowOtherHost: '--allow-other-host',
   codec: '--codec',
   concurrency: '--threads',
+  depth: '--depth',
   dryRun: '--dry-run',
   force: '--force',
   from: '--from',
   instance: '--instance',
+  latest: '--latest',
   level: '--level',
+  lockDir: '--lock-dir',
   maxAge: '--max-age',
   namespace: '--namespace',
   namespaces: '--namespace',

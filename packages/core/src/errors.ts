@@ -16,6 +16,8 @@ export type Fault = 'user' | 'system' | 'remote';
 export const ERROR_CODES = [
   'ABORTED',
   'ADDON_MISSING',
+  'ASD_RUNNING',
+  'BACKUP_CONSUMED',
   'BACKUP_EXISTS',
   'BACKUP_INCOMPLETE',
   'BACKUP_NOT_FOUND',
@@ -24,6 +26,7 @@ export const ERROR_CODES = [
   'CODEC_UNKNOWN',
   'CONFIG_INVALID',
   'CORRUPT_OBJECT',
+  'INSTANCE_LOCKED',
   'INTERNAL',
   'IO_FAILED',
   'LOCATION_NOT_FOUND',
@@ -157,6 +160,27 @@ export function errAddonMissing(addon: string, fix: string, cause?: unknown): Sh
   return new ShmsnapError('ADDON_MISSING', `${addon} is not installed or does not load on this host${why}; ${fix}`, { fault: 'system', details: { addon, fix }, cause });
 }
 
+/** An asd is alive for the instance (`processes`: pid and command line of each, as found in /proc or the pid file). */
+export function errAsdRunning(instance: number, processes: readonly { readonly pid: number; readonly commandLine: string | null; readonly via: string }[], pidFile: string): ShmsnapError {
+  const which = processes.map((p) => `pid ${p.pid}: ${p.commandLine ?? `command line hidden, found through ${pidFile}`}`).join('; ');
+  return new ShmsnapError(
+    'ASD_RUNNING',
+    `an Aerospike server is running for instance ${instance} (${which}): stop it first (allowRunningAsd goes on anyway)`,
+    { fault: 'user', details: { instance, processes, pidFile, mentions: ['allowRunningAsd'] } },
+  );
+}
+
+/** A restore of a backup already restored once (`marker`: when, where, by whom). */
+export function errBackupConsumed(location: string, what: string, consumed: { readonly at: string | null; readonly hostname: string | null; readonly pid: number | null; readonly marker: string }): ShmsnapError {
+  const when = consumed.at === null ? 'at an unknown time' : `at ${consumed.at}`;
+  const where = consumed.hostname === null ? '' : ` on host '${consumed.hostname}'`;
+  return new ShmsnapError(
+    'BACKUP_CONSUMED',
+    `${location}: ${what} was already restored ${when}${where} (${consumed.marker}); the node has run since, so restoring it again would bring back deleted records and lose newer writes (allowConsumed restores it anyway)`,
+    { fault: 'user', details: { location, what, ...consumed, mentions: ['allowConsumed'] } },
+  );
+}
+
 export function errBackupExists(location: string, reason: string): ShmsnapError {
   return new ShmsnapError('BACKUP_EXISTS', `${location}: ${reason}; refusing to overwrite (choose a new location)`, {
     fault: 'user',
@@ -209,6 +233,16 @@ export function errConfigInvalid(option: string, reason: string, conflictsWith?:
 
 export function errCorruptObject(object: string, reason: string, cause?: unknown): ShmsnapError {
   return new ShmsnapError('CORRUPT_OBJECT', `${object}: ${reason}`, { fault: 'user', details: { object, reason }, cause });
+}
+
+/** Another shmsnap run holds the host lock of `instance`. */
+export function errInstanceLocked(instance: number, lock: string, holder: { readonly pid: number | null; readonly commandLine: string | null }): ShmsnapError {
+  const who = holder.pid === null ? 'a process that recorded no pid' : `pid ${holder.pid}${holder.commandLine === null ? '' : `: ${holder.commandLine}`}`;
+  return new ShmsnapError('INSTANCE_LOCKED', `instance ${instance} is in use by another shmsnap run (${who}; lock ${lock}): wait for it to end`, {
+    fault: 'user',
+    retryable: true,
+    details: { instance, lock, ...holder },
+  });
 }
 
 export function errInternal(reason: string, cause?: unknown): ShmsnapError {

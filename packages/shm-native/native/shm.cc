@@ -7,6 +7,7 @@
 // the same IPC_RMID on the calling thread, for when the pool may be blocked.
 #include <napi.h>
 
+#include <sys/file.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -165,6 +166,21 @@ Napi::Value SetLocked(const Napi::CallbackInfo& info) {
     throw SysError(info.Env(), locked ? "shmctl(SHM_LOCK)" : "shmctl(SHM_UNLOCK)", errno);
   }
   return info.Env().Undefined();
+}
+
+// flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another open file
+// holds it (EWOULDBLOCK). Not shared memory, but the one lock Linux releases
+// whatever way its holder ends (SIGKILL included), which Node cannot take.
+Napi::Value TryLockFile(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "fd must be a number");
+  int64_t fd = info[0].As<Napi::Number>().Int64Value();
+  if (fd < 0 || fd > INT32_MAX) throw Napi::RangeError::New(info.Env(), "fd is out of range");
+  int rc;
+  do rc = flock(static_cast<int>(fd), LOCK_EX | LOCK_NB);
+  while (rc < 0 && errno == EINTR);
+  if (rc == 0) return Napi::Boolean::New(info.Env(), true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
+  throw SysError(info.Env(), "flock", errno);
 }
 
 // A syscall on the thread pool, settling a promise.
@@ -334,6 +350,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("remove", Napi::Function::New(env, Remove));
   exports.Set("removeNow", Napi::Function::New(env, RemoveNow));
   exports.Set("setLocked", Napi::Function::New(env, SetLocked));
+  exports.Set("tryLockFile", Napi::Function::New(env, TryLockFile));
   exports.Set("Attachment", Attachment::Define(env));
   exports.Set("maxViewBytes", Napi::Number::New(env, static_cast<double>(kMaxViewBytes)));
   return exports;

@@ -15,3 +15,4 @@ export * from './shm-target.js';
 export * from './private-ipc.js';
 export * from './hidden-segments.js';
 export * from './shm-clear.js';
+export * from './file-lock.js';

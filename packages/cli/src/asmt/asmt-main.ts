@@ -21,7 +21,8 @@ import {
   type RestoreEntry,
 } from '@shmsnap/core';
 import { analyzeLiveSegments, createShmSource, createShmTarget, discoverSegments, type LiveSegment, type ShmTarget } from '@shmsnap/shm-native';
-import type { NamespaceAnalysis } from '@shmsnap/core';
+import type { InstanceGuard, NamespaceAnalysis } from '@shmsnap/core';
+import { guardFrom } from '../cli-options.js';
 import { ASMT_CLEAR, ASMT_FLAGS, namerOf, renderMessage } from '../flags.js';
 import { createDefaultRegistry } from '../default-registry.js';
 import { abandonNote } from '../commands/restore.js';
@@ -158,6 +159,8 @@ class AsmtRun {
     const source = createShmSource({ instance, namespaces: [namespace] });
     // The same prepare as `shmsnap backup`: every check, free space included; -a stops after it.
     const plan = await prepareBackup({
+      guard: this.guard,
+      instance,
       source,
       sink: await this.#registry.openSink(this.options.directory),
       codec: this.#registry.codec(this.options.compress ? 'gzip' : 'none'),
@@ -197,6 +200,9 @@ class AsmtRun {
     // ASMT has no provenance guard (any host, any age, any date): force lifts every finding that has an override,
     // and without maxAge no other can arise, so nothing refuses, as with ASMT.
     const plan = await prepareRestore({
+      guard: this.guard,
+      // ASMT restores a directory as often as it is asked: no consumed check (the marker is still written).
+      allowConsumed: true,
       sink: await this.#registry.openSink(this.options.directory),
       codecs: this.#registry,
       target,
@@ -238,6 +244,24 @@ class AsmtRun {
       return 1;
     }
     if (!(await this.checkDirectory())) return 1;
+    let status = 0;
+    // The same host lock and asd check as shmsnap's (its directory and pid file from SHMSNAP_LOCK_DIR, SHMSNAP_ASD_PID_FILE).
+    this.guard = guardFrom({
+      ...(process.env.SHMSNAP_LOCK_DIR ? { lockDir: process.env.SHMSNAP_LOCK_DIR } : {}),
+      ...(process.env.SHMSNAP_ASD_PID_FILE ? { asdPidFile: process.env.SHMSNAP_ASD_PID_FILE } : {}),
+    });
+    try {
+      status = await this.eachNamespace();
+    } finally {
+      this.guard.release();
+    }
+    return status;
+  }
+
+  guard: InstanceGuard | undefined;
+
+  async eachNamespace(): Promise<number> {
+    const o = this.options;
     let status = 0;
     for (const namespace of o.namespaces) {
       try {

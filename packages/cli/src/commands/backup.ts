@@ -5,9 +5,9 @@
  * run stops after the plan.
  */
 import { Option, type Command } from 'commander';
-import { errConfigInvalid, formatBytes, manifestTotals, prepareBackup, readHostIdentity, type Registry } from '@shmsnap/core';
+import { errConfigInvalid, formatBytes, manifestTotals, prepareBackup, readHostIdentity, type Codec, type HostIdentity, type InstanceGuard, type Registry, type Sink } from '@shmsnap/core';
 import { createShmSource } from '@shmsnap/shm-native';
-import { codecOption, instanceOption, namespaceOption, parseInstance, parseLocation, parsePositiveInteger, threadsOption } from '../cli-options.js';
+import { addGuardOptions, codecOption, guardFrom, instanceOption, type GuardFlags, namespaceOption, parseInstance, parseLocation, parsePositiveInteger, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
 import { onAbandon, type OnCommitted } from '../interrupt.js';
 import type { Output } from '../render/output.js';
@@ -26,6 +26,8 @@ export interface BackupCommandOptions {
   readonly level?: number;
   readonly threads: number;
   readonly dryRun: boolean;
+  /** The host guard's flags: lock directory, asd pid file, aerospike.conf, --allow-running-asd. @default {} */
+  readonly guard?: GuardFlags;
 }
 
 export const LOCATION_PLACEHOLDERS = ['host', 'instance', 'timestamp'] as const;
@@ -55,7 +57,28 @@ export async function runBackupCommand(
   const codec = registry.codec(options.codec);
   const host = await readHostIdentity();
   const sink = await openSink(expandLocation(options.to, { host: host.hostname, instance: options.instance, time: new Date() }));
+  // Held from prepare to the end of the run; a dry run takes it too, so it refuses when the run would.
+  const guard = guardFrom(options.guard ?? {});
+  try {
+    await backupWith(guard, sink, codec, host, options, output, signal, onCommitted);
+  } finally {
+    guard.release();
+  }
+}
+
+async function backupWith(
+  guard: InstanceGuard,
+  sink: Sink,
+  codec: Codec,
+  host: HostIdentity,
+  options: BackupCommandOptions,
+  output: Output,
+  signal: AbortSignal,
+  onCommitted: OnCommitted | undefined,
+): Promise<void> {
   const plan = await prepareBackup({
+    guard,
+    instance: options.instance,
     source: createShmSource({ instance: options.instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) }),
     sink,
     codec,
@@ -104,13 +127,13 @@ export async function runBackupCommand(
   });
 }
 
-type BackupFlags = SinkFlags & ProgressFlags & { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean };
+type BackupFlags = SinkFlags & ProgressFlags & GuardFlags & { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean };
 
 export function defineBackupCommand(program: Command, context: CliContext): void {
   const command = program
     .command('backup')
     .description(
-      "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces. A segment attached or changed by another process during the backup fails it. On failure or Ctrl-C, everything it wrote is removed, with the directories it created.",
+      "Back up the Aerospike namespaces of one instance from shared memory to a location, in ASMT's layout (one file per segment, named by its key) plus a manifest written last. Refuses attached or not-cleanly-shut-down segments, incomplete segment sets, and locations already holding a backup of these namespaces, a running asd of the instance (--allow-running-asd), and another shmsnap run on the instance (host lock). A segment attached or changed by another process during the backup fails it. On failure or Ctrl-C, everything it wrote is removed, with the directories it created.",
     )
     .addOption(new Option('--to <location>', 'a directory, file:///absolute/path or s3://bucket/prefix; {host}, {instance} and {timestamp} are filled in, any other {...} is refused (e.g. s3://bucket/aerospike/{host}/{instance}/{timestamp})').argParser(parseLocation).makeOptionMandatory())
     .addOption(instanceOption('Aerospike instance (0..15)').default(0).argParser(parseInstance))
@@ -120,6 +143,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
     .addOption(threadsOption())
     .option('--dry-run', 'run every check and print the plan (segments, sizes, files) without reading a segment or writing anything')
     .option('--json', 'print the result as JSON');
+  addGuardOptions(command, { conf: true });
   addProgressOptions(command);
   addSinkOptions(command, context.registry, true).action(async (flags: BackupFlags) => {
     await execute(context, flags, 'backup', (output, signal, onCommitted) =>
@@ -130,6 +154,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
           codec: flags.codec,
           threads: flags.threads,
           dryRun: flags.dryRun === true,
+          guard: flags,
           ...(flags.namespace ? { namespaces: flags.namespace } : {}),
           ...(flags.level === undefined ? {} : { level: flags.level }),
         },

@@ -9,7 +9,7 @@
 import { Option, type Command } from 'commander';
 import { formatBytes, formatKey } from '@shmsnap/core';
 import { prepareClear, type ClearSegment } from '@shmsnap/shm-native';
-import { parseInstance, parsePositiveInteger } from '../cli-options.js';
+import { addGuardOptions, guardFrom, parseInstance, parsePositiveInteger, type GuardFlags } from '../cli-options.js';
 import { execute, type CliContext } from '../context.js';
 import { namespaceJson } from '../render/json.js';
 import type { Output } from '../render/output.js';
@@ -21,6 +21,8 @@ export interface ClearCommandOptions {
   readonly nsid?: number;
   readonly force: boolean;
   readonly dryRun: boolean;
+  /** The host guard's flags (the lock; clear refuses beside a running asd too). @default {} */
+  readonly guard?: GuardFlags;
 }
 
 function segmentJson(s: ClearSegment) {
@@ -28,6 +30,16 @@ function segmentJson(s: ClearSegment) {
 }
 
 export async function runClearCommand(options: ClearCommandOptions, output: Output): Promise<void> {
+  const guard = guardFrom(options.guard ?? {});
+  try {
+    await guard.acquire(options.instance);
+    await clearWith(options, output);
+  } finally {
+    guard.release();
+  }
+}
+
+async function clearWith(options: ClearCommandOptions, output: Output): Promise<void> {
   const plan = await prepareClear({
     instance: options.instance,
     force: options.force,
@@ -51,10 +63,10 @@ export async function runClearCommand(options: ClearCommandOptions, output: Outp
   output.result('clear', { dryRun: false, ...common, removed: result.removed.map(formatKey) });
 }
 
-type ClearFlags = { instance: number; namespace?: string; nsid?: number; force?: boolean; dryRun?: boolean; json?: boolean };
+type ClearFlags = GuardFlags & { instance: number; namespace?: string; nsid?: number; force?: boolean; dryRun?: boolean; json?: boolean };
 
 export function defineClearCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('clear')
     .description(
       'Remove a leftover segment set of one instance and namespace from shared memory: what a restore killed mid-way leaves behind, and the next restore refuses to overwrite (SEGMENT_EXISTS). Refuses (exit 3) any attached segment (a running server or restore uses it) and a base that was cleanly shut down (an index Aerospike can warm-start from; --force removes that one anyway). The base goes last.',
@@ -64,14 +76,15 @@ export function defineClearCommand(program: Command, context: CliContext): void 
     .addOption(new Option('--nsid <n>', 'the namespace id instead: for segments without their base, which carry no name (1..32)').argParser(parsePositiveInteger('--nsid', 32)))
     .option('--force', 'also remove a base that was cleanly shut down (never an attached segment)')
     .option('--dry-run', 'run every check and list the segments it would remove, removing nothing')
-    .option('--json', 'print the result as JSON')
-    .action(async (flags: ClearFlags) => {
+    .option('--json', 'print the result as JSON');
+  addGuardOptions(command, { conf: false }).action(async (flags: ClearFlags) => {
       await execute(context, flags, 'clear', (output) =>
         runClearCommand(
           {
             instance: flags.instance,
             force: flags.force === true,
             dryRun: flags.dryRun === true,
+            guard: flags,
             ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
             ...(flags.nsid === undefined ? {} : { nsid: flags.nsid }),
           },

@@ -38,7 +38,7 @@ export async function runLsCommand(location: string, depth: number, output: Outp
   if (rows.length === 0) output.line(`ls: no backups at ${sink.location}${depth > 0 ? ` or ${depth} level${depth > 1 ? 's' : ''} below` : ''}`);
   else {
     const table = rows.map((r) => [
-      r.location, r.status, r.createdAt ?? '-', r.host?.hostname ?? '-', String(r.instance), namespacesLabel(r), String(r.segments),
+      r.location, r.consumed ? `${r.status},consumed` : r.status, r.createdAt ?? '-', r.host?.hostname ?? '-', String(r.instance), namespacesLabel(r), String(r.segments),
       r.rawBytes === null ? '-' : formatBytes(r.rawBytes), formatBytes(r.storedBytes), codecLabel(r),
     ]);
     for (const line of formatTable(['location', 'status', 'created', 'host', 'inst', 'namespaces', 'segments', 'raw', 'stored', 'codec'], table)) output.line(line);
@@ -61,6 +61,7 @@ export async function runLsCommand(location: string, depth: number, output: Outp
       storedBytes: r.storedBytes,
       codecs: r.codecs.map((c) => codecJson(c.name, c.level)),
       problems: r.problems.map((p) => errorJson(p, output.flag)),
+      consumed: r.consumed === null ? null : { marker: r.consumed.name, consumedAt: r.consumed.consumedAt, hostname: r.consumed.hostname, pid: r.consumed.pid },
     })),
   });
 }
@@ -68,7 +69,7 @@ export async function runLsCommand(location: string, depth: number, output: Outp
 export function defineLsCommand(program: Command, context: CliContext): void {
   const command = program
     .command('ls')
-    .description('List the backups at a location and below it: time, host, instance, namespaces, segments, raw and stored bytes, codec, and whether each is complete (manifest), interrupted, an ASMT backup, or invalid (restore would refuse it; the reason follows the table).')
+    .description('List the backups at a location and below it: time, host, instance, namespaces, segments, raw and stored bytes, codec, and whether each is complete (manifest), interrupted, an ASMT backup, or invalid (restore would refuse it; the reason follows the table); complete,consumed for a backup already restored (restore refuses it without --allow-consumed).')
     .addArgument(locationArgument())
     .addOption(new Option('--depth <n>', 'levels below the location to look into (default 1; 3 for s3://, as in <prefix>/<host>/<instance>/<timestamp>)').argParser(parseDepth))
     .option('--json', 'print the result as JSON');

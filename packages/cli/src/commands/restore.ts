@@ -9,11 +9,15 @@ import {
   CLOCK_SKEW_ALLOWANCE_MS,
   DEFAULT_MAX_AGE_MS,
   describeFinding,
+  errConfigInvalid,
   errRestoreRefused,
+  findLatestBackup,
+  readHostIdentity,
   formatAge,
   formatBytes,
   formatKey,
   prepareRestore,
+  type InstanceGuard,
   type RestoreOverrides,
   type RestorePlan,
   type RestoreProvenance,
@@ -21,12 +25,12 @@ import {
   type Sink,
 } from '@shmsnap/core';
 import { createShmTarget, type ShmTarget } from '@shmsnap/shm-native';
-import { instanceOption, namespaceOption, parseLocation, threadsOption } from '../cli-options.js';
+import { addGuardOptions, guardFrom, instanceOption, namespaceOption, parseDepth, parseLocation, threadsOption, type GuardFlags } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { onAbandon, type OnCommitted } from '../interrupt.js';
 import type { Output } from '../render/output.js';
-import { namespaceJson } from '../render/json.js';
+import { errorJson, namespaceJson } from '../render/json.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
@@ -41,6 +45,14 @@ export interface RestoreCommandOptions {
   readonly overrides: RestoreOverrides;
   readonly force: boolean;
   readonly dryRun: boolean;
+  /** Restore a backup restored before. Not part of force. @default false */
+  readonly allowConsumed?: boolean;
+  /** Restore the newest complete, unconsumed backup of this host and instance under `from`. @default false */
+  readonly latest?: boolean;
+  /** How deep `latest` looks below `from`. @default 3 */
+  readonly depth?: number;
+  /** The host guard's flags. @default {} */
+  readonly guard?: GuardFlags;
 }
 
 function describeProvenance(p: RestoreProvenance): string {
@@ -71,14 +83,33 @@ export async function runRestoreCommand(
   signal: AbortSignal,
   onCommitted?: OnCommitted,
 ): Promise<void> {
-  const sink = await openSink(options.from);
+  const sink = await latestOf(options, registry, openSink, signal);
   const target = createShmTarget();
   const release = onAbandon(() => abandonNote(target.abandon()));
+  // The host lock is held from prepare to the end of the run (a dry run takes it and lets it go).
+  const guard = guardFrom(options.guard ?? {});
   try {
-    await restoreWith(target, sink, options, output, registry, signal, onCommitted);
+    await restoreWith(target, sink, options, output, registry, signal, onCommitted, guard);
   } finally {
+    guard.release();
     release();
   }
+}
+
+/** The location to restore from: `from`, or with `latest` the sub-location core's findLatestBackup chose below it. */
+async function latestOf(options: RestoreCommandOptions, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<Sink> {
+  if (options.depth !== undefined && options.latest !== true) throw errConfigInvalid('depth', 'it says how deep --latest looks, and --latest was not given');
+  const sink = await openSink(options.from);
+  if (options.latest !== true) return sink;
+  const chosen = await findLatestBackup(sink, {
+    codecs: registry,
+    host: await readHostIdentity(),
+    depth: options.depth ?? 3,
+    signal,
+    ...(options.instance === undefined ? {} : { instance: options.instance }),
+  });
+  if (chosen.prefix === '') return sink;
+  return openSink(`${options.from.replace(/\/+$/, '')}/${chosen.prefix.replace(/\/$/, '')}`);
 }
 
 /** What an interrupted restore that could not finish its rollback did about the segments it created. */
@@ -94,8 +125,11 @@ async function restoreWith(
   registry: Registry,
   signal: AbortSignal,
   onCommitted: OnCommitted | undefined,
+  guard: InstanceGuard,
 ): Promise<void> {
   const plan = await prepareRestore({
+    guard,
+    allowConsumed: options.allowConsumed === true,
     sink,
     codecs: registry,
     target,
@@ -114,8 +148,17 @@ async function restoreWith(
     const by = options.overrides[finding.override!] === true ? finding.override! : 'force';
     output.note(`restore: ${output.flag(by)}: restoring anyway: ${describeFinding(finding, output.flag)}`);
   }
+  for (const marker of plan.consumed) output.note(`restore: ${output.flag('allowConsumed')}: restoring anyway a backup already restored${marker.consumedAt === null ? '' : ` at ${marker.consumedAt}`}${marker.hostname === null ? '' : ` on host '${marker.hostname}'`} (${marker.name})`);
+  for (const warning of plan.warnings) output.note(`restore: warning: ${warning}`);
   output.line(`restore: instance ${plan.instance}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} from ${plan.location}`);
-  const common = { location: plan.location, instance: plan.instance, namespaces: plan.namespaces.map(namespaceJson), sources: provenanceJson(plan) };
+  const common = {
+    location: plan.location,
+    instance: plan.instance,
+    namespaces: plan.namespaces.map(namespaceJson),
+    sources: provenanceJson(plan),
+    warnings: plan.warnings,
+    allowedConsumed: plan.consumed.map((m) => m.name),
+  };
   if (options.dryRun) {
     printPlan(output, plan.entries);
     output.line('dry run: every check passed; no segment was created and no object content was read beyond headers');
@@ -125,10 +168,23 @@ async function restoreWith(
   const result = await plan.run({ signal, onProgress: output.progress(), ...(onCommitted ? { onCommitted } : {}) });
   const summary = { phase: 'restore', segments: result.segments, rawBytes: result.rawBytes, elapsedMs: result.elapsedMs };
   output.line(summaryLine(summary));
-  output.result('restore', { dryRun: false, ...common, ...summaryJson(summary) });
+  for (const name of result.consumed.written) output.line(`restore: marked the backup consumed (${name})`);
+  // The restore is done and stays done: a marker that could not be written is a warning, not a failure (README, "Consumed backups").
+  for (const failed of result.consumed.failed) {
+    output.note(`restore: warning: the restore completed, but the backup could not be marked consumed (${failed.name}): ${failed.error.code}: ${failed.error.message}; a later restore would not know it was restored`);
+  }
+  output.result('restore', {
+    dryRun: false,
+    ...common,
+    ...summaryJson(summary),
+    consumed: { written: result.consumed.written, kept: result.consumed.kept, failed: result.consumed.failed.map((f) => ({ marker: f.name, error: errorJson(f.error, output.flag) })) },
+  });
 }
 
-type RestoreFlags = SinkFlags & ProgressFlags & {
+type RestoreFlags = SinkFlags & ProgressFlags & GuardFlags & {
+  allowConsumed?: boolean;
+  latest?: boolean;
+  depth?: number;
   from: string;
   instance?: number;
   namespace?: string[];
@@ -149,7 +205,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
   const command = program
     .command('restore')
     .description(
-      `Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup's age and source host, and refuses (exit 3): a backup made on another host (--allow-other-host restores it); one older than ${DEFAULT_MAX_AGE} (--allow-older restores it; --max-age sets another limit, which then always applies, and also refuses a backup of unknown age); one dated more than ${SKEW} in the future (--allow-future restores it). The age of ASMT files is their newest modification time. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.`,
+      `Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup's age and source host, and refuses (exit 3): a backup made on another host (--allow-other-host restores it); one older than ${DEFAULT_MAX_AGE} (--allow-older restores it; --max-age sets another limit, which then always applies, and also refuses a backup of unknown age); one dated more than ${SKEW} in the future (--allow-future restores it); one already restored (a consumed marker, written after every completed restore: --allow-consumed restores it); while an asd runs for the instance (--allow-running-asd) or another shmsnap run holds it (host lock). The age of ASMT files is their newest modification time. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.`,
     )
     .addOption(new Option('--from <location>', 'a directory, file:// URL or s3://bucket/prefix').argParser(parseLocation).makeOptionMandatory())
     .addOption(instanceOption('Aerospike instance (0..15) (default: the one the location holds)'))
@@ -159,9 +215,13 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
     .option('--allow-other-host', 'restore a backup made on another host')
     .option('--allow-older', `restore a backup older than the default limit of ${DEFAULT_MAX_AGE} (not with --max-age)`)
     .option('--allow-future', `restore a backup dated more than ${SKEW} in the future (a wrong clock, or an edited time)`)
-    .option('--force', 'the same as --allow-other-host --allow-older --allow-future, and nothing more (--max-age still applies)')
+    .option('--force', 'the same as --allow-other-host --allow-older --allow-future, and nothing more (--max-age still applies; not --allow-consumed, not --allow-running-asd)')
+    .option('--allow-consumed', 'restore a backup that was restored before (it has a consumed marker): the node has run since, so it is older than the node; not part of --force')
+    .option('--latest', 'the location holds many backups (e.g. written with --to LOC/{host}/{instance}/{timestamp}): restore the newest complete, unconsumed one of this host and instance')
+    .addOption(new Option('--depth <n>', 'with --latest: levels below the location to look into (default 3)').argParser(parseDepth))
     .option('--dry-run', 'run every check and print the plan without creating a segment')
     .option('--json', 'print the result as JSON');
+  addGuardOptions(command, { conf: true });
   addProgressOptions(command);
   addSinkOptions(command, context.registry, false).action(async (flags: RestoreFlags) => {
     await execute(context, flags, 'restore', (output, signal, onCommitted) =>
@@ -172,6 +232,10 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
           overrides: { allowOtherHost: flags.allowOtherHost === true, allowOlder: flags.allowOlder === true, allowFuture: flags.allowFuture === true },
           force: flags.force === true,
           dryRun: flags.dryRun === true,
+          allowConsumed: flags.allowConsumed === true,
+          latest: flags.latest === true,
+          guard: flags,
+          ...(flags.depth === undefined ? {} : { depth: flags.depth }),
           ...(flags.instance === undefined ? {} : { instance: flags.instance }),
           ...(flags.namespace ? { namespaces: flags.namespace } : {}),
           ...(flags.maxAge === undefined ? {} : { maxAgeMs: flags.maxAge }),

@@ -24,8 +24,11 @@ import { keyFileStem } from './asmt-directory.js';
  * the instance and namespace ids it covers, e.g. `shmsnap-manifest-i0-n1-2.json`.
  * The pending marker (`shmsnap-pending-i0-n1-2.json`) is written first and
  * removed after the manifest: proof that a backup was started and not finished.
+ * The consumed marker (`shmsnap-consumed-i0-n1-2.json`, location/consumed.ts)
+ * is written after a restore of the manifest of the same name completed.
+ * None of the three matches ASMT's `XXXXXXXX.dat[.gz]`, so ASMT ignores them.
  */
-export type BackupObjectKind = 'manifest' | 'pending';
+export type BackupObjectKind = 'manifest' | 'pending' | 'consumed';
 
 export interface BackupObjectName {
   readonly kind: BackupObjectKind;
@@ -40,8 +43,9 @@ export function backupObjectName(kind: BackupObjectKind, instance: number, nsids
 
 export const manifestName = (instance: number, nsids: readonly number[]): string => backupObjectName('manifest', instance, nsids);
 export const pendingName = (instance: number, nsids: readonly number[]): string => backupObjectName('pending', instance, nsids);
+export const consumedName = (instance: number, nsids: readonly number[]): string => backupObjectName('consumed', instance, nsids);
 
-const BACKUP_OBJECT = /^shmsnap-(manifest|pending)-i(\d{1,2})-n(\d{1,2}(?:-\d{1,2})*)\.json$/;
+const BACKUP_OBJECT = /^shmsnap-(manifest|pending|consumed)-i(\d{1,2})-n(\d{1,2}(?:-\d{1,2})*)\.json$/;
 
 /** The manifest or pending marker `name` stands for, or undefined for any other object. */
 export function parseBackupObjectName(name: string): BackupObjectName | undefined {

@@ -21,6 +21,7 @@ import {
 import { readObject } from '../pipeline/sink-io.js';
 import type { ObjectInfo, Sink } from '../contracts/sink.js';
 import { assessInstance, groupEntries, instancesIn, type InstanceSet, type PlanSource } from './restore-set.js';
+import { consumedMarkerOf, readConsumedMarkers, type ConsumedMarker } from './consumed.js';
 
 export interface LocationBackup {
   /** The manifest's object name. */
@@ -52,6 +53,8 @@ export interface LocationState {
   readonly backups: readonly LocationBackup[];
   readonly interrupted: readonly InterruptedBackup[];
   readonly invalid: readonly InvalidManifest[];
+  /** The consumed markers (location/consumed.ts): which manifests were restored already. */
+  readonly consumed: readonly ConsumedMarker[];
   readonly objects: readonly ObjectInfo[];
 }
 
@@ -76,9 +79,14 @@ export async function locationStateOf(sink: Sink, objects: readonly ObjectInfo[]
   const pending: InterruptedBackup[] = [];
   const invalid: InvalidManifest[] = [];
   const manifests = new Set<string>();
+  const consumedNames: string[] = [];
   for (const object of objects) {
     const parsed = parseBackupObjectName(object.name);
     if (!parsed) continue;
+    if (parsed.kind === 'consumed') {
+      consumedNames.push(object.name);
+      continue;
+    }
     if (parsed.kind === 'pending') {
       pending.push({ name: object.name, instance: parsed.instance, nsids: parsed.nsids });
       continue;
@@ -111,7 +119,8 @@ export async function locationStateOf(sink: Sink, objects: readonly ObjectInfo[]
   }
   // A marker beside its own manifest is from a backup that committed but died before tidying up.
   const interrupted = pending.filter((p) => !manifests.has(manifestName(p.instance, p.nsids)));
-  return { backups, interrupted, invalid, objects };
+  const consumed = await readConsumedMarkers(sink, consumedNames, signal);
+  return { backups, interrupted, invalid, consumed, objects };
 }
 
 /**
@@ -123,6 +132,8 @@ export async function locationStateOf(sink: Sink, objects: readonly ObjectInfo[]
 export interface BackupListing {
   /** The location (or sub-location) holding it, safe to print. */
   readonly location: string;
+  /** Its sub-location as a prefix of object names below the listed location (`''`, `host/0/20261201T000000Z/`). */
+  readonly prefix: string;
   readonly status: 'complete' | 'interrupted' | 'asmt' | 'invalid';
   readonly createdAt: string | null;
   /** Who made it, as far as is known (an interrupted backup's marker names only the host; ASMT records nothing). */
@@ -137,6 +148,8 @@ export interface BackupListing {
   readonly codecs: readonly { readonly name: string; readonly level: number | null }[];
   /** Why restore would refuse it (status `invalid`); empty otherwise. */
   readonly problems: readonly ShmsnapError[];
+  /** The marker saying it was restored already (a complete backup only); null when it was not. */
+  readonly consumed: ConsumedMarker | null;
 }
 
 /** The location's view under `prefix`: the same sink, with names relative to the sub-location. */
@@ -184,7 +197,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
   // Rows in the order of the objects that stand for them (manifests, markers), then ASMT files by instance.
   for (const object of objects) {
     const parsed = parseBackupObjectName(object.name);
-    if (!parsed) continue;
+    if (!parsed || parsed.kind === 'consumed') continue;
     const set = sets.get(parsed.instance);
     if (parsed.kind === 'pending') {
       if (!state.interrupted.some((i) => i.name === object.name)) continue;
@@ -192,7 +205,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       // Files an interrupted shmsnap backup left: part of that backup, not an ASMT one.
       const left = asmtFiles(objects, codecs, parsed.instance).filter((f) => parsed.nsids.includes(f.decoded.nsid));
       rows.push({
-        location: where, status: 'interrupted', createdAt: marker.startedAt,
+        location: where, prefix, consumed: null, status: 'interrupted', createdAt: marker.startedAt,
         host: marker.hostname === null ? null : { hostname: marker.hostname, machineId: null, bootId: null }, instance: parsed.instance,
         namespaces: parsed.nsids.map((nsid) => ({ name: null, nsid })), segments: left.length, rawBytes: null,
         storedBytes: left.reduce((sum, f) => sum + f.info.size, 0), codecs: codecsOf(left), problems: [],
@@ -206,7 +219,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       const { manifest } = backup;
       const totals = manifestTotals(manifest);
       rows.push({
-        location: where, status: found.length > 0 ? 'invalid' : 'complete', createdAt: manifest.createdAt, host: manifest.host, instance: manifest.instance,
+        location: where, prefix, consumed: found.length > 0 ? null : (consumedMarkerOf(backup, state.consumed) ?? null), status: found.length > 0 ? 'invalid' : 'complete', createdAt: manifest.createdAt, host: manifest.host, instance: manifest.instance,
         namespaces: manifest.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes,
         codecs: [manifest.codec], problems: found,
       });
@@ -215,7 +228,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
     const bad = set?.invalid.find((i) => i.name === object.name);
     if (bad) {
       rows.push({
-        location: where, status: 'invalid', createdAt: null, host: null, instance: bad.instance, namespaces: bad.nsids.map((nsid) => ({ name: null, nsid })), segments: 0, rawBytes: null,
+        location: where, prefix, consumed: null, status: 'invalid', createdAt: null, host: null, instance: bad.instance, namespaces: bad.nsids.map((nsid) => ({ name: null, nsid })), segments: 0, rawBytes: null,
         storedBytes: object.size, codecs: [], problems: [bad.error],
       });
     }
@@ -229,7 +242,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       .filter((ns) => ns.namespace !== '' && groupEntries(ns).some((e) => set.candidates.get(e)?.source === source))
       .map((ns) => ({ name: ns.namespace, nsid: ns.nsid }));
     rows.push({
-      location: where, status: found.length > 0 ? 'invalid' : 'asmt', createdAt: source.kind === 'asmt' ? (source.newest?.toISOString() ?? null) : null, host: null,
+      location: where, prefix, consumed: null, status: found.length > 0 ? 'invalid' : 'asmt', createdAt: source.kind === 'asmt' ? (source.newest?.toISOString() ?? null) : null, host: null,
       instance: set.instance, namespaces: namespaces.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), segments: set.files.length,
       rawBytes: asmt.filter((c) => c.restore && !c.entry.problem).reduce((sum, c) => sum + c.entry.size, 0),
       storedBytes: set.files.reduce((sum, f) => sum + f.info.size, 0),

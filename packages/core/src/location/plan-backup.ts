@@ -15,6 +15,7 @@
  * `details.more`): a dry run finds everything the real run would.
  */
 import type { Codec } from '../contracts/codec.js';
+import type { InstanceGuard } from '../host/instance-guard.js';
 import { formatKey, type SegmentDescriptor } from '../contracts/segment.js';
 import type { Sink } from '../contracts/sink.js';
 import type { SegmentSource } from '../contracts/source.js';
@@ -40,6 +41,10 @@ export interface PrepareBackupOptions {
   readonly tool: { readonly name: string; readonly version: string };
   readonly signal?: AbortSignal;
   readonly now?: () => Date;
+  /** The host lock and the asd check (host/instance-guard.ts), acquired before the segments are listed; the caller releases it. */
+  readonly guard?: InstanceGuard;
+  /** The instance `source` reads, for the guard. @default the instance of the listed segments */
+  readonly instance?: number;
 }
 
 export interface BackupPlan {
@@ -110,11 +115,15 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
     }
   };
   const level = (await check(() => checkLevel(codec, options.level))) ?? null;
+  let guardInstance = options.instance;
   const segments = (await check(async () => {
+    // The lock and the asd check come first: a refusal there decides, whatever else is found.
+    if (options.guard && guardInstance !== undefined) await options.guard.acquire(guardInstance);
     const listed = await source.list(signal ? { signal } : {});
     if (listed.length === 0) throw errNothingSelected(source.name, 'no segments to back up');
     const instances = new Set(listed.map((s) => s.instance));
     if (instances.size !== 1) throw errConfigInvalid('instance', `one backup holds one instance; found ${[...instances].join(', ')}`);
+    if (options.guard && guardInstance === undefined) await options.guard.acquire((guardInstance = listed[0]!.instance));
     return listed;
   })) ?? [];
   const entries = backupEntries(segments, codec);
@@ -147,6 +156,7 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
         `${e.object} (data stage ${formatKey(e.segment.key)}, key low bits 0x001): ASMT before ${ASMT_DATA_STAGE_001_FIXED} will not restore it (it takes the file for a treex or skips it, and reports success); shmsnap and ASMT ${ASMT_DATA_STAGE_001_FIXED} or later restore it`,
     );
   const namespaces = namespacesOf(segments);
+  if (options.guard) warnings.push(...options.guard.checkpointWarnings(namespaces.map((n) => n.name)), ...options.guard.notes);
   const now = options.now ?? (() => new Date());
   const execution = {
     source,

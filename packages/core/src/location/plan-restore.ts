@@ -19,6 +19,7 @@ import {
   errBackupIncomplete,
   errBackupNotFound,
   errBackupStale,
+  errBackupConsumed,
   errConfigInvalid,
   errNamespaceNotFound,
   isShmsnapError,
@@ -27,11 +28,13 @@ import {
 import { type CodecLookup } from '../format/asmt-directory.js';
 import { selectNamespaces, type NamespaceAnalysis } from '../format/layout-analysis.js';
 import type { HostIdentity } from '../format/manifest.js';
-import { readHostIdentity } from '../host-identity.js';
+import { foreignHostReason, readHostIdentity } from '../host-identity.js';
+import type { InstanceGuard } from '../host/instance-guard.js';
 import { executeRestore, type RestoreEntry, type RestoreRunOptions, type TransferResult } from '../pipeline/restore.js';
 import { checkConcurrency } from '../pipeline/settle.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
-import { checkLocationExists, readLocation, type LocationState } from './catalog.js';
+import { checkLocationExists, listBackups, readLocation, type BackupListing, type LocationBackup, type LocationState } from './catalog.js';
+import { consumedMarkerOf, markConsumed, type ConsumedMarker, type MarkConsumedResult } from './consumed.js';
 import {
   assessRestore,
   describeFinding,
@@ -60,8 +63,17 @@ export interface RestorePlan {
   readonly findings: readonly RestoreFinding[];
   /** The findings the given overrides do not lift: `run()` refuses while any stands. */
   readonly refusing: readonly RestoreFinding[];
-  /** Restores into the target checked in prepare; all or nothing. */
-  run(options?: RestoreRunOptions): Promise<TransferResult>;
+  /** Backups of the plan restored before, which `allowConsumed` lets through (a consumed one without it is BACKUP_CONSUMED in prepare). */
+  readonly consumed: readonly ConsumedMarker[];
+  /** For the operator: the namespaces Aerospike checkpoints itself (aerospike.conf), the guard's notes. */
+  readonly warnings: readonly string[];
+  /** Restores into the target checked in prepare; all or nothing; then marks the manifests restored from as consumed. */
+  run(options?: RestoreRunOptions): Promise<RestoreResult>;
+}
+
+export interface RestoreResult extends TransferResult {
+  /** The consumed markers: a failure to write one leaves the restore done (the CLI warns). */
+  readonly consumed: MarkConsumedResult;
 }
 
 export interface PrepareRestoreOptions {
@@ -97,10 +109,16 @@ export interface PrepareRestoreOptions {
   readonly signal?: AbortSignal;
   /** An already read location. */
   readonly state?: LocationState;
+  /** The host lock and the asd check (host/instance-guard.ts), acquired once the instance is known; the caller releases it. */
+  readonly guard?: InstanceGuard;
+  /** Restore a backup that was restored before (it has a consumed marker). Not part of `force`. @default false */
+  readonly allowConsumed?: boolean;
+  /** Write a consumed marker beside each manifest restored from, once the restore completed. @default true */
+  readonly markConsumed?: boolean;
 }
 
 /** The restore set of a location: every check of the set, nothing about where it goes. Problems are returned, not thrown, with the entries of what could be planned. */
-async function selectRestoreSet(options: PrepareRestoreOptions): Promise<Pick<RestorePlan, 'location' | 'instance' | 'namespaces' | 'entries'> & { problems: ShmsnapError[] }> {
+async function selectRestoreSet(options: PrepareRestoreOptions): Promise<Pick<RestorePlan, 'location' | 'instance' | 'namespaces' | 'entries'> & { problems: ShmsnapError[]; state: LocationState }> {
   const { sink, codecs, signal } = options;
   const state = options.state ?? (await readLocation(sink, signal));
   const instances = instancesIn(state, codecs);
@@ -150,7 +168,7 @@ async function selectRestoreSet(options: PrepareRestoreOptions): Promise<Pick<Re
     if (!source) throw errNamespaceNotFound(ns.namespace, instance, sink.location);
     namespaces.push({ name: ns.namespace, nsid: ns.nsid, source });
   }
-  return { location: sink.location, instance, namespaces, entries, problems: selected.problems };
+  return { location: sink.location, instance, namespaces, entries, problems: selected.problems, state };
 }
 
 function sourcesOf(namespaces: RestorePlan['namespaces']): RestoreSource[] {
@@ -172,9 +190,20 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Re
   const concurrency = options.concurrency ?? 2;
   checkConcurrency(concurrency);
   const overrides = restoreOverrides(options);
-  const sink = withSinkContext(options.sink);
-  const { problems, ...set } = await selectRestoreSet({ ...options, sink });
   const host = options.host ?? (await readHostIdentity());
+  const sink = withSinkContext(options.sink);
+  const { problems, state, ...set } = await selectRestoreSet({ ...options, sink });
+  await options.guard?.acquire(set.instance);
+  const restoredFrom = manifestsOf(set.namespaces);
+  const consumed: ConsumedMarker[] = [];
+  for (const backup of restoredFrom) {
+    const marker = consumedMarkerOf(backup, state.consumed);
+    if (!marker) continue;
+    consumed.push(marker);
+    // First among the problems: it decides the code, whatever else a dry run finds.
+    if (options.allowConsumed !== true) problems.unshift(errBackupConsumed(set.location, backup.name, { at: marker.consumedAt, hostname: marker.hostname, pid: marker.pid, marker: marker.name }));
+  }
+  const warnings = [...(options.guard?.checkpointWarnings(set.namespaces.map((n) => n.name)) ?? []), ...(options.guard?.notes ?? [])];
   const { provenance, findings } = assessRestore(sourcesOf(set.namespaces), host, options.now ?? new Date(), options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs });
   const refusing = standingFindings(findings, overrides);
   const { target, signal } = options;
@@ -192,12 +221,67 @@ export async function prepareRestore(options: PrepareRestoreOptions): Promise<Re
     provenance,
     findings,
     refusing,
+    consumed,
+    warnings,
     async run(runOptions = {}) {
       if (!target) throw errConfigInvalid('target', 'this restore plan was prepared without a target');
       if (refusing.length > 0) throw errRestoreRefused(set.location, refusing);
-      return executeRestore({ sink, target, entries: set.entries, concurrency, ...(options.directCopy === undefined ? {} : { directCopy: options.directCopy }) }, runOptions);
+      const result = await executeRestore({ sink, target, entries: set.entries, concurrency, ...(options.directCopy === undefined ? {} : { directCopy: options.directCopy }) }, runOptions);
+      const marked =
+        options.markConsumed === false
+          ? { written: [], kept: [], failed: [] }
+          : await markConsumed(sink, restoredFrom, state.consumed, (backup) => ({
+              consumedAt: new Date().toISOString(),
+              host,
+              pid: process.pid,
+              tool: backup.manifest.tool,
+              backup: { manifest: backup.name, createdAt: backup.manifest.createdAt },
+              restored: {
+                instance: set.instance,
+                namespaces: set.namespaces.filter((n) => n.source.kind === 'manifest' && n.source.name === backup.name).map((n) => ({ name: n.name, nsid: n.nsid })),
+                segments: set.entries.filter((e) => backup.manifest.segments.some((s) => s.key === e.segment.key)).length,
+                rawBytes: set.entries.filter((e) => backup.manifest.segments.some((s) => s.key === e.segment.key)).reduce((sum, e) => sum + e.segment.size, 0),
+              },
+            }));
+      return { ...result, consumed: marked };
     },
   };
+}
+
+/** The manifests the plan's namespaces come from, each once. */
+function manifestsOf(namespaces: RestorePlan['namespaces']): LocationBackup[] {
+  const out: LocationBackup[] = [];
+  for (const ns of namespaces) if (ns.source.kind === 'manifest' && !out.includes(ns.source.backup)) out.push(ns.source.backup);
+  return out;
+}
+
+/**
+ * `restore --latest`: the newest complete, unconsumed backup of `host` (and
+ * `instance`, when given) at the location or up to `depth` levels below it
+ * (a prefix holding many nodes' backups, `<host>/<instance>/<timestamp>`);
+ * BACKUP_NOT_FOUND when there is none, CONFIG_INVALID when it would have to
+ * choose between instances. The caller opens a sink at its `prefix` (a
+ * sink's object names hold no `/`, so the markers are written there) and
+ * restores from it.
+ */
+export async function findLatestBackup(
+  sink: Sink,
+  options: { readonly codecs: CodecLookup; readonly host: HostIdentity; readonly depth: number; readonly instance?: number; readonly signal?: AbortSignal },
+): Promise<BackupListing> {
+  const rows = await listBackups(sink, { codecs: options.codecs, depth: options.depth, ...(options.signal ? { signal: options.signal } : {}) });
+  const usable = rows.filter(
+    (r) => r.status === 'complete' && r.consumed === null && r.host !== null && foreignHostReason(r.host, options.host) === undefined && (options.instance === undefined || r.instance === options.instance),
+  );
+  const instances = [...new Set(usable.map((r) => r.instance))].sort((a, b) => a - b);
+  if (options.instance === undefined && instances.length > 1) {
+    throw errConfigInvalid('instance', `${sink.location} holds backups of instances ${instances.join(', ')} of this host; choose one`);
+  }
+  const newest = usable.sort((a, b) => Date.parse(b.createdAt!) - Date.parse(a.createdAt!))[0];
+  if (!newest) {
+    const of = options.instance === undefined ? '' : `, instance ${options.instance}`;
+    throw errBackupNotFound(sink.location, `no complete, unconsumed backup of host '${options.host.hostname}'${of} there or up to ${options.depth} level${options.depth === 1 ? '' : 's'} below (${rows.length} backup${rows.length === 1 ? '' : 's'} listed)`);
+  }
+  return newest;
 }
 
 /** The overrides `options` give: each one named, or all of them through `force`; `allowOlder` with `maxAgeMs` is CONFIG_INVALID. */

@@ -66,7 +66,8 @@ export async function checkBackupLocation(sink: Sink, plan: readonly BackupPlanE
   const ours = { instance: plan[0]!.segment.instance, nsids: [...new Set(plan.map((e) => e.segment.nsid))] };
   for (const info of existing) {
     const other = parseBackupObjectName(info.name);
-    if (!other || !coversSameNamespace(ours, other)) continue;
+    // A consumed marker left without its manifest says nothing about a new backup (its record names the manifest it was for).
+    if (!other || other.kind === 'consumed' || !coversSameNamespace(ours, other)) continue;
     throw errBackupExists(
       sink.location,
       other.kind === 'manifest'
