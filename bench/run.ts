@@ -89,6 +89,8 @@ interface Measured {
 
 /** Async: the S3 server of the S3 rows runs in this process and must keep serving. */
 async function shmsnap(args: string[]): Promise<Measured> {
+  // Each backup is restored several times (rounds, --threads 8): a consumed one is restored again on purpose.
+  if (args[0] === 'restore') args = [...args, '--allow-consumed'];
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'measure.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
