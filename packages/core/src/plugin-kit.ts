@@ -23,3 +23,4 @@ export { retryDelayMs, retryOperation, withRetry, type RetryEvent, type RetryOpt
 export { crc32, crc32Combine, createCrc32Meter, type Crc32Meter, type Crc32MeterOptions, type Crc32Result } from './pipeline/checksum.js';
 export { pipelineSettled } from './pipeline/settle.js';
 export { createSinkWriter, type SinkWriterOptions } from './plugins/sink-writer.js';
+export { redactUrlLocation } from './plugins/redact-location.js';

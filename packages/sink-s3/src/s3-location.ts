@@ -5,7 +5,7 @@
  * URL) is refused, and `redactS3Location` strips both for logs, erring on the
  * side of removing too much.
  */
-import { errConfigInvalid } from '@shmsnap/core/plugin-kit';
+import { errConfigInvalid, redactUrlLocation } from '@shmsnap/core/plugin-kit';
 
 export interface S3Location {
   readonly bucket: string;
@@ -18,16 +18,7 @@ const BUCKET_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
 const SCHEME = /^s3:\/\//i;
 
 /** `location` without userinfo, query string or fragment: safe to print. */
-export function redactS3Location(location: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(location)?.[0] ?? '';
-  let rest = location.slice(scheme.length);
-  const cut = rest.search(/[?#]/);
-  if (cut >= 0) rest = rest.slice(0, cut);
-  // The last '@': a secret may itself contain '/', so the first '/' is no boundary.
-  const at = rest.lastIndexOf('@');
-  if (at >= 0) rest = rest.slice(at + 1);
-  return scheme + rest;
-}
+export const redactS3Location = redactUrlLocation;
 
 export function parseS3Location(location: string): S3Location {
   const shown = `location ${redactS3Location(location)}`;

@@ -9,7 +9,7 @@
  * both all the same, erring on the side of removing too much, so a location
  * pasted with a SAS is safe to show even in the refusal.
  */
-import { errConfigInvalid } from '@shmsnap/core/plugin-kit';
+import { errConfigInvalid, redactUrlLocation } from '@shmsnap/core/plugin-kit';
 
 export interface AzureLocation {
   /** The storage account: 3–24 lower-case letters and digits. */
@@ -27,16 +27,7 @@ const CONTAINER_PATTERN = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const SCHEME = /^azblob:\/\//i;
 
 /** `location` without userinfo, query string or fragment: safe to print. */
-export function redactAzureLocation(location: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(location)?.[0] ?? '';
-  let rest = location.slice(scheme.length);
-  const cut = rest.search(/[?#]/);
-  if (cut >= 0) rest = rest.slice(0, cut);
-  // The last '@': a secret may itself hold '/', so the first '/' is no boundary.
-  const at = rest.lastIndexOf('@');
-  if (at >= 0) rest = rest.slice(at + 1);
-  return scheme + rest;
-}
+export const redactAzureLocation = redactUrlLocation;
 
 export function parseAzureLocation(location: string): AzureLocation {
   const shown = `location ${redactAzureLocation(location)}`;

@@ -80,15 +80,30 @@ export function serializePendingMarker(marker: { startedAt: string; host: HostId
  * interrupted, so an unreadable or foreign body still yields a marker (with
  * nulls), never an error.
  */
-export function parsePendingMarker(bytes: Uint8Array | undefined): PendingMarker {
+/**
+ * A marker's body as an object, for readers that must not fail: missing,
+ * unparsable or non-object bytes are `{}`. The markers (pending, consumed)
+ * count by their existence, so their readers take what fields they find.
+ */
+export function lenientJsonObject(bytes: Uint8Array | undefined): Record<string, unknown> {
   let value: unknown;
   try {
     value = bytes === undefined ? undefined : JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch {
     value = undefined;
   }
-  const root = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  const host = typeof root.host === 'object' && root.host !== null ? (root.host as Record<string, unknown>) : {};
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+/** `root[key]` when it is an object, else `{}`. */
+export function lenientField(root: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = root[key];
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+export function parsePendingMarker(bytes: Uint8Array | undefined): PendingMarker {
+  const root = lenientJsonObject(bytes);
+  const host = lenientField(root, 'host');
   return {
     startedAt: typeof root.startedAt === 'string' ? root.startedAt : null,
     hostname: typeof host.hostname === 'string' ? host.hostname : null,

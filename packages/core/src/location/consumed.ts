@@ -19,7 +19,7 @@
  */
 import type { Sink } from '../contracts/sink.js';
 import { toShmsnapError, type ShmsnapError } from '../errors.js';
-import { consumedName, type HostIdentity } from '../format/manifest.js';
+import { consumedName, lenientField, lenientJsonObject, type HostIdentity } from '../format/manifest.js';
 import { readObject, writeObject } from '../pipeline/sink-io.js';
 import type { LocationBackup } from './catalog.js';
 
@@ -52,15 +52,9 @@ export function serializeConsumedMarker(record: ConsumedRecord): Buffer {
 }
 
 export function parseConsumedMarker(name: string, bytes: Uint8Array | undefined): ConsumedMarker {
-  let value: unknown;
-  try {
-    value = bytes === undefined ? undefined : JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    value = undefined;
-  }
-  const root = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  const host = typeof root.host === 'object' && root.host !== null ? (root.host as Record<string, unknown>) : {};
-  const backup = typeof root.backup === 'object' && root.backup !== null ? (root.backup as Record<string, unknown>) : {};
+  const root = lenientJsonObject(bytes);
+  const host = lenientField(root, 'host');
+  const backup = lenientField(root, 'backup');
   return {
     name,
     consumedAt: typeof root.consumedAt === 'string' ? root.consumedAt : null,
