@@ -24,3 +24,4 @@ export { crc32, crc32Combine, createCrc32Meter, type Crc32Meter, type Crc32Meter
 export { pipelineSettled } from './pipeline/settle.js';
 export { createSinkWriter, type SinkWriterOptions } from './plugins/sink-writer.js';
 export { redactUrlLocation } from './plugins/redact-location.js';
+export { CONNECTION_ERROR_CODES } from './plugins/connection-errors.js';

@@ -18,6 +18,7 @@
  * locations are printed redacted).
  */
 import {
+  CONNECTION_ERROR_CODES,
   errAborted,
   errObjectExists,
   errObjectNotFound,
@@ -62,19 +63,6 @@ const RETRYABLE_CODES = new Set([
   'ConditionalRequestConflict',
   'OperationAborted',
   'TimeoutError',
-]);
-const CONNECTION_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'UND_ERR_SOCKET',
 ]);
 const CONNECTION_MESSAGES = /socket hang up|^aborted$|premature close|ECONNRESET|EPIPE|timed? ?out/i;
 
@@ -151,7 +139,7 @@ function answerText(code: string | undefined, status: number, message: unknown):
 
 function isConnectionFailure(error: unknown): boolean {
   const code = field(error, 'code');
-  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
   const message = field(error, 'message');
   return typeof message === 'string' && CONNECTION_MESSAGES.test(message);
 }

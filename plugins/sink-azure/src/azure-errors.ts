@@ -18,6 +18,7 @@
  * message, with every secret value scrubbed out.
  */
 import {
+  CONNECTION_ERROR_CODES,
   errAborted,
   errLocationNotFound,
   errObjectExists,
@@ -46,20 +47,8 @@ export interface AzureStep {
 }
 
 const RETRYABLE_CODES = new Set(['ServerBusy', 'InternalError', 'OperationTimedOut', 'TimeoutError', 'REQUEST_SEND_ERROR']);
-const CONNECTION_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'UND_ERR_SOCKET',
-  'REQUEST_SEND_ERROR',
-]);
+/** The SDK's name for a request that never got an answer, beside Node's connection codes. */
+const CONNECTION_CODES: ReadonlySet<string> = new Set([...CONNECTION_ERROR_CODES, 'REQUEST_SEND_ERROR']);
 const CONNECTION_MESSAGES = /socket hang up|^aborted$|premature close|ECONNRESET|ECONNREFUSED|EPIPE|timed? ?out/i;
 
 function field(value: unknown, name: string): unknown {

@@ -15,7 +15,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from '@shmsnap/core/testkit';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -134,17 +134,6 @@ export async function ensureRgwInstalled(log: (line: string) => void = () => {})
   if (still.length > 0) throw new RgwUnavailable(`apt installed Ceph but ${still.join(', ')} are still missing`);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function cephConf(dir: string, fsid: string, monPort: number, rgwPort: number): string {
   return `[global]
@@ -283,7 +272,7 @@ export async function startRgw(options: RgwOptions = {}): Promise<RgwServer> {
   };
 
   try {
-    const [monPort, rgwPort] = [await freePort(), await freePort()];
+    const [monPort, rgwPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
     for (const sub of ['mon', 'osd', 'run', 'log', 'rgw']) await mkdir(join(dir, sub));
     const fsid = randomUUID();
     await writeFile(conf, cephConf(dir, fsid, monPort, rgwPort));
