@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
-import { freeLoopbackPort } from '@shmsnap/core/testkit';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -55,6 +55,17 @@ function azuriteBlobBin(): string {
   return join(dirname(manifestPath), bin);
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 /** Resolves once something answers HTTP on the port (any status: Azurite says 403 or 400 to an unsigned request). */
 function answers(port: number): Promise<boolean> {
@@ -81,7 +92,7 @@ export function azuriteConnectionString(endpoint: string, accountKey = AZURITE_A
 async function launch(directory: string): Promise<{ child: ChildProcess; port: number }> {
   const bin = azuriteBlobBin();
   for (let attempt = 1; ; attempt += 1) {
-    const port = await freeLoopbackPort();
+    const port = await freePort();
     const child = spawn(process.execPath, [bin, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', directory, '--silent', '--skipApiVersionCheck'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
