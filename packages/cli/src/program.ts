@@ -13,6 +13,7 @@ import { defineInspectCommand } from './commands/inspect.js';
 import { defineLsCommand } from './commands/ls.js';
 import { definePluginsCommand } from './commands/plugins.js';
 import { defineRestoreCommand } from './commands/restore.js';
+import { defineSystemdCommand } from './commands/systemd.js';
 import { defineVerifyCommand } from './commands/verify.js';
 import { installConfiguration, readConfigFile, tolerateUnknownKeys } from './config.js';
 import type { Registry } from '@shmsnap/core';
@@ -51,6 +52,7 @@ export function createProgram(context: CliContext): Command {
   defineDemoCommand(program, context);
   defineConfigCommand(program, context);
   definePluginsCommand(program, context);
+  defineSystemdCommand(program, context);
   defineCompletionCommand(program, context);
   defineManCommand(program, context);
   // The configuration file and SHMSNAP_* variables, for whichever command runs (config.ts).

@@ -35,6 +35,7 @@ export * from './host/asd-process.js';
 export * from './host/aerospike-conf.js';
 export * from './host/instance-lock.js';
 export * from './host/instance-guard.js';
+export * from './host/systemd-units.js';
 export * from './plugins/registry.js';
 export { validatePlugin } from './plugins/validate-plugin.js';
 export { withRetry, type RetryPolicy } from './plugins/with-retry.js';
