@@ -32,7 +32,7 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   // shmsnap systemd's options.
   asdUnit: '--asd-unit',
   environmentFile: '--environment-file',
-  location: '--location',
+  warmRestartLocation: '--location',
   shmsnapBin: '--shmsnap-bin',
   timeoutStartSec: '--timeout-start',
   timeoutStopSec: '--timeout-stop',

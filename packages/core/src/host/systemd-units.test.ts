@@ -86,7 +86,7 @@ describe('warmRestartUnit', () => {
     assert.equal(refusal(() => warmRestartUnit({ ...base, restoreCommand: ['shmsnap', 'x'] })), "CONFIG_INVALID: shmsnapBin: the command must start with an absolute path, not 'shmsnap'");
     assert.match(refusal(() => warmRestartUnit({ ...base, timeoutStopSec: 'soon' })), /^CONFIG_INVALID: timeoutStopSec: 'soon' is not a systemd time span/);
     assert.match(refusal(() => warmRestartUnit({ ...base, asdUnit: 'aerospike' })), /^CONFIG_INVALID: asdUnit: 'aerospike' is not a service unit name/);
-    assert.match(refusal(() => warmRestartUnit({ ...base, localPath: 'relative/dir' })), /^CONFIG_INVALID: location: 'relative\/dir' must be an absolute path/);
+    assert.match(refusal(() => warmRestartUnit({ ...base, localPath: 'relative/dir' })), /^CONFIG_INVALID: warmRestartLocation: 'relative\/dir' must be an absolute path/);
     assert.match(refusal(() => warmRestartUnit({ ...base, environment: { 'A-B': 'x' } })), /^CONFIG_INVALID: environment: 'A-B' is not a variable name/);
   });
 });
@@ -133,7 +133,7 @@ describe('warmRestartLocations', () => {
   });
 
   it('refuses a template whose last directory is not a timestamp, or with nothing fixed', () => {
-    assert.match(refusal(() => warmRestartLocations('/srv/{timestamp}/{host}')), /^CONFIG_INVALID: location: '\/srv\/\{timestamp\}\/\{host\}' must end in a directory named by \{timestamp\}/);
+    assert.match(refusal(() => warmRestartLocations('/srv/{timestamp}/{host}')), /^CONFIG_INVALID: warmRestartLocation: '\/srv\/\{timestamp\}\/\{host\}' must end in a directory named by \{timestamp\}/);
     assert.match(refusal(() => warmRestartLocations('s3://{host}/{timestamp}')), /placeholder in its first directory/);
     assert.match(refusal(() => warmRestartLocations('s3://')), /names no directory or prefix/);
   });

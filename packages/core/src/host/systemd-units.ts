@@ -55,16 +55,16 @@ export interface WarmRestartLocations {
  */
 export function warmRestartLocations(location: string): WarmRestartLocations {
   const trimmed = location.replace(/\/+$/, '');
-  if (trimmed === '' || /^[a-z][a-z0-9+.-]*:\/*$/i.test(trimmed)) throw errConfigInvalid('location', `'${location}' names no directory or prefix to keep backups under`);
+  if (trimmed === '' || /^[a-z][a-z0-9+.-]*:\/*$/i.test(trimmed)) throw errConfigInvalid('warmRestartLocation', `'${location}' names no directory or prefix to keep backups under`);
   if (!trimmed.includes('{')) return { backupTo: `${trimmed}/${BACKUP_LAYOUT}`, restoreFrom: trimmed, depth: 3 };
   const parts = trimmed.split('/');
   const first = parts.findIndex((p) => p.includes('{'));
   const below = parts.slice(first);
   if (!below.at(-1)!.includes('{timestamp}')) {
-    throw errConfigInvalid('location', `'${location}' must end in a directory named by {timestamp}: each shutdown writes a new backup, and a fixed directory would refuse the second`);
+    throw errConfigInvalid('warmRestartLocation', `'${location}' must end in a directory named by {timestamp}: each shutdown writes a new backup, and a fixed directory would refuse the second`);
   }
   if (parts.slice(0, first).join('/') === '' || /^[a-z][a-z0-9+.-]*:\/*$/i.test(parts.slice(0, first).join('/'))) {
-    throw errConfigInvalid('location', `'${location}' has a placeholder in its first directory: the boot looks for backups below the fixed part before it`);
+    throw errConfigInvalid('warmRestartLocation', `'${location}' has a placeholder in its first directory: the boot looks for backups below the fixed part before it`);
   }
   return { backupTo: trimmed, restoreFrom: parts.slice(0, first).join('/'), depth: below.length };
 }
@@ -223,7 +223,7 @@ export function warmRestartUnit(options: WarmRestartUnitOptions): SystemdUnitFil
     // S3 needs the network at boot and until the backup is written at shutdown.
     'Wants=network-online.target',
     'After=network-online.target local-fs.target remote-fs.target',
-    ...(options.localPath === undefined ? [] : [`RequiresMountsFor=${unitPath('location', options.localPath)}`]),
+    ...(options.localPath === undefined ? [] : [`RequiresMountsFor=${unitPath('warmRestartLocation', options.localPath)}`]),
     '',
     '[Service]',
     'Type=oneshot',
