@@ -243,13 +243,26 @@ describe('the warm-restart unit, played as systemd would', () => {
     asd = await startAsd();
     assert.equal(asd.line, 'asd: cold start generation=1 (no segments)');
 
-    // A restart without a reboot (systemctl restart of the unit): the segments are in place, asd starts from them under either policy.
+    // A restart without a reboot (systemctl restart of the unit: asd stopped, the backup, the start again): the
+    // segments are in place, asd starts from them under either policy, and the backup just taken is consumed,
     await asd.stop();
+    await nextSecond();
+    assert.equal((await exec(keep.stop)).status, 0);
     const inPlace = await exec(keep.start);
     assert.equal(inPlace.status, 0, inPlace.stderr);
     assert.match(inPlace.stdout, /segment\(s\) of it in shared memory: nothing to restore/);
+    assert.match(inPlace.stdout, /systemd: marked \S+ consumed: asd goes on from the segments it copied/);
     asd = await startAsd();
     assert.equal(asd.line, 'asd: warm start generation=2');
+    // so a crash after it does not make that backup the next boot's: asd went on from it.
+    await asd.stop('SIGKILL');
+    await reboot();
+    const afterCrash = await exec(cold.start);
+    assert.equal(afterCrash.status, 0);
+    assert.match(afterCrash.stderr, /BACKUP_NOT_FOUND: .*no complete, unconsumed backup/);
+    assert.deepEqual(aerospikeKeys(), []);
+    asd = await startAsd();
+    assert.equal(asd.line, 'asd: cold start generation=1 (no segments)');
     assert.equal((await asd.stop()).code, 0);
   });
 });

@@ -52,3 +52,4 @@ export * from './location/plan-backup.js';
 export * from './location/plan-restore.js';
 export * from './location/plan-verify.js';
 export * from './location/restore-guard.js';
+export * from './location/outrun.js';

@@ -37,6 +37,7 @@ import {
   foreignHostReason,
   isShmsnapError,
   listBackups,
+  markOutrunBackups,
   NOTHING_FOUND_CODES,
   readHostIdentity,
   RESTORE_FAILURE_POLICIES,
@@ -44,6 +45,7 @@ import {
   warmRestartUnit,
   type BootRestoreOutcome,
   type RestoreFailurePolicy,
+  type Sink,
   type SystemdUnitFile,
 } from '@shmsnap/core';
 import { listShmSegments } from '@shmsnap/shm-native';
@@ -263,12 +265,13 @@ async function bootRestore(command: Command, flags: SystemdFlags, context: CliCo
   const places = warmRestartLocations(absoluteLocation(flags.location));
   const say = (outcome: BootRestoreOutcome) => bootRestoreVerdict(outcome, flags.onRestoreFailure, flags.asdUnit);
   const prefix = `systemd: boot restore of instance ${flags.instance}`;
+  const openSink = sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute));
   const present = segmentsOf(flags.instance);
   if (present > 0) {
     output.line(`${prefix}: ${present} segment(s) of it in shared memory: ${say('in-place').says}`);
+    await consumeOutrun(context, places, flags.instance, openSink, output, signal);
     return EXIT_OK;
   }
-  const openSink = sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute));
   try {
     await runRestoreCommand(
       {
@@ -303,8 +306,31 @@ async function bootRestore(command: Command, flags: SystemdFlags, context: CliCo
   return EXIT_OK;
 }
 
+/**
+ * The segments stay in place and asd goes on from them: a backup of this boot is older than the node from now on
+ * (core's location/outrun.ts), so it is marked consumed. asd starts either way: a marker that cannot be written is a warning.
+ */
+async function consumeOutrun(context: CliContext, places: { restoreFrom: string; depth: number }, instance: number, openSink: (location: string) => Promise<Sink>, output: Output, signal: AbortSignal): Promise<void> {
+  try {
+    const result = await markOutrunBackups(await openSink(places.restoreFrom), (prefix) => openSink(`${places.restoreFrom}/${prefix.replace(/\/$/, '')}`), {
+      codecs: context.registry,
+      host: await readHostIdentity(),
+      instance,
+      depth: places.depth,
+      tool: TOOL,
+      signal,
+    });
+    for (const location of result.marked) output.line(`systemd: marked ${location} consumed: asd goes on from the segments it copied, so it is older than the node from now on`);
+    for (const f of result.failed) output.note(`systemd: warning: could not mark ${f.location} consumed (${f.error.code}: ${f.error.message}); a later boot could restore it although asd went on since`);
+  } catch (error) {
+    if (isShmsnapError(error) && NOTHING_FOUND_CODES.includes(error.code)) return;
+    const e = isShmsnapError(error) ? `${error.code}: ${error.message}` : String(error);
+    output.note(`systemd: warning: could not look for backups of this boot to mark consumed (${e})`);
+  }
+}
+
 /** This host's backups of `instance` under `root`, in any state (complete, consumed, interrupted): none means a first boot. */
-async function backupsOfThisHost(context: CliContext, root: string, depth: number, instance: number, openSink: (location: string) => Promise<import('@shmsnap/core').Sink>, signal: AbortSignal): Promise<number> {
+async function backupsOfThisHost(context: CliContext, root: string, depth: number, instance: number, openSink: (location: string) => Promise<Sink>, signal: AbortSignal): Promise<number> {
   const host = await readHostIdentity();
   try {
     const rows = await listBackups(await openSink(root), { codecs: context.registry, depth, signal });
