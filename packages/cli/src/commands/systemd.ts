@@ -248,7 +248,8 @@ async function install(unit: SystemdUnitFile, flags: SystemdFlags, output: Outpu
     try {
       await promisify(execFile)('systemctl', ['daemon-reload']);
     } catch (error) {
-      throw errIoFailed('running', 'systemctl daemon-reload', error);
+      // The unit is written: say so with the failure, so the operator reloads by hand.
+      throw errIoFailed('running', `systemctl daemon-reload (${path} was written; reload and enable it yourself)`, error);
     }
     output.line(`systemd: ran systemctl daemon-reload; now: ${enable}`);
   } else {
@@ -352,7 +353,7 @@ export function defineSystemdCommand(program: Command, context: CliContext): voi
     .command('systemd')
     .summary('the warm-restart systemd unit: print it, install it; boot-restore is its ExecStart')
     .description(
-      `The systemd unit that turns a reboot into a warm restart (docs/systemd.md): a oneshot service ordered before asd's unit (--asd-unit, default ${DEFAULT_ASD_UNIT}) whose ExecStart restores the newest complete, unconsumed backup of this host and instance from --location before asd starts, and whose ExecStop backs up after asd has stopped, to <location>/{host}/{instance}/{timestamp} (or a template of your own ending in {timestamp}). print writes the unit to stdout; install writes it into --unit-dir atomically (a different unit there is refused without --force; --daemon-reload runs systemctl daemon-reload); boot-restore is what ExecStart runs. --on-restore-failure: when the boot restore is refused (a stale, consumed, interrupted or foreign backup) or fails, cold starts asd cold, keep-stopped keeps it stopped; a first boot (no backup of this host and instance at all) and segments already in shared memory start asd under either. Only flags typed here are written into the unit; the configuration file (--config-file sets SHMSNAP_CONFIG) and the environment are read by each run.`,
+      `The systemd unit that turns a reboot into a warm restart (docs/systemd.md): a oneshot service ordered before asd's unit (--asd-unit, default ${DEFAULT_ASD_UNIT}) whose ExecStart restores the newest complete, unconsumed backup of this host and instance from --location before asd starts, and whose ExecStop backs up after asd has stopped, to <location>/{host}/{instance}/{timestamp} (or a template of your own ending in {timestamp}). print writes the unit to stdout; install writes it into --unit-dir atomically (a different unit there is refused without --force; --daemon-reload runs systemctl daemon-reload); boot-restore is what ExecStart runs. --on-restore-failure: when the boot restore is refused (a stale, consumed, interrupted or foreign backup) or fails, cold starts asd cold, keep-stopped keeps it stopped; a first boot (no backup of this host and instance at all) and segments already in shared memory (no reboot: this boot's backups are then marked consumed, asd having outrun them) start asd under either. Only flags typed here are written into the unit; the configuration file (--config-file sets SHMSNAP_CONFIG) and the environment are read by each run.`,
     )
     .addArgument(new Argument('<action>', 'print, install or boot-restore').choices(SYSTEMD_ACTIONS))
     .addOption(new Option('--location <location>', 'where the backups live: a root (each backup goes to <root>/{host}/{instance}/{timestamp}) or a template ending in {timestamp}; a directory, file:// URL or s3://bucket/prefix').argParser(parseLocation).makeOptionMandatory())
