@@ -245,7 +245,7 @@ export function warmRestartUnit(options: WarmRestartUnitOptions): SystemdUnitFil
   return { name, text: lines.join('\n') };
 }
 
-/** Reads one setting's values from a unit's text (the last section wins nothing: every line is returned in order). */
+/** Every value of one setting in a unit's text, in order, whatever its section (for tests and checks of generated units). */
 export function unitSettings(text: string, key: string): string[] {
   return text
     .split('\n')
