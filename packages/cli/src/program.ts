@@ -50,9 +50,10 @@ export function createProgram(context: CliContext): Command {
   defineInspectCommand(program, context);
   defineClearCommand(program, context);
   defineDemoCommand(program, context);
+  // Before config, whose [command] choices are the commands defined so far.
+  defineSystemdCommand(program, context);
   defineConfigCommand(program, context);
   definePluginsCommand(program, context);
-  defineSystemdCommand(program, context);
   defineCompletionCommand(program, context);
   defineManCommand(program, context);
   // The configuration file and SHMSNAP_* variables, for whichever command runs (config.ts).
