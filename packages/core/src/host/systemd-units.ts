@@ -217,7 +217,6 @@ export function warmRestartUnit(options: WarmRestartUnitOptions): SystemdUnitFil
     '# a first boot (no backup of this host and instance at all) and segments already in place start it either way.',
     '[Unit]',
     `Description=shmsnap warm restart of Aerospike instance ${options.instance} (restore before ${asd}, back up after it)`,
-    'Documentation=https://github.com/shmsnap/shmsnap/blob/main/docs/systemd.md',
     `Before=${asd}`,
     // A stop of this unit alone (an operator's) stops asd first, so its backup never meets a running asd.
     `PropagatesStopTo=${asd}`,
