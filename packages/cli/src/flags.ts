@@ -29,6 +29,14 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   namespaces: '--namespace',
   nsid: '--nsid',
   to: '--to',
+  // shmsnap systemd's options.
+  asdUnit: '--asd-unit',
+  environmentFile: '--environment-file',
+  warmRestartLocation: '--location',
+  shmsnapBin: '--shmsnap-bin',
+  timeoutStartSec: '--timeout-start',
+  timeoutStopSec: '--timeout-stop',
+  unitDir: '--unit-dir',
   // The S3 sink's options.
   caBundle: '--s3-ca-bundle',
   checksumMode: '--s3-checksum',

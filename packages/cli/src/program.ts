@@ -13,6 +13,7 @@ import { defineInspectCommand } from './commands/inspect.js';
 import { defineLsCommand } from './commands/ls.js';
 import { definePluginsCommand } from './commands/plugins.js';
 import { defineRestoreCommand } from './commands/restore.js';
+import { defineSystemdCommand } from './commands/systemd.js';
 import { defineVerifyCommand } from './commands/verify.js';
 import { installConfiguration, readConfigFile, tolerateUnknownKeys } from './config.js';
 import type { Registry } from '@shmsnap/core';
@@ -49,6 +50,8 @@ export function createProgram(context: CliContext): Command {
   defineInspectCommand(program, context);
   defineClearCommand(program, context);
   defineDemoCommand(program, context);
+  // Before config, whose [command] choices are the commands defined so far.
+  defineSystemdCommand(program, context);
   defineConfigCommand(program, context);
   definePluginsCommand(program, context);
   defineCompletionCommand(program, context);

@@ -45,6 +45,8 @@ export interface ConsumedRecord {
   readonly tool: { readonly name: string; readonly version: string };
   readonly backup: { readonly manifest: string; readonly createdAt: string };
   readonly restored: { readonly instance: number; readonly namespaces: readonly { readonly name: string; readonly nsid: number }[]; readonly segments: number; readonly rawBytes: number };
+  /** Why a backup that was not restored is consumed (location/outrun.ts: the segments it copied stayed in place and asd went on from them). */
+  readonly note?: string;
 }
 
 export function serializeConsumedMarker(record: ConsumedRecord): Buffer {
