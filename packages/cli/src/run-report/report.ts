@@ -15,7 +15,7 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isShmsnapError, type TryLockFile } from '@shmsnap/core';
 import { loadFileLock } from '@shmsnap/shm-native';
 import { emptyMetrics, mergeRun, MetricsFileCorrupt, parseMetrics, renderMetrics, writeFileAtomic, type MetricsState } from './metrics.js';
@@ -28,10 +28,27 @@ export interface RunReportFlags {
   readonly metricsFile?: string;
 }
 
+/**
+ * A file to write, as typed: refused when empty or blank (an unset shell
+ * variable, which would otherwise only be a warning after the run) or when
+ * it names a directory (a trailing slash).
+ */
+export function parseReportFile(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('the file name is empty (an unset shell variable?)');
+  if (value.endsWith('/')) throw new InvalidArgumentError(`'${value}' names a directory; give a file in it`);
+  return value;
+}
+
 export function addRunReportOptions(command: Command): Command {
-  command.addOption(new Option('--run-log <file>', 'append one JSON line describing this run (what, where, bytes, seconds, outcome, error code) to this file; its directory is created (docs/json.md, shmsnap.run-record/1)').helpGroup(GROUP));
   command.addOption(
-    new Option('--metrics-file <file>', 'write Prometheus metrics of this run, merged with the file\'s earlier runs, to this file, atomically (for node_exporter\'s textfile collector: a *.prom file in its directory; docs/metrics.md)').helpGroup(GROUP),
+    new Option('--run-log <file>', 'append one JSON line describing this run (what, where, bytes, seconds, outcome, error code) to this file; its directory is created (docs/json.md, shmsnap.run-record/1)')
+      .argParser(parseReportFile)
+      .helpGroup(GROUP),
+  );
+  command.addOption(
+    new Option('--metrics-file <file>', 'write Prometheus metrics of this run, merged with the file\'s earlier runs, to this file, atomically (for node_exporter\'s textfile collector: a *.prom file in its directory; docs/metrics.md)')
+      .argParser(parseReportFile)
+      .helpGroup(GROUP),
   );
   return command;
 }

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { errBackupConsumed, errNoSpace } from '@shmsnap/core';
 import { emptyMetrics, mergeRun, METRIC_FAMILIES, MetricsFileCorrupt, parseMetrics, renderMetrics, writeFileAtomic, type MetricsState } from './metrics.js';
 import { appendRunRecord, outcomeOf, RECORD_MESSAGE_MAX, runRecord, type ObservedRun, type RunRecord } from './record.js';
-import { observeRun, reportRun, updateMetricsFile, type MetricsLock } from './report.js';
+import { observeRun, parseReportFile, reportRun, updateMetricsFile, type MetricsLock } from './report.js';
 
 let root = '';
 let counter = 0;
@@ -302,5 +302,13 @@ describe('reportRun', () => {
     await reportRun({ runLog: file }, backupRun({ exitStatus: 3, error: { code: 'NO_SPACE', message: errNoSpace('x', 'y').message }, transfer: undefined }), () => assert.fail('no warning'));
     const record = JSON.parse(await readFile(file, 'utf8')) as RunRecord;
     assert.deepEqual([record.outcome, record.error?.code], ['refused', 'NO_SPACE']);
+  });
+});
+
+describe('--run-log and --metrics-file values', () => {
+  it('refuse an empty name and a directory, and take any other path', () => {
+    assert.throws(() => parseReportFile(' '), /the file name is empty/);
+    assert.throws(() => parseReportFile('/var/lib/node_exporter/textfile/'), /names a directory; give a file in it/);
+    assert.equal(parseReportFile('metrics/shmsnap.prom'), 'metrics/shmsnap.prom');
   });
 });
