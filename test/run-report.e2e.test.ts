@@ -6,7 +6,8 @@
 // TYPE for every family and the values of both runs; a refused restore (a
 // consumed backup) adds one refusal by code and a record saying so; a
 // metrics path that cannot be written is a warning and changes no exit
-// status; the configuration (SHMSNAP_RUN_LOG) and asmt report the same way.
+// status; Ctrl-C is an interrupted run; the configuration (SHMSNAP_RUN_LOG)
+// and asmt report the same way.
 import assert from 'node:assert/strict';
 import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
@@ -20,7 +21,7 @@ const { afterEach, before, describe, it } = await import('node:test');
 const { Ajv2020 } = await import('ajv/dist/2020.js');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
 const { useScratch } = await import('./support/scratch.js');
-const { runAsmt, runShmsnap } = await import('./support/cli.js');
+const { runAsmt, runShmsnap, startCli } = await import('./support/cli.js');
 const { clearSegments } = await import('./support/shm.js');
 
 type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
@@ -208,6 +209,26 @@ describe('--run-log and --metrics-file', () => {
     assert.match(bad.stderr, /could not be written/);
     const last = (await records(log)).at(-1)!;
     assert.deepEqual([last.outcome, last.exitStatus, last.error?.code], ['failed', 2, 'CONFIG_INVALID']);
+  });
+
+  it('record and count a backup interrupted by Ctrl-C as interrupted', { timeout: 120_000 }, async () => {
+    // Slow enough to be caught mid-way: 64 MiB at gzip level 9 on one thread.
+    await createFixture({ namespaces: [{ name: 'test', nsid: 1, stages: 4, stageBytes: 16 * 1024 * 1024 }] });
+    const log = join(scratch.fresh(), 'runs.jsonl');
+    const prom = join(scratch.fresh(), 'm.prom');
+    const running = startCli(['backup', '--to', scratch.fresh(), '--codec', 'gzip', '--level', '9', '--threads', '1', '--run-log', log, '--metrics-file', prom], { env: env() });
+    await running.waitFor(/backup: [1-9]0%/);
+    running.child.kill('SIGINT');
+    const result = await running.done;
+    assert.equal(result.status, 130, result.stderr);
+    const [record] = await records(log);
+    assert.deepEqual([record!.outcome, record!.exitStatus, record!.error?.code, record!.segments], ['interrupted', 130, 'ABORTED', null]);
+    const metrics = parseExposition(await readFile(prom, 'utf8'));
+    const run = 'operation="backup",instance="0"';
+    assert.equal(value(metrics, 'shmsnap_runs_total', `${run},outcome="interrupted"`), 1);
+    assert.equal(value(metrics, 'shmsnap_last_run_outcome', `${run},outcome="interrupted"`), 1);
+    assert.equal(metrics.get('shmsnap_failures_total'), undefined, 'an interrupt is not a failure');
+    assert.equal(metrics.get('shmsnap_last_success_timestamp_seconds'), undefined, 'nor a success');
   });
 
   it('take the log from SHMSNAP_RUN_LOG, and asmt reports its runs through the same code', { timeout: 60_000 }, async () => {
