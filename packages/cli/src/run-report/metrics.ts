@@ -257,11 +257,15 @@ function compareLabels(family: MetricFamily, a: Labels, b: Labels): number {
  * written), mode 0644 whatever the umask (node_exporter often runs as
  * another user), fsync'd, renamed over `file`, the directory fsync'd. On a
  * failure the temporary file is removed and `file` is left as it was.
+ * Callers hold the file's lock (report.ts), so one temporary name per
+ * process is enough.
  */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
   const directory = dirname(file);
   await mkdir(directory, { recursive: true, mode: 0o755 });
   const temporary = join(directory, `.${basename(file)}.${process.pid}.tmp`);
+  // One left by a killed run whose pid this one reuses goes first; O_EXCL then refuses anything planted there (a link).
+  await unlink(temporary).catch(() => undefined);
   const handle = await open(temporary, 'wx', 0o644);
   try {
     try {
