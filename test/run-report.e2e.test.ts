@@ -203,6 +203,14 @@ describe('--run-log and --metrics-file', () => {
     assert.match(run.stderr, new RegExp(`^backup: warning: the metrics file ${plain}/shmsnap\\.prom could not be written: .+; the run's exit status is unchanged\\n$`));
     assert.deepEqual((await records(log)).map((r) => r.outcome), ['ok']);
 
+    // Under --events the warning goes to stderr: the last event line still says how the run ended.
+    await clearSegments();
+    await createFixture(small);
+    const events = await shmsnap(['backup', '--to', scratch.fresh(), '--events', 'ndjson', '--metrics-file', join(plain, 'shmsnap.prom')]);
+    assert.equal(events.status, 0, events.stderr);
+    assert.equal(JSON.parse(events.stdout.trim().split('\n').at(-1)!).type, 'result');
+    assert.match(events.stderr, /^backup: warning: the metrics file .* could not be written: /);
+
     // And a run that failed keeps its own status (2, a usage error found after parsing) with the same warning.
     const bad = await shmsnap(['backup', '--to', `${scratch.fresh()}/{nope}`, '--metrics-file', join(plain, 'shmsnap.prom'), '--run-log', log]);
     assert.equal(bad.status, 2, bad.stderr);

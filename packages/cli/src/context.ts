@@ -88,6 +88,6 @@ export async function execute(
     output.endProgress();
   }
   // --run-log and --metrics-file (backup and restore): after the output, never changing the status.
-  await reportCommandRun(context.registry, options, what, { status, failure, output, startedAt, facts });
+  await reportCommandRun(context.registry, options, what, { status, failure, output, startedAt, facts, stderr: context.streams.stderr });
   context.setExit(status);
 }

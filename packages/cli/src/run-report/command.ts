@@ -35,7 +35,9 @@ export async function reportCommandRun(
   registry: Registry,
   flags: CommandRunFlags,
   what: string,
-  run: { readonly status: number; readonly failure: unknown; readonly output: Output; readonly startedAt: Date; readonly facts?: RunFacts; readonly lock?: ReportTargets['lock'] },
+  run: { readonly status: number; readonly failure: unknown; readonly output: Output; readonly startedAt: Date; readonly facts?: RunFacts; readonly lock?: ReportTargets['lock'];
+    /** Where warnings go under --events: stderr, so the result or error stays the last event line (docs/events.md: "the last line says how it ended"). */
+    readonly stderr?: NodeJS.WritableStream },
 ): Promise<void> {
   if (!isRunOperation(what) || flags.dryRun === true) return;
   if (flags.runLog === undefined && flags.metricsFile === undefined) return;
@@ -71,5 +73,10 @@ export async function reportCommandRun(
     ...(flags.metricsFile === undefined ? {} : { metricsFile: flags.metricsFile }),
     ...(run.lock ? { lock: run.lock } : {}),
   };
-  await reportRun(targets, observed, (text) => output.note(`${what}: warning: ${text}`));
+  const warn = (text: string): void => {
+    const line = `${what}: warning: ${text}`;
+    if (output.settings.events && run.stderr) run.stderr.write(`${line}\n`);
+    else output.note(line);
+  };
+  await reportRun(targets, observed, warn);
 }
