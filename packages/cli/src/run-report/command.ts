@@ -10,6 +10,7 @@ import { renderMessage } from '../flags.js';
 import type { Output } from '../render/output.js';
 import { TOOL } from '../version.js';
 import type { RunFacts } from './run-facts.js';
+import type { RunOperation } from './record.js';
 import { isRunOperation, observeRun, reportRun, type ReportTargets, type RunReportFlags, type RunResultDocument } from './report.js';
 
 /**
@@ -35,12 +36,35 @@ export async function reportCommandRun(
   registry: Registry,
   flags: CommandRunFlags,
   what: string,
-  run: { readonly status: number; readonly failure: unknown; readonly output: Output; readonly startedAt: Date; readonly facts?: RunFacts; readonly lock?: ReportTargets['lock'];
-    /** Where warnings go under --events: stderr, so the result or error stays the last event line (docs/events.md: "the last line says how it ended"). */
-    readonly stderr?: NodeJS.WritableStream },
+  run: CommandRun,
 ): Promise<void> {
   if (!isRunOperation(what) || flags.dryRun === true) return;
   if (flags.runLog === undefined && flags.metricsFile === undefined) return;
+  const warn = (text: string): void => {
+    const line = `${what}: warning: ${text}`;
+    if (run.output.settings.events && run.stderr) run.stderr.write(`${line}\n`);
+    else run.output.note(line);
+  };
+  try {
+    await reportWith(registry, flags, what, run, warn);
+  } catch (error) {
+    // Whatever went wrong here, the run's status stands (report.ts).
+    warn(`the run could not be reported: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+export interface CommandRun {
+  readonly status: number;
+  readonly failure: unknown;
+  readonly output: Output;
+  readonly startedAt: Date;
+  readonly facts?: RunFacts;
+  readonly lock?: ReportTargets['lock'];
+  /** Where warnings go under --events: stderr, so the result or error stays the last event line (docs/events.md: "the last line says how it ended"). */
+  readonly stderr?: NodeJS.WritableStream;
+}
+
+async function reportWith(registry: Registry, flags: CommandRunFlags, what: RunOperation, run: CommandRun, warn: (text: string) => void): Promise<void> {
   const { output } = run;
   const coded = run.failure === undefined ? undefined : isShmsnapError(run.failure) ? run.failure : errInternal(run.failure instanceof Error ? run.failure.message : String(run.failure), run.failure);
   const asked = text(what === 'backup' ? flags.to : flags.from);
@@ -72,11 +96,6 @@ export async function reportCommandRun(
     ...(flags.runLog === undefined ? {} : { runLog: flags.runLog }),
     ...(flags.metricsFile === undefined ? {} : { metricsFile: flags.metricsFile }),
     ...(run.lock ? { lock: run.lock } : {}),
-  };
-  const warn = (text: string): void => {
-    const line = `${what}: warning: ${text}`;
-    if (output.settings.events && run.stderr) run.stderr.write(`${line}\n`);
-    else output.note(line);
   };
   await reportRun(targets, observed, warn);
 }
