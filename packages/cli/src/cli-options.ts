@@ -3,6 +3,7 @@ import { Argument, InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { createInstanceGuard, DEFAULT_AEROSPIKE_CONF, DEFAULT_ASD_PID_FILE, DEFAULT_LOCK_DIR, type InstanceGuard, type Registry } from '@shmsnap/core';
 import { loadFileLock } from '@shmsnap/shm-native';
+import { noteRunInstance } from './run-report/run-facts.js';
 import type { Command } from 'commander';
 
 export function parsePositiveInteger(name: string, max = Number.MAX_SAFE_INTEGER) {
@@ -104,11 +105,18 @@ export function addGuardOptions(command: Command, options: { readonly conf: bool
 
 /** The guard those flags describe, with the addon's flock. */
 export function guardFrom(flags: GuardFlags): InstanceGuard {
-  return createInstanceGuard({
+  const guard = createInstanceGuard({
     tryLock: loadFileLock(),
     allowRunningAsd: flags.allowRunningAsd === true,
     ...(flags.lockDir === undefined ? {} : { lockDir: flags.lockDir }),
     ...(flags.asdPidFile === undefined ? {} : { asdPidFile: flags.asdPidFile }),
     ...(flags.aerospikeConf === undefined ? {} : { aerospikeConf: flags.aerospikeConf }),
   });
+  // The run's record names the instance even when the run is refused before its result (run-report/run-facts.ts).
+  const acquire = guard.acquire.bind(guard);
+  guard.acquire = async (instance) => {
+    noteRunInstance(instance);
+    await acquire(instance);
+  };
+  return guard;
 }

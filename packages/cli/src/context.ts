@@ -10,6 +10,8 @@ import { withInterrupt, type OnCommitted } from './interrupt.js';
 import { outputSettings, type ProgressFlags } from './progress-options.js';
 import { Output, type OutputStreams } from './render/output.js';
 import { sinkRequest, type SinkFlags, type ValueSourceOf } from './sink-options.js';
+import { reportCommandRun, type CommandRunFlags } from './run-report/command.js';
+import { withRunFacts, type RunFacts } from './run-report/run-facts.js';
 
 export interface CliContext {
   readonly registry: Registry;
@@ -59,14 +61,18 @@ export function sinkOpener(registry: Registry, flags: SinkFlags, writes = false,
  * Runs `body` (the command `what`) with output set up from `--json`, `--events`, `--quiet` and `--no-progress`,
  * under Ctrl-C handling; records the exit status. A body that commits passes `onCommitted` to its run: an interrupt
  * after that point no longer stops it. A dry run's error lists every problem found. A problem in the configuration
- * (file or environment) is reported here, as the command's error, in the form the command's flags ask for.
+ * (file or environment) is reported here, as the command's error, in the form the command's flags ask for. A backup
+ * or restore given --run-log or --metrics-file is reported here too, whatever its outcome (run-report/).
  */
 export async function execute(
   context: CliContext,
-  options: { json?: boolean; dryRun?: boolean } & ProgressFlags,
+  options: { json?: boolean; dryRun?: boolean } & ProgressFlags & CommandRunFlags,
   what: string,
   body: (output: Output, signal: AbortSignal, onCommitted: OnCommitted) => Promise<number | void>,
 ): Promise<void> {
+  const startedAt = new Date();
+  let failure: unknown;
+  const facts: RunFacts = {};
   const output = new Output(options.json === true, context.streams, undefined, undefined, outputSettings(options, what, context.streams.stdout));
   let status: number;
   try {
@@ -74,11 +80,14 @@ export async function execute(
     const problem = context.settings?.problems[0];
     if (problem) throw problem;
     const interrupt = context.interruptDeadlineMs === undefined ? {} : { deadlineMs: context.interruptDeadlineMs };
-    status = (await withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted), interrupt)) ?? EXIT_OK;
+    status = (await withRunFacts(facts, () => withInterrupt(what, (text) => output.note(text), (signal, onCommitted) => body(output, signal, onCommitted), interrupt))) ?? EXIT_OK;
   } catch (error) {
+    failure = error;
     status = output.error(error, { listAll: options.dryRun === true, command: what });
   } finally {
     output.endProgress();
   }
+  // --run-log and --metrics-file (backup and restore): after the output, never changing the status.
+  await reportCommandRun(context.registry, options, what, { status, failure, output, startedAt, facts, stderr: context.streams.stderr });
   context.setExit(status);
 }

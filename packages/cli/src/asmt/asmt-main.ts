@@ -11,8 +11,10 @@ import { access, constants as fsConstants, mkdir, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import {
+  errInternal,
   formatKey,
   isShmsnapError,
+  manifestTotals,
   prepareBackup,
   prepareRestore,
   readHostIdentity,
@@ -30,6 +32,10 @@ import { onAbandon, withInterrupt } from '../interrupt.js';
 import { groupName, userName } from '../owners.js';
 import { formatTable } from '../render/table.js';
 import { TOOL_VERSION } from '../version.js';
+import { EXIT_OK, EXIT_STATUS_BY_CODE } from '../exit-codes.js';
+import { observeRun, reportRun } from '../run-report/report.js';
+import { withRunFacts, type RunFacts } from '../run-report/run-facts.js';
+import type { RunOperation } from '../run-report/record.js';
 import { ALL_INSTANCES, isAsmtExit, parseAsmtArguments, type AsmtOptions } from './asmt-options.js';
 
 interface Streams {
@@ -89,6 +95,16 @@ function restoreTable(entries: readonly RestoreEntry[]): string[] {
     segment.kind === 'data-stage' ? 'data' : TYPE_NAMES[segment.kind], segment.stage === null ? '-' : `0x${segment.stage.toString(16).padStart(3, '0')}`,
   ]);
   return formatTable(['key', 'user', 'group', 'mode', 'filsz', 'segsz', 'inst', 'nsid', 'name', 'type', 'stage'], rows);
+}
+
+/** What a completed run moved, in the shape of shmsnap's result documents (run-report/report.ts reads it). */
+interface Transfer {
+  readonly instance: number;
+  readonly location: string;
+  readonly segments: number;
+  readonly rawBytes: number;
+  readonly storedBytes?: number;
+  readonly seconds: number;
 }
 
 class AsmtRun {
@@ -155,7 +171,52 @@ class AsmtRun {
     return found.length > 0 ? found : [0];
   }
 
+  /**
+   * Runs one namespace's backup or restore; with SHMSNAP_RUN_LOG or
+   * SHMSNAP_METRICS_FILE set (asmt has no such flags: ASMT's command line is
+   * kept as it is), reports it as shmsnap's commands do (run-report/), one
+   * record per namespace and instance. Not for -a, which moves nothing.
+   */
+  async reported(operation: RunOperation, namespace: string, instance: number | undefined, body: (done: (transfer: Transfer) => void) => Promise<void>): Promise<void> {
+    const runLog = process.env.SHMSNAP_RUN_LOG || undefined;
+    const metricsFile = process.env.SHMSNAP_METRICS_FILE || undefined;
+    if (this.options.analyze || (runLog === undefined && metricsFile === undefined)) return body(() => undefined);
+    const startedAt = new Date();
+    const facts: RunFacts = {};
+    let transfer: Transfer | undefined;
+    let failure: unknown;
+    try {
+      await withRunFacts(facts, () => body((t) => (transfer = t)));
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      const coded = failure === undefined ? undefined : isShmsnapError(failure) ? failure : errInternal(failure instanceof Error ? failure.message : String(failure), failure);
+      const run = observeRun({
+        operation,
+        // shmsnap's status for the error (asmt itself exits 1 for any), so the outcome tells a refusal from a failure.
+        exitStatus: coded ? EXIT_STATUS_BY_CODE[coded.code] : EXIT_OK,
+        ...(coded ? { error: coded, message: renderMessage(coded, namerOf(ASMT_FLAGS), ASMT_CLEAR) } : {}),
+        ...(transfer ? { result: transfer } : {}),
+        fallback: {
+          location: this.#registry.redact(this.options.directory),
+          ...((instance ?? facts.instance) === undefined ? {} : { instance: (instance ?? facts.instance)! }),
+          namespaces: [namespace],
+          codec: { name: this.options.compress ? 'gzip' : 'none', level: this.options.compress ? 1 : null },
+        },
+        startedAt,
+        endedAt: new Date(),
+        tool: { name: 'shmsnap-asmt', version: TOOL_VERSION },
+      });
+      await reportRun({ ...(runLog ? { runLog } : {}), ...(metricsFile ? { metricsFile } : {}) }, run, (text) => this.streams.stderr.write(`asmt: warning: ${text}\n`));
+    }
+  }
+
   async backup(namespace: string, instance: number, signal: AbortSignal): Promise<void> {
+    return this.reported('backup', namespace, instance, (done) => this.backupOne(namespace, instance, signal, done));
+  }
+
+  async backupOne(namespace: string, instance: number, signal: AbortSignal, done: (transfer: Transfer) => void): Promise<void> {
     const source = createShmSource({ instance, namespaces: [namespace] });
     // The same prepare as `shmsnap backup`: every check, free space included; -a stops after it.
     const plan = await prepareBackup({
@@ -177,7 +238,9 @@ class AsmtRun {
       return;
     }
     try {
-      await plan.run({ signal, ...(this.options.verbose ? { onProgress: progressLines((t) => this.out(t)) } : {}) });
+      const result = await plan.run({ signal, ...(this.options.verbose ? { onProgress: progressLines((t) => this.out(t)) } : {}) });
+      const totals = manifestTotals(result.manifest);
+      done({ instance, segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes, seconds: result.elapsedMs / 1000, location: plan.location });
     } catch (error) {
       this.verbose(`\nFailed to back up ${plan.entries.length} Aerospike database segments.\n`);
       throw error;
@@ -187,16 +250,20 @@ class AsmtRun {
 
   async restore(namespace: string, signal: AbortSignal): Promise<void> {
     const instance = this.options.instance === ALL_INSTANCES ? undefined : this.options.instance;
+    return this.reported('restore', namespace, instance, (done) => this.restoreOne(namespace, instance, signal, done));
+  }
+
+  async restoreOne(namespace: string, instance: number | undefined, signal: AbortSignal, done: (transfer: Transfer) => void): Promise<void> {
     const target = createShmTarget();
     const release = onAbandon(() => abandonNote(target.abandon()));
     try {
-      await this.restoreWith(target, namespace, instance, signal);
+      await this.restoreWith(target, namespace, instance, signal, done);
     } finally {
       release();
     }
   }
 
-  async restoreWith(target: ShmTarget, namespace: string, instance: number | undefined, signal: AbortSignal): Promise<void> {
+  async restoreWith(target: ShmTarget, namespace: string, instance: number | undefined, signal: AbortSignal, done: (transfer: Transfer) => void): Promise<void> {
     // ASMT has no provenance guard (any host, any age, any date): force lifts every finding that has an override,
     // and without maxAge no other can arise, so nothing refuses, as with ASMT.
     const plan = await prepareRestore({
@@ -218,7 +285,8 @@ class AsmtRun {
       return;
     }
     try {
-      await plan.run({ signal, ...(this.options.verbose ? { onProgress: progressLines((t) => this.out(t)) } : {}) });
+      const result = await plan.run({ signal, ...(this.options.verbose ? { onProgress: progressLines((t) => this.out(t)) } : {}) });
+      done({ instance: plan.instance, segments: result.segments, rawBytes: result.rawBytes, seconds: result.elapsedMs / 1000, location: plan.location });
     } catch (error) {
       this.verbose(`\nFailed to restore ${plan.entries.length} Aerospike database segment files.\n`);
       throw error;

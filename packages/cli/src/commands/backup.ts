@@ -15,6 +15,7 @@ import { codecJson, namespaceJson } from '../render/json.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
+import { addRunReportOptions } from '../run-report/report.js';
 import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 import { TOOL } from '../version.js';
 
@@ -145,6 +146,7 @@ export function defineBackupCommand(program: Command, context: CliContext): void
     .option('--json', 'print the result as JSON');
   addGuardOptions(command, { conf: true });
   addProgressOptions(command);
+  addRunReportOptions(command);
   addSinkOptions(command, context.registry, true).action(async (flags: BackupFlags) => {
     await execute(context, flags, 'backup', (output, signal, onCommitted) =>
       runBackupCommand(

@@ -34,6 +34,7 @@ import { errorJson, namespaceJson } from '../render/json.js';
 import { planJson, printPlan } from '../render/plan-table.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
+import { addRunReportOptions } from '../run-report/report.js';
 import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 
 export interface RestoreCommandOptions {
@@ -223,6 +224,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
     .option('--json', 'print the result as JSON');
   addGuardOptions(command, { conf: true });
   addProgressOptions(command);
+  addRunReportOptions(command);
   addSinkOptions(command, context.registry, false).action(async (flags: RestoreFlags) => {
     await execute(context, flags, 'restore', (output, signal, onCommitted) =>
       runRestoreCommand(

@@ -82,12 +82,16 @@ export class Output {
     this.streams.stderr.write(`${text}\n`);
   }
 
+  /** The last result document given (also without --json): what the run report reads (run-report/report.ts). */
+  lastResult: Readonly<Record<string, unknown>> | undefined;
+
   /**
    * The JSON result (under --json, or as the result event), as `document`'s
    * schema (docs/json.md); `ok: false` for a command that ran but found problems (verify).
    */
   result(document: JsonDocument, value: Record<string, unknown>, ok = true): void {
     const json = resultDocument(document, value, ok);
+    this.lastResult = json;
     if (this.settings.events) this.settings.events.result(json);
     else if (this.json) this.streams.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   }
