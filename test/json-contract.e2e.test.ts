@@ -69,7 +69,7 @@ const indexed = { owner: { uid: 1234, gid: 0, mode: 0o640 }, namespaces: [{ name
 
 describe('the schema files', () => {
   it('cover every document and every error code', () => {
-    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'plugins', 'restore', 'verify'].map((d) => `shmsnap.${d}/1`));
+    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'plugins', 'prune', 'restore', 'status', 'verify'].map((d) => `shmsnap.${d}/1`));
     const defs = ajv.getSchema('urn:shmsnap:schema:defs')!.schema as { $defs: { error: { properties: { code: { enum: string[] } } } } };
     assert.deepEqual(defs.$defs.error.properties.code.enum, [...ERROR_CODES], 'a new error code is documented');
   });

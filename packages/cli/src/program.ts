@@ -12,7 +12,9 @@ import { defineDemoCommand } from './commands/demo.js';
 import { defineInspectCommand } from './commands/inspect.js';
 import { defineLsCommand } from './commands/ls.js';
 import { definePluginsCommand } from './commands/plugins.js';
+import { definePruneCommand } from './commands/prune.js';
 import { defineRestoreCommand } from './commands/restore.js';
+import { defineStatusCommand } from './commands/status.js';
 import { defineVerifyCommand } from './commands/verify.js';
 import { installConfiguration, readConfigFile, tolerateUnknownKeys } from './config.js';
 import type { Registry } from '@shmsnap/core';
@@ -46,6 +48,8 @@ export function createProgram(context: CliContext): Command {
   defineRestoreCommand(program, context);
   defineVerifyCommand(program, context);
   defineLsCommand(program, context);
+  definePruneCommand(program, context);
+  defineStatusCommand(program, context);
   defineInspectCommand(program, context);
   defineClearCommand(program, context);
   defineDemoCommand(program, context);
