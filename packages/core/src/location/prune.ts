@@ -97,7 +97,7 @@ export interface RetentionDecision<C extends RetentionCandidate = RetentionCandi
 
 function checkPolicy(policy: RetentionPolicy): Required<Pick<RetentionPolicy, 'interruptedOlderThanMs'>> & RetentionPolicy {
   if (policy.keepLast === undefined && policy.keepWithinMs === undefined) {
-    throw errConfigInvalid('keepLast', 'give keepLast or keepWithin (or both): without a rule for what to keep, prune would remove every backup but the newest');
+    throw errConfigInvalid('keepLast', 'give keepLast or keepWithin (or both): without a rule for what to keep, prune would remove every backup but the newest').withDetails({ mentions: ['keepLast', 'keepWithin'] });
   }
   if (policy.keepLast !== undefined && (!Number.isSafeInteger(policy.keepLast) || policy.keepLast < 1)) throw errConfigInvalid('keepLast', `must be a whole number of at least 1, got ${String(policy.keepLast)}`);
   for (const [option, value] of [['keepWithin', policy.keepWithinMs], ['interruptedOlderThan', policy.interruptedOlderThanMs]] as const) {
