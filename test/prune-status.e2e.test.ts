@@ -77,7 +77,7 @@ describe('shmsnap status and prune on a directory', () => {
     assert.equal(table.status, 0, table.stderr);
     const lines = table.stdout.trim().split('\n').filter((l) => !l.startsWith('--'));
     assert.match(lines[0]!, /^host\s+inst\s+newest\s+created\s+age\s+consumed/);
-    assert.match(lines[1]!, new RegExp(`^node-a\\s+0\\s+${join(root, at['a-1d']!)}\\s+\\S+\\s+1 day\\s+yes\\s`));
+    assert.match(lines[1]!, new RegExp(`^node-a\\s+0\\s+${join(root, at['a-1d']!)}\\s+\\S+\\s+24 hours\\s+yes\\s`));
     assert.match(lines[2]!, /^node-b\s+0\s.*20 days\s+no\s/);
     assert.match(table.stderr, /the newest backup was restored already; restore --latest would pick .*node-a\/0\//);
     const json = documentOf(await runShmsnap(['status', root, '--json']), 'status');

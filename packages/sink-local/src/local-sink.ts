@@ -18,7 +18,9 @@
  * first writer. The directories this sink created go again when a removal or
  * a discarded write leaves them empty, so a failed or interrupted backup into
  * a new directory leaves nothing behind; a directory that existed before is
- * never removed.
+ * never removed. `sweep` (prune) removes temp files last written before its
+ * threshold (a writer in progress keeps writing, so its file stays young)
+ * and directories below the location that hold nothing.
  *
  * Only regular files are objects. Anything else under an object's name (a
  * FIFO, a socket, a device, a directory, a symbolic link — wherever it
