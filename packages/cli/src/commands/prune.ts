@@ -43,11 +43,12 @@ export interface PruneCommandOptions {
 
 const storedOf = (d: RetentionDecision<PruneCandidate>): number => d.candidate.listing.storedBytes;
 
-function reasonText(d: RetentionDecision<PruneCandidate>): string {
+/** Core's words for a decision, its option names as this command's flags. */
+function reasonText(d: RetentionDecision<PruneCandidate>, output: Output): string {
   const only = d.reasons.length === 1 && d.reasons[0] === 'newest-unconsumed';
   // Said as such: the rules alone would have removed it.
-  if (only) return `kept although the rules would remove it: ${RETENTION_REASONS['newest-unconsumed']}`;
-  return d.reasons.map((r) => RETENTION_REASONS[r]).join('; ');
+  const text = only ? `kept although the rules would remove it: ${RETENTION_REASONS['newest-unconsumed']}` : d.reasons.map((r) => RETENTION_REASONS[r]).join('; ');
+  return text.replace(/\b(keepLast|keepWithin|interruptedOlderThan)\b/g, (option) => output.flag(option));
 }
 
 function decisionJson(d: RetentionDecision<PruneCandidate>, removed: ReadonlySet<RetentionDecision<PruneCandidate>>) {
@@ -83,7 +84,7 @@ function render(plan: PrunePlan, result: PruneResult | undefined, output: Output
   else {
     const rows = plan.decisions.map((d) => [
       d.candidate.listing.location, d.candidate.listing.consumed ? `${d.candidate.status},consumed` : d.candidate.status, d.candidate.hostname ?? '-', String(d.candidate.instance),
-      d.candidate.listing.createdAt ?? '-', formatBytes(storedOf(d)), d.action === 'keep' ? 'keep' : dryRun ? 'would remove' : removed.has(d) ? 'removed' : 'remove', reasonText(d),
+      d.candidate.listing.createdAt ?? '-', formatBytes(storedOf(d)), d.action === 'keep' ? 'keep' : dryRun ? 'would remove' : removed.has(d) ? 'removed' : 'remove', reasonText(d, output),
     ]);
     for (const line of formatTable(['location', 'status', 'host', 'inst', 'created', 'stored', 'action', 'why'], rows)) output.line(line);
   }
