@@ -186,6 +186,21 @@ describe('a prune stopped at any step', () => {
   });
 });
 
+describe('a backup with a stale consumed marker beside it', () => {
+  it('goes with the marker (written for an earlier manifest of that name), leaving no directory behind', async () => {
+    const root = scratch.fresh();
+    const old = subLocation('node-a', 0, ago(9 * DAY));
+    await writeBackup(createLocalSink(join(root, old)), 'node-a', 0, ago(9 * DAY));
+    await markConsumed(createLocalSink(join(root, old)), 'node-a', 0, ago(20 * DAY));
+    await writeBackup(createLocalSink(join(root, subLocation('node-a', 0, ago(DAY)))), 'node-a', 0, ago(DAY));
+    const plan = await preparePrune({ sink: createLocalSink(root), codecs: registry, openSubLocation: async (sub) => createLocalSink(join(root, sub)), host: pruner, tool, now, keepLast: 1 });
+    assert.deepEqual(plan.leftAlone, [], 'the stale marker is claimed by its backup');
+    assert.equal(plan.decisions.find((d) => d.candidate.listing.prefix === `${old}/`)?.candidate.consumed, false, 'a stale marker does not mark it consumed');
+    await plan.run();
+    assert.equal(await stat(join(root, old)).then(() => 'there', () => 'gone'), 'gone');
+  });
+});
+
 // ---- S3 -------------------------------------------------------------------------------------
 
 const { stores, skipped } = await startS3TestStores();

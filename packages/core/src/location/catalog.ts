@@ -233,9 +233,12 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       const totals = manifestTotals(manifest);
       const present = new Set(objects.map((o) => o.name));
       const marker = found.length > 0 ? undefined : consumedMarkerOf(backup, state.consumed);
-      const untidied = pendingName(manifest.instance, manifest.namespaces.map((n) => n.nsid));
+      const nsids = manifest.namespaces.map((n) => n.nsid);
+      const untidied = pendingName(manifest.instance, nsids);
+      // Its consumed marker's name, even when the marker is stale (written for an earlier manifest of that name): nothing else it could mark.
+      const markerName = consumedName(manifest.instance, nsids);
       rows.push({
-        objects: [object.name, ...manifest.segments.map((s) => s.object).filter((o) => present.has(o)), ...(marker ? [marker.name] : []), ...(present.has(untidied) ? [untidied] : [])],
+        objects: [object.name, ...manifest.segments.map((s) => s.object).filter((o) => present.has(o)), ...(present.has(markerName) ? [markerName] : []), ...(present.has(untidied) ? [untidied] : [])],
         manifest,
         location: where, prefix, consumed: marker ?? null, status: found.length > 0 ? 'invalid' : 'complete', createdAt: manifest.createdAt, host: manifest.host, instance: manifest.instance,
         namespaces: manifest.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes,
