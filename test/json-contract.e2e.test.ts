@@ -69,7 +69,7 @@ const indexed = { owner: { uid: 1234, gid: 0, mode: 0o640 }, namespaces: [{ name
 
 describe('the schema files', () => {
   it('cover every document and every error code', () => {
-    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'plugins', 'restore', 'run-record', 'verify'].map((d) => `shmsnap.${d}/1`));
+    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'plugins', 'prune', 'restore', 'run-record', 'status', 'verify'].map((d) => `shmsnap.${d}/1`));
     const defs = ajv.getSchema('urn:shmsnap:schema:defs')!.schema as { $defs: { error: { properties: { code: { enum: string[] } } } } };
     assert.deepEqual(defs.$defs.error.properties.code.enum, [...ERROR_CODES], 'a new error code is documented');
   });
@@ -84,6 +84,22 @@ describe('the schema files', () => {
 });
 
 describe('every command, --json, on success', () => {
+  it('status, prune (dry run and run)', async () => {
+    const { createLocalSink } = await import('@shmsnap/sink-local');
+    const { subLocation, writeBackup } = await import('./support/fleet.js');
+    const dir = scratch.fresh();
+    for (const days of [1, 2]) {
+      const at = new Date(Math.floor(Date.now() / 1000 - days * 86_400) * 1000);
+      await writeBackup(createLocalSink(join(dir, subLocation('node-a', 0, at))), 'node-a', 0, at);
+    }
+    const status = validDocument(await runShmsnap(['status', dir, '--json']), 'shmsnap.status/1');
+    assert.equal((status.hosts as unknown[]).length, 1);
+    const plan = validDocument(await runShmsnap(['prune', dir, '--keep-last', '1', '--dry-run', '--json']), 'shmsnap.prune/1');
+    assert.deepEqual([plan.dryRun, plan.summary], [true, { kept: 1, removed: 1, removedStoredBytes: 4096 + 8192 + 65536 }]);
+    const prune = validDocument(await runShmsnap(['prune', dir, '--keep-last', '1', '--json']), 'shmsnap.prune/1');
+    assert.deepEqual([prune.dryRun, prune.summary], [false, plan.summary], 'the same things in the same shape, plan or run');
+  });
+
   it('inspect, backup (plan and run), ls, verify, restore (plan and run) and clear', async () => {
     const fixture = await createFixture(indexed);
     await createFixture({ namespaces: [{ name: 'bar', nsid: 2, stages: 1, stageBytes: 65536 }], damage: { shutdownStatus: 0 } });

@@ -53,3 +53,5 @@ export * from './location/plan-restore.js';
 export * from './location/plan-verify.js';
 export * from './location/restore-guard.js';
 export * from './location/outrun.js';
+export * from './location/prune.js';
+export * from './location/status.js';

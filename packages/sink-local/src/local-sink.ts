@@ -18,7 +18,9 @@
  * first writer. The directories this sink created go again when a removal or
  * a discarded write leaves them empty, so a failed or interrupted backup into
  * a new directory leaves nothing behind; a directory that existed before is
- * never removed.
+ * never removed. `sweep` (prune) removes temp files last written before its
+ * threshold (a writer in progress keeps writing, so its file stays young)
+ * and directories below the location that hold nothing.
  *
  * Only regular files are objects. Anything else under an object's name (a
  * FIFO, a socket, a device, a directory, a symbolic link — wherever it
@@ -58,6 +60,8 @@ import {
   type ShmsnapError,
   type Sink,
   type SinkProvider,
+  type SweepEntry,
+  type SweepOptions,
 } from '@shmsnap/core/plugin-kit';
 
 export interface LocalSinkOptions {
@@ -512,13 +516,18 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       let handle: FileHandle;
       try {
         handle = await inTurn(async () => {
-          await makeDirectory();
-          // Anything under the name, a FIFO or a link included, is there already.
-          if (await lstat(join(directory, name)).then(() => true, () => false)) throw errObjectExists(name, directory);
-          try {
-            return await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, FILE_MODE);
-          } catch (error) {
-            throw notWritable(error, 'creating files in', directory, directory) ?? toShmsnapError(error, 'create', tempPath);
+          // A sweep in another process (prune) may remove the directory, empty, between our mkdir and the
+          // open: make it again rather than fail the backup. rmdir fails once the temp file is in it.
+          for (let attempt = 1; ; attempt++) {
+            await makeDirectory();
+            // Anything under the name, a FIFO or a link included, is there already.
+            if (await lstat(join(directory, name)).then(() => true, () => false)) throw errObjectExists(name, directory);
+            try {
+              return await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, FILE_MODE);
+            } catch (error) {
+              if ((error as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 3) continue;
+              throw notWritable(error, 'creating files in', directory, directory) ?? toShmsnapError(error, 'create', tempPath);
+            }
           }
         });
       } catch (error) {
@@ -661,6 +670,12 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       }
     },
 
+    async sweep(sweepOptions) {
+      const entries: SweepEntry[] = [];
+      await sweepDirectory(directory, '', sweepOptions.depth ?? 0, sweepOptions, entries);
+      return { entries };
+    },
+
     async remove(name) {
       assertObjectName(name);
       const path = join(directory, name);
@@ -674,6 +689,76 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       await pruneCreated();
     },
   };
+}
+
+/** The object a temp file was for: `.<name>.<12 hex>.shmsnap-tmp` → `<name>`. */
+function tempFileObject(entry: string): string | undefined {
+  const match = /^\.(.+)\.[0-9a-f]{12}\.shmsnap-tmp$/.exec(entry);
+  return match?.[1];
+}
+
+/**
+ * The sweep below `path` (`relative` to the location): temp files last
+ * written before `olderThan` (a writer in progress writes, so its file's
+ * mtime moves), then directories below the location left with nothing in
+ * them. Resolves whether `path` holds nothing once swept (a dry run
+ * counts what it would remove as gone). Never follows a link.
+ */
+async function sweepDirectory(path: string, relative: string, depth: number, options: SweepOptions, out: SweepEntry[]): Promise<boolean> {
+  options.signal?.throwIfAborted();
+  let names: string[];
+  try {
+    names = await readdir(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw toShmsnapError(error, 'list', path);
+  }
+  let left = 0;
+  for (const entry of names) {
+    const full = join(path, entry);
+    const info = await lstat(full).catch(() => undefined);
+    if (!info) continue; // gone meanwhile
+    const name = relative === '' ? entry : `${relative}/${entry}`;
+    const object = info.isFile() ? tempFileObject(entry) : undefined;
+    if (object !== undefined && info.mtime < options.olderThan) {
+      const what = `temp file ${full}`;
+      const base = { name: relative === '' ? object : `${relative}/${object}`, kind: 'write' as const, what, startedAt: info.mtime };
+      if (options.dryRun === true) out.push({ ...base, removed: false });
+      else {
+        try {
+          await removeIfThere(full);
+          out.push({ ...base, removed: true });
+        } catch (error) {
+          out.push({ ...base, removed: false, error: error instanceof Error ? error.message : String(error) });
+          left += 1;
+        }
+      }
+      continue;
+    }
+    if (info.isDirectory() && depth > 0 && isObjectName(entry)) {
+      const empty = await sweepDirectory(full, name, depth - 1, options, out);
+      if (empty) {
+        const base = { name, kind: 'directory' as const, what: `directory ${full}` };
+        if (options.dryRun === true) {
+          out.push({ ...base, removed: false });
+          continue;
+        }
+        try {
+          await rmdir(full);
+          out.push({ ...base, removed: true });
+          continue;
+        } catch (error) {
+          // ENOTEMPTY: a writer put something in it meanwhile; it stays, and that is no failure.
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') continue;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') out.push({ ...base, removed: false, error: error instanceof Error ? error.message : String(error) });
+        }
+      }
+    }
+    left += 1;
+  }
+  return left === 0;
 }
 
 export const localSinkProvider: SinkProvider<LocalSinkOptions> = {

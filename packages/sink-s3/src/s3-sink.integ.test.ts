@@ -60,6 +60,8 @@ for (const store of stores) {
       setup: () => freshSink(),
       // Larger than part size × upload concurrency: a multipart upload with parts in flight together.
       largeObjectBytes: 11 * MiB + 7,
+      // More than one part (5 MiB here): the multipart upload begins, so there is one to sweep.
+      sweepWriteBytes: 6 * MiB,
     });
 
     describe('s3 sink: multipart uploads', () => {

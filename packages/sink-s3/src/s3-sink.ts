@@ -10,7 +10,7 @@
  * requests, since a write stream cannot be replayed from outside.
  */
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import {
   assertObjectName,
   assertObjectPath,
@@ -26,12 +26,13 @@ import {
   type ObjectInfo,
   type ReaderOptions,
   type Sink,
+  type SweepEntry,
   type WriterOptions,
 } from '@shmsnap/core/plugin-kit';
 import { bodyStream } from './body-stream.js';
 import { planParts } from './part-plan.js';
 import { callS3, createS3Client, headObject, readCaBundle } from './s3-client.js';
-import { mapS3Error } from './s3-errors.js';
+import { isNotImplemented, mapS3Error } from './s3-errors.js';
 import { formatS3Location, keyOf, parseS3Location } from './s3-location.js';
 import { resolveS3SinkOptions, S3_MAX_OBJECT_BYTES, type S3SinkOptions, S3_MAX_WRITERS } from './s3-options.js';
 import { loadS3Profile } from './s3-profile.js';
@@ -192,6 +193,67 @@ export async function createS3Sink(location: string, options: S3SinkOptions = {}
         if (isShmsnapError(error, 'OBJECT_NOT_FOUND')) return;
         throw error;
       }
+    },
+
+    /**
+     * Multipart uploads begun under this prefix before `olderThan` and never
+     * completed (a writer killed mid-upload: its parts are stored and billed
+     * until aborted), aborted one by one; `Prefix` is the sink's prefix with
+     * its `/`, so a sibling prefix (`nodes2` beside `nodes`) is never touched.
+     * S3 has no directories to remove.
+     */
+    async sweep(sweepOptions) {
+      const { signal, olderThan } = sweepOptions;
+      const depth = sweepOptions.depth ?? 0;
+      const found: { key: string; name: string; uploadId: string; initiated: Date }[] = [];
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      do {
+        let page;
+        try {
+          page = await callS3({ step: 'list uploads', bucket, key: parsed.prefix === '' ? undefined : parsed.prefix, signal }, (abortSignal) =>
+            client.send(
+              new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: listBase, ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }), ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }) }),
+              { abortSignal },
+            ),
+          );
+        } catch (error) {
+          // s3rver answers NotImplemented: say so, as the contract asks, rather than fail the prune it serves.
+          if (isNotImplemented(error)) return { entries: [], unsupported: `the store does not list multipart uploads (${String((error as { details: Record<string, unknown> }).details['s3Code'] ?? 'HTTP 501')})` };
+          throw error;
+        }
+        for (const upload of page.Uploads ?? []) {
+          const { Key: key, UploadId: uploadId, Initiated: initiated } = upload;
+          if (key === undefined || uploadId === undefined || initiated === undefined || !key.startsWith(listBase)) continue;
+          const name = key.slice(listBase.length);
+          const parts = name.split('/');
+          if (parts.length - 1 > depth || !parts.every(isObjectName)) continue;
+          if (initiated < olderThan) found.push({ key, name, uploadId, initiated });
+        }
+        const more = page.IsTruncated === true && (page.NextKeyMarker !== undefined || page.NextUploadIdMarker !== undefined);
+        keyMarker = more ? page.NextKeyMarker : undefined;
+        uploadIdMarker = more ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker !== undefined || uploadIdMarker !== undefined);
+      const entries: SweepEntry[] = [];
+      for (const upload of found) {
+        const base = { name: upload.name, kind: 'write' as const, what: `multipart upload ${upload.uploadId} of s3://${bucket}/${upload.key}`, startedAt: upload.initiated };
+        if (sweepOptions.dryRun === true) {
+          entries.push({ ...base, removed: false });
+          continue;
+        }
+        try {
+          await callS3({ step: 'abort upload', bucket, key: upload.key, signal }, (abortSignal) =>
+            client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.key, UploadId: upload.uploadId }), { abortSignal }),
+          );
+          entries.push({ ...base, removed: true });
+        } catch (error) {
+          if (signal?.aborted) throw error;
+          // Gone meanwhile (its writer completed or aborted it): nothing is left to sweep.
+          if (isShmsnapError(error) && error.details['s3Code'] === 'NoSuchUpload') continue;
+          entries.push({ ...base, removed: false, error: error instanceof Error ? error.message : String(error) });
+        }
+      }
+      return { entries };
     },
 
     async close() {

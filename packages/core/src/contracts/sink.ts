@@ -75,6 +75,22 @@
  *   such rather than as "no backup found". A sink whose locations exist as
  *   soon as an object is under them (S3 prefixes) leaves it out.
  *
+ * Leftovers of writes (optional)
+ * - `sweep({ olderThan, depth, dryRun })` finds what writes left at the
+ *   location and up to `depth` levels below it that never became objects,
+ *   and removes it unless `dryRun`: writes begun (last written, for a file)
+ *   before `olderThan` that were never committed (S3: multipart uploads,
+ *   aborted; a file system: temp files), and, where the sink has
+ *   directories, sub-locations that hold nothing at all. It never touches a
+ *   committed object, a write begun at or after `olderThan`, anything
+ *   outside the location, nor the location itself. It resolves to what it
+ *   found, each marked removed or not (a dry run, or a store that refused:
+ *   `error`); a store that cannot list its unfinished writes says so in
+ *   `unsupported` rather than failing. A writer whose leftover was swept
+ *   then fails to commit (with a coded error), it never publishes a partial
+ *   object. `shmsnap prune` calls it; a sink without such leftovers leaves
+ *   it out.
+ *
  * Errors
  * - Every failure is a ShmsnapError with a code; foreign errors are wrapped
  *   with the sink's name and the step (write, commit, list...).
@@ -148,6 +164,36 @@ export interface ListOptions {
   readonly signal?: AbortSignal;
 }
 
+/** One leftover `sweep` found. */
+export interface SweepEntry {
+  /** The object name the write was for, or the sub-location, relative to the location (`/` below it). */
+  readonly name: string;
+  readonly kind: 'write' | 'directory';
+  /** What it is, for people: `multipart upload 2~abc`, `temp file /b/.x.shmsnap-tmp`, `directory /b/h/0`. */
+  readonly what: string;
+  /** When the write began (S3: the upload's initiation; a file: its last change); undefined for a directory. */
+  readonly startedAt?: Date;
+  readonly removed: boolean;
+  /** Why it was not removed although asked to (the store refused): it stays for the next sweep. */
+  readonly error?: string;
+}
+
+export interface SweepOptions {
+  /** Only writes begun before this are leftovers; later ones may still be running. */
+  readonly olderThan: Date;
+  /** Levels below the location to look into. @default 0 */
+  readonly depth?: number;
+  /** Report, remove nothing. @default false */
+  readonly dryRun?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface SweepResult {
+  readonly entries: readonly SweepEntry[];
+  /** Set when the store cannot list unfinished writes at all (s3rver answers NotImplemented): what it said. */
+  readonly unsupported?: string;
+}
+
 export interface Sink {
   /** Plugin name, used in error messages: `local`, `s3`... */
   readonly name: string;
@@ -167,6 +213,8 @@ export interface Sink {
   checkWritable?(options?: { readonly attributes?: readonly ObjectAttributes[]; readonly signal?: AbortSignal }): Promise<void>;
   /** Fails with LOCATION_NOT_FOUND when the location itself is not there (see Probing above). */
   checkExists?(options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /** Finds, and unless `dryRun` removes, what interrupted writes left that is no object (see Leftovers above). */
+  sweep?(options: SweepOptions): Promise<SweepResult>;
   /** Releases connections and handles; the sink is not used afterwards. */
   close?(): Promise<void>;
 }

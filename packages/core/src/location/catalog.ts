@@ -13,7 +13,9 @@ import {
   manifestTotals,
   parseBackupObjectName,
   parseManifest,
+  consumedName,
   parsePendingMarker,
+  pendingName,
   PENDING_MARKER_MAX_BYTES,
   type HostIdentity,
   type Manifest,
@@ -150,6 +152,15 @@ export interface BackupListing {
   readonly problems: readonly ShmsnapError[];
   /** The marker saying it was restored already (a complete backup only); null when it was not. */
   readonly consumed: ConsumedMarker | null;
+  /**
+   * The objects of its sub-location that belong to it, relative to `prefix`: a manifest's own
+   * name, the segment objects it lists that are there, its consumed marker and a pending marker
+   * left beside it; an interrupted backup's marker and the segment files it left; ASMT's files;
+   * an unreadable manifest alone. What `prune` removes, and nothing else.
+   */
+  readonly objects: readonly string[];
+  /** The manifest (a complete or an invalid backup whose manifest could be read); null otherwise. */
+  readonly manifest: Manifest | null;
 }
 
 /** The location's view under `prefix`: the same sink, with names relative to the sub-location. */
@@ -205,6 +216,8 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       // Files an interrupted shmsnap backup left: part of that backup, not an ASMT one.
       const left = asmtFiles(objects, codecs, parsed.instance).filter((f) => parsed.nsids.includes(f.decoded.nsid));
       rows.push({
+        // A consumed marker of the same namespaces has no manifest left to mark (a prune that stopped part-way leaves one): it goes with the rest.
+        objects: [object.name, ...left.map((f) => f.info.name), ...objects.filter((o) => o.name === consumedName(parsed.instance, parsed.nsids)).map((o) => o.name)], manifest: null,
         location: where, prefix, consumed: null, status: 'interrupted', createdAt: marker.startedAt,
         host: marker.hostname === null ? null : { hostname: marker.hostname, machineId: null, bootId: null }, instance: parsed.instance,
         namespaces: parsed.nsids.map((nsid) => ({ name: null, nsid })), segments: left.length, rawBytes: null,
@@ -218,8 +231,16 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       const found = (source && problems.get(source)) ?? [];
       const { manifest } = backup;
       const totals = manifestTotals(manifest);
+      const present = new Set(objects.map((o) => o.name));
+      const marker = found.length > 0 ? undefined : consumedMarkerOf(backup, state.consumed);
+      const nsids = manifest.namespaces.map((n) => n.nsid);
+      const untidied = pendingName(manifest.instance, nsids);
+      // Its consumed marker's name, even when the marker is stale (written for an earlier manifest of that name): nothing else it could mark.
+      const markerName = consumedName(manifest.instance, nsids);
       rows.push({
-        location: where, prefix, consumed: found.length > 0 ? null : (consumedMarkerOf(backup, state.consumed) ?? null), status: found.length > 0 ? 'invalid' : 'complete', createdAt: manifest.createdAt, host: manifest.host, instance: manifest.instance,
+        objects: [object.name, ...manifest.segments.map((s) => s.object).filter((o) => present.has(o)), ...(present.has(markerName) ? [markerName] : []), ...(present.has(untidied) ? [untidied] : [])],
+        manifest,
+        location: where, prefix, consumed: marker ?? null, status: found.length > 0 ? 'invalid' : 'complete', createdAt: manifest.createdAt, host: manifest.host, instance: manifest.instance,
         namespaces: manifest.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes,
         codecs: [manifest.codec], problems: found,
       });
@@ -228,6 +249,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
     const bad = set?.invalid.find((i) => i.name === object.name);
     if (bad) {
       rows.push({
+        objects: [object.name], manifest: null,
         location: where, prefix, consumed: null, status: 'invalid', createdAt: null, host: null, instance: bad.instance, namespaces: bad.nsids.map((nsid) => ({ name: null, nsid })), segments: 0, rawBytes: null,
         storedBytes: object.size, codecs: [], problems: [bad.error],
       });
@@ -242,6 +264,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       .filter((ns) => ns.namespace !== '' && groupEntries(ns).some((e) => set.candidates.get(e)?.source === source))
       .map((ns) => ({ name: ns.namespace, nsid: ns.nsid }));
     rows.push({
+      objects: set.files.map((f) => f.info.name), manifest: null,
       location: where, prefix, consumed: null, status: found.length > 0 ? 'invalid' : 'asmt', createdAt: source.kind === 'asmt' ? (source.newest?.toISOString() ?? null) : null, host: null,
       instance: set.instance, namespaces: namespaces.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), segments: set.files.length,
       rawBytes: asmt.filter((c) => c.restore && !c.entry.problem).reduce((sum, c) => sum + c.entry.size, 0),
@@ -258,6 +281,13 @@ export async function listBackups(given: Sink, options: { readonly codecs: Codec
   const sink = withSinkContext(given);
   const objects = await sink.list('', { depth: options.depth ?? 0, ...(signal ? { signal } : {}) });
   await checkLocationExists(sink, objects, signal);
+  return listBackupsIn(sink, objects, options);
+}
+
+/** listBackups over a listing already made (`sink.list` with the depth wanted): for callers that need the objects too (prune). */
+export async function listBackupsIn(given: Sink, objects: readonly ObjectInfo[], options: { readonly codecs: CodecLookup; readonly signal?: AbortSignal }): Promise<BackupListing[]> {
+  const { signal } = options;
+  const sink = withSinkContext(given);
   const groups = new Map<string, ObjectInfo[]>();
   for (const object of objects) {
     const cut = object.name.lastIndexOf('/') + 1;

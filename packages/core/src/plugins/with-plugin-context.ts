@@ -72,6 +72,7 @@ export function withSinkContext(sink: Sink): Sink {
     ...(sink.freeBytes ? { freeBytes: () => call('stat', undefined, () => sink.freeBytes!()) } : {}),
     ...(sink.checkWritable ? { checkWritable: (options?: Parameters<NonNullable<Sink['checkWritable']>>[0]) => call('open-writer', undefined, () => sink.checkWritable!(options)) } : {}),
     ...(sink.checkExists ? { checkExists: (options?: Parameters<NonNullable<Sink['checkExists']>>[0]) => call('stat', undefined, () => sink.checkExists!(options)) } : {}),
+    ...(sink.sweep ? { sweep: (options: Parameters<NonNullable<Sink['sweep']>>[0]) => call('remove', undefined, () => sink.sweep!(options)) } : {}),
     ...(sink.close ? { close: () => sink.close!() } : {}),
   };
   Object.defineProperty(wrapped, WRAPPED, { value: true });

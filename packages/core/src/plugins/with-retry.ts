@@ -176,7 +176,7 @@ export function withRetry(sink: Sink, policy: RetryPolicy = {}): Sink {
   const retried = <T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> =>
     retryOperation(fn, resolved, { what: `${sink.name} ${what}`, ...(signal ? { signal } : {}) });
 
-  const { freeBytes, close, openRandomReader, checkWritable, checkExists } = sink;
+  const { freeBytes, close, openRandomReader, checkWritable, checkExists, sweep } = sink;
   return {
     name: sink.name,
     location: sink.location,
@@ -193,6 +193,8 @@ export function withRetry(sink: Sink, policy: RetryPolicy = {}): Sink {
     ...(close ? { close: () => close.call(sink) } : {}),
     ...(checkWritable ? { checkWritable: (options?: Parameters<NonNullable<Sink['checkWritable']>>[0]) => retried('checkWritable', options?.signal, () => checkWritable.call(sink, options)) } : {}),
     ...(checkExists ? { checkExists: (options?: Parameters<NonNullable<Sink['checkExists']>>[0]) => retried('checkExists', options?.signal, () => checkExists.call(sink, options)) } : {}),
+    // A sweep removes only what it finds again: repeating one that failed part-way is safe.
+    ...(sweep ? { sweep: (options: Parameters<NonNullable<Sink['sweep']>>[0]) => retried('sweep', options.signal, () => sweep.call(sink, options)) } : {}),
     ...(openRandomReader ? { openRandomReader: (name: string, options: { signal?: AbortSignal } = {}) => retried(`open ${name}`, options.signal, () => openRandomReader.call(sink, name, options)) } : {}),
   };
 }

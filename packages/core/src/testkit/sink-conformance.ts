@@ -45,6 +45,7 @@ export const CONFORMANCE_CASES = [
   'abort-during-commit',
   'abort-after-commit',
   'commit-before-end',
+  'sweep',
 ] as const;
 
 export type ConformanceCase = (typeof CONFORMANCE_CASES)[number];
@@ -66,6 +67,8 @@ export interface SinkConformanceOptions {
   readonly largeObjectBytes?: number;
   /** Chunk size used to stream the large object. @default 256 KiB */
   readonly chunkBytes?: number;
+  /** Bytes the sweep case writes and leaves uncommitted: enough for the sink to store something (S3: more than one part). @default 64 KiB */
+  readonly sweepWriteBytes?: number;
 }
 
 async function readAll(sink: Sink, name: string, range?: { start: number; end: number }): Promise<Buffer> {
@@ -122,16 +125,16 @@ export function describeSinkConformance(options: SinkConformanceOptions): void {
   const largeBytes = options.largeObjectBytes ?? 9 * 1024 * 1024 + 7;
   const chunkBytes = options.chunkBytes ?? 256 * 1024;
 
-  const check = (name: ConformanceCase, body: (sink: Sink) => Promise<void>): void => {
+  const check = (name: ConformanceCase, body: (sink: Sink, skip: (reason: string) => void) => Promise<void>): void => {
     const reason = options.skip?.[name];
     if (reason !== undefined) {
       it(name, { skip: `${options.name}: ${reason}` }, () => undefined);
       return;
     }
-    it(name, async () => {
+    it(name, async (t) => {
       const { sink, cleanup } = await options.setup();
       try {
-        await body(sink);
+        await body(sink, (why) => t.skip(`${options.name}: ${why}`));
       } finally {
         await cleanup();
       }
@@ -363,6 +366,43 @@ export function describeSinkConformance(options: SinkConformanceOptions): void {
       controller.abort();
       await new Promise((resolve) => setTimeout(resolve, 10));
       assert.ok((await readAll(sink, 'kept.dat')).equals(data), 'the committed object must stay');
+    });
+
+    // Only for a sink that has the optional sweep; the case says so when it has none.
+    check('sweep', async (sink, skip) => {
+      if (!sink.sweep) return skip('the sink has no sweep (it is optional)');
+      const probe = await sink.sweep({ olderThan: new Date(0), dryRun: true });
+      if (probe.unsupported !== undefined) return skip(`the store cannot list unfinished writes: ${probe.unsupported}`);
+      const future = (): Date => new Date(Date.now() + 3_600_000);
+      await put(sink, 'kept.dat', randomBytes(1000));
+      const writer = await sink.openWriter('stale.dat');
+      await startWriting(writer, randomBytes(options.sweepWriteBytes ?? 64 * 1024));
+      // The sink stores the write in its own time (S3: the upload begins with the first full part): wait for it, boundedly.
+      let found: readonly string[] = [];
+      for (let attempt = 0; attempt < 100 && !found.includes('stale.dat'); attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        found = (await sink.sweep({ olderThan: future(), dryRun: true })).entries.filter((e) => e.kind === 'write').map((e) => e.name);
+      }
+      assert.deepEqual(found, ['stale.dat'], 'a dry sweep with a threshold ahead of now finds the uncommitted write');
+      const past = await sink.sweep({ olderThan: new Date(Date.now() - 3_600_000) });
+      assert.deepEqual(past.entries.filter((e) => e.kind === 'write'), [], 'a write begun after the threshold is never touched');
+      const swept = await sink.sweep({ olderThan: future() });
+      assert.deepEqual(swept.entries.filter((e) => e.kind === 'write').map((e) => [e.name, e.removed, e.error]), [['stale.dat', true, undefined]]);
+      assert.ok(swept.entries.every((e) => e.startedAt === undefined || e.startedAt instanceof Date), 'startedAt is a Date');
+      const again = await sink.sweep({ olderThan: future(), dryRun: true });
+      assert.deepEqual(again.entries.filter((e) => e.kind === 'write'), [], 'nothing left to sweep');
+      // The writer whose leftover went cannot publish a partial object.
+      let caught: unknown;
+      try {
+        writer.stream.end(randomBytes(10));
+        await writer.commit();
+      } catch (error) {
+        caught = error;
+      }
+      await writer.abort().catch(() => undefined);
+      assert.ok(isShmsnapError(caught), `the commit of a swept write fails with a coded error, got ${String(caught)}`);
+      assert.deepEqual((await sink.list('')).map((o) => o.name), ['kept.dat'], 'only the committed object is there');
+      assert.equal((await readAll(sink, 'kept.dat')).length, 1000, 'the committed object is untouched');
     });
 
     check('commit-before-end', async (sink) => {

@@ -42,6 +42,10 @@ export interface S3TestStore {
   rawPut(key: string, body: Buffer): Promise<void>;
   /** The keys below `prefix` with their sizes, straight from ListObjectsV2 (one page: up to 1,000). */
   rawList(prefix: string): Promise<{ key: string; size: number }[]>;
+  /** What a killed writer leaves: a multipart upload begun at `key` with one part, never completed; resolves to its id. */
+  rawStartUpload(key: string): Promise<string>;
+  /** The keys of the multipart uploads in progress below `prefix`; undefined where the store cannot list them (s3rver). */
+  rawListUploads(prefix: string): Promise<string[] | undefined>;
   /** Stops what was started for this file (s3rver, an own RGW); a shared RGW or a given endpoint stays. */
   stop(): Promise<void>;
 }
@@ -59,7 +63,7 @@ export interface S3StoreOptions {
   readonly bucket?: string;
 }
 
-function store(kind: S3StoreKind, fields: Omit<S3TestStore, 'kind' | 'useCredentials' | 'env' | 'stop' | 'rawPut' | 'rawList'>, stop: () => Promise<void> = async () => {}): S3TestStore {
+function store(kind: S3StoreKind, fields: Omit<S3TestStore, 'kind' | 'useCredentials' | 'env' | 'stop' | 'rawPut' | 'rawList' | 'rawStartUpload' | 'rawListUploads'>, stop: () => Promise<void> = async () => {}): S3TestStore {
   const env = { AWS_ACCESS_KEY_ID: fields.accessKeyId, AWS_SECRET_ACCESS_KEY: fields.secretAccessKey, AWS_REGION: fields.region };
   return {
     kind,
@@ -77,6 +81,27 @@ function store(kind: S3StoreKind, fields: Omit<S3TestStore, 'kind' | 'useCredent
       const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
       const page = await withClient(fields, (client) => client.send(new ListObjectsV2Command({ Bucket: fields.bucket, Prefix: prefix })));
       return (page.Contents ?? []).map((o) => ({ key: o.Key ?? '', size: o.Size ?? 0 })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    },
+    async rawStartUpload(key) {
+      const { CreateMultipartUploadCommand, UploadPartCommand } = await import('@aws-sdk/client-s3');
+      return withClient(fields, async (client) => {
+        const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: fields.bucket, Key: key }));
+        const body = Buffer.alloc(1024, 1);
+        await client.send(new UploadPartCommand({ Bucket: fields.bucket, Key: key, UploadId, PartNumber: 1, Body: body, ContentLength: body.length }));
+        return UploadId!;
+      });
+    },
+    async rawListUploads(prefix) {
+      const { ListMultipartUploadsCommand } = await import('@aws-sdk/client-s3');
+      return withClient(fields, async (client) => {
+        try {
+          const page = await client.send(new ListMultipartUploadsCommand({ Bucket: fields.bucket, Prefix: prefix }));
+          return (page.Uploads ?? []).map((u) => u.Key ?? '').sort();
+        } catch (error) {
+          if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 501) return undefined;
+          throw error;
+        }
+      });
     },
     stop,
   };
