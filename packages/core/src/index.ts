@@ -51,3 +51,5 @@ export * from './location/plan-backup.js';
 export * from './location/plan-restore.js';
 export * from './location/plan-verify.js';
 export * from './location/restore-guard.js';
+export * from './location/preflight.js';
+export * from './host/asd-build.js';
