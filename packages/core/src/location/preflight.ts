@@ -352,7 +352,14 @@ export interface PreparePreflightOptions {
    * other checks: give a guard with `allowRunningAsd`. Omitted: those checks are
    * `skipped` (a pre-flight of the configuration only).
    */
-  readonly restoreChecks?: { readonly target?: SegmentTarget; readonly guard?: InstanceGuard; readonly asdPidFile?: string; readonly procRoot?: string };
+  readonly restoreChecks?: {
+    readonly target?: SegmentTarget;
+    readonly guard?: InstanceGuard;
+    readonly asdPidFile?: string;
+    readonly procRoot?: string;
+    /** As the guard's: a running asd is then a warning, not a failed check. @default false */
+    readonly allowRunningAsd?: boolean;
+  };
   readonly host?: HostIdentity;
   readonly now?: Date;
   /** As restore's `maxAgeMs`. */
@@ -418,7 +425,9 @@ export async function preparePreflight(options: PreparePreflightOptions): Promis
     checks.push(
       running.length === 0
         ? { check: 'asd', status: 'pass', message: `no asd is running for instance ${instance}`, code: null }
-        : { check: 'asd', status: 'fail', message: `an asd is running for instance ${instance} (pid ${running.map((r) => r.pid).join(', ')}): restore refuses while it runs`, code: 'ASD_RUNNING' },
+        : restoreChecks.allowRunningAsd === true
+          ? { check: 'asd', status: 'warn', message: `an asd is running for instance ${instance} (pid ${running.map((r) => r.pid).join(', ')}); ${name('allowRunningAsd')} lets restore go on`, code: 'ASD_RUNNING' }
+          : { check: 'asd', status: 'fail', message: `an asd is running for instance ${instance} (pid ${running.map((r) => r.pid).join(', ')}): restore refuses while it runs (${name('allowRunningAsd')} goes on)`, code: 'ASD_RUNNING' },
     );
     try {
       const plan = await prepareRestore({
