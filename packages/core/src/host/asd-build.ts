@@ -2,7 +2,11 @@
  * Which asd build this host would start: `asd --version` (it prints the
  * build and exits; the server is not started), found on PATH. Recorded in
  * the manifest at backup time and compared by pre-flight: another build at
- * the next start is something the operator should know. Never fails: a
+ * the next start is something the operator should know. Safe to run beside
+ * a restore: asd's option parser (as/src/base/as.c) prints
+ * "<edition> build <id>" for `--version` and returns before reading its
+ * configuration, and any option it does not know prints its usage and exits
+ * 1; neither touches shared memory. Never fails: a
  * missing binary, a non-zero exit or no answer within the timeout is null.
  */
 import { execFile } from 'node:child_process';
