@@ -11,14 +11,14 @@ import { enterPrivateIpcNamespace } from '@shmsnap/shm-native';
 
 await enterPrivateIpcNamespace();
 
-const { chmod, mkdir, readdir, readFile, rm, writeFile } = await import('node:fs/promises');
+const { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } = await import('node:fs/promises');
+const { tmpdir } = await import('node:os');
 const { join } = await import('node:path');
 const { fileURLToPath } = await import('node:url');
-const { afterEach, before, describe, it } = await import('node:test');
+const { after, afterEach, before, describe, it } = await import('node:test');
 const { Ajv2020 } = await import('ajv/dist/2020.js');
 const { manifestName } = await import('@shmsnap/core');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
-const { useScratch } = await import('./support/scratch.js');
 const { runAsmt, runShmsnap } = await import('./support/cli.js');
 const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 
@@ -29,7 +29,11 @@ type Check = { check: string; status: string; code: string | null; message: stri
 
 const MiB = 1024 * 1024;
 const BUILD = 'Aerospike Community Edition build 7.1.0.0';
-const scratch = useScratch('preflight');
+// Made here, not in a hook: top-level hooks of this runner may start before another one's await ends.
+const root = await mkdtemp(join(tmpdir(), 'shmsnap-preflight-'));
+let counter = 0;
+const scratch = { root: () => root, fresh: () => join(root, `d${++counter}`) };
+after(() => rm(root, { recursive: true, force: true }));
 afterEach(clearSegments);
 
 const SCHEMAS = fileURLToPath(new URL('../packages/cli/schemas/', import.meta.url));
