@@ -69,7 +69,7 @@ const indexed = { owner: { uid: 1234, gid: 0, mode: 0o640 }, namespaces: [{ name
 
 describe('the schema files', () => {
   it('cover every document and every error code', () => {
-    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'plugins', 'prune', 'restore', 'run-record', 'status', 'verify'].map((d) => `shmsnap.${d}/1`));
+    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'plugins', 'preflight', 'prune', 'restore', 'run-record', 'status', 'verify'].map((d) => `shmsnap.${d}/1`));
     const defs = ajv.getSchema('urn:shmsnap:schema:defs')!.schema as { $defs: { error: { properties: { code: { enum: string[] } } } } };
     assert.deepEqual(defs.$defs.error.properties.code.enum, [...ERROR_CODES], 'a new error code is documented');
   });
@@ -120,6 +120,9 @@ describe('every command, --json, on success', () => {
 
     await fixture.remove();
     const restorePlan = validDocument(await runShmsnap(['restore', '--from', dir, '--dry-run', '--json']), 'shmsnap.restore/1');
+    // No aerospike.conf on a test host: every comparison unknown, a document all the same (exit 5: not a warm start).
+    const preflight = await runShmsnap(['preflight', '--from', dir, '--json']);
+    assert.deepEqual([validDocument(preflight, 'shmsnap.preflight/1').expect, preflight.status], ['unknown', 5]);
     assert.deepEqual(restorePlan.namespaces, [{ name: 'test', nsid: 1 }]);
     const restore = validDocument(await runShmsnap(['restore', '--from', dir, '--json']), 'shmsnap.restore/1');
     assert.deepEqual((restore.sources as { namespaces: unknown }[])[0]!.namespaces, [{ name: 'test', nsid: 1 }]);

@@ -98,7 +98,7 @@ export function addGuardOptions(command: Command, options: { readonly conf: bool
     .addOption(new Option('--asd-pid-file <path>', `Aerospike's pid file, to find a running asd /proc does not show (default ${DEFAULT_ASD_PID_FILE})`).argParser(parseLocation))
     .option('--allow-running-asd', 'go on while an asd process is alive for the instance (refused by default, even with no segment attached: a parked 8.2 asd holds none); not part of --force');
   if (options.conf) {
-    command.addOption(new Option('--aerospike-conf <path>', `aerospike.conf, read for index-checkpoint-path (warned about) (default ${DEFAULT_AEROSPIKE_CONF})`).argParser(parseLocation));
+    command.addOption(new Option('--aerospike-conf <path>', `aerospike.conf, read for index-checkpoint-path (warned about) and the values pre-flight compares (recorded by backup) (default ${DEFAULT_AEROSPIKE_CONF})`).argParser(parseLocation));
   }
   return command;
 }

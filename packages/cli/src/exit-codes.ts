@@ -13,6 +13,8 @@ export const EXIT_USAGE = 2;
 export const EXIT_REFUSED = 3;
 /** Data failed an integrity check: checksum, size, corrupt or foreign file, bad manifest. */
 export const EXIT_INTEGRITY = 4;
+/** `preflight`: no warm start is expected for every namespace (a cold start, a crash risk, unknown), or a check restore makes fails. */
+export const EXIT_NOT_WARM = 5;
 /** Interrupted (Ctrl-C / SIGTERM), after cleaning up. */
 export const EXIT_INTERRUPTED = 130;
 
@@ -73,5 +75,6 @@ export const EXIT_STATUSES: readonly { readonly status: number; readonly meaning
   { status: EXIT_USAGE, meaning: 'the command line or the configuration is wrong: an unknown command or flag, a missing or bad value (CONFIG_INVALID, also for the configuration file and SHMSNAP_ variables), an unknown codec or location scheme, a plugin that cannot be loaded (PLUGIN_INVALID)' },
   { status: EXIT_REFUSED, meaning: 'refused by a safety check (a backup exists, a segment is attached or changed, not cleanly shut down, a stale, foreign or consumed backup, an asd running, another run holding the instance...): nothing is left written' },
   { status: EXIT_INTEGRITY, meaning: 'data failed an integrity check: a checksum, a size, a corrupt or foreign object, an unreadable manifest' },
+  { status: EXIT_NOT_WARM, meaning: 'preflight only: a warm start is not expected for every namespace (a cold start, a crash risk, or unknown), or a check restore would make fails; the document says which' },
   { status: EXIT_INTERRUPTED, meaning: 'interrupted (Ctrl-C, SIGTERM) before the commit point, after removing what the run wrote; a run whose cleanup is stuck in the kernel (or a third Ctrl-C) ends by the signal itself instead (a shell shows 130 for SIGINT, 143 for SIGTERM)' },
 ];

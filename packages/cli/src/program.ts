@@ -13,6 +13,7 @@ import { defineInspectCommand } from './commands/inspect.js';
 import { defineLsCommand } from './commands/ls.js';
 import { definePluginsCommand } from './commands/plugins.js';
 import { definePruneCommand } from './commands/prune.js';
+import { definePreflightCommand } from './commands/preflight.js';
 import { defineRestoreCommand } from './commands/restore.js';
 import { defineSystemdCommand } from './commands/systemd.js';
 import { defineStatusCommand } from './commands/status.js';
@@ -48,6 +49,7 @@ export function createProgram(context: CliContext): Command {
   defineBackupCommand(program, context);
   defineRestoreCommand(program, context);
   defineVerifyCommand(program, context);
+  definePreflightCommand(program, context);
   defineLsCommand(program, context);
   definePruneCommand(program, context);
   defineStatusCommand(program, context);

@@ -55,3 +55,5 @@ export * from './location/restore-guard.js';
 export * from './location/outrun.js';
 export * from './location/prune.js';
 export * from './location/status.js';
+export * from './location/preflight.js';
+export * from './host/asd-build.js';

@@ -5,7 +5,7 @@
  * run stops after the plan.
  */
 import { Option, type Command } from 'commander';
-import { errConfigInvalid, formatBytes, manifestTotals, prepareBackup, readHostIdentity, type Codec, type HostIdentity, type InstanceGuard, type Registry, type Sink } from '@shmsnap/core';
+import { DEFAULT_AEROSPIKE_CONF, errConfigInvalid, formatBytes, readAerospikeHostFacts, manifestTotals, prepareBackup, readHostIdentity, type Codec, type HostIdentity, type InstanceGuard, type Registry, type Sink } from '@shmsnap/core';
 import { createShmSource } from '@shmsnap/shm-native';
 import { addGuardOptions, codecOption, guardFrom, instanceOption, type GuardFlags, namespaceOption, parseInstance, parseLocation, parsePositiveInteger, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
@@ -88,6 +88,9 @@ async function backupWith(
     host,
     tool: TOOL,
     signal,
+    // Recorded in the manifest for pre-flight (location/preflight.ts).
+    aerospike: await readAerospikeHostFacts(options.guard?.aerospikeConf ?? DEFAULT_AEROSPIKE_CONF),
+    aerospikeConfExplicit: options.guard?.aerospikeConf !== undefined,
   });
 
   const described = plan.namespaces.map((n) => `'${n.name}' (nsid ${n.nsid})`).join(', ');

@@ -7,7 +7,12 @@
 import { Option, type Command } from 'commander';
 import {
   CLOCK_SKEW_ALLOWANCE_MS,
+  DEFAULT_AEROSPIKE_CONF,
   DEFAULT_MAX_AGE_MS,
+  preparePreflight,
+  preflightWarnings,
+  readAerospikeHostFacts,
+  type PreflightReport,
   describeFinding,
   errConfigInvalid,
   errRestoreRefused,
@@ -36,6 +41,7 @@ import { summaryJson, summaryLine } from '../render/summary.js';
 import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addRunReportOptions } from '../run-report/report.js';
 import { addSinkOptions, type SinkFlags } from '../sink-options.js';
+import { preflightJson, printPreflight } from './preflight.js';
 
 export interface RestoreCommandOptions {
   readonly from: string;
@@ -98,7 +104,7 @@ export async function runRestoreCommand(
 }
 
 /** The location to restore from: `from`, or with `latest` the sub-location core's findLatestBackup chose below it. */
-async function latestOf(options: RestoreCommandOptions, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<Sink> {
+export async function latestOf(options: Pick<RestoreCommandOptions, 'from' | 'latest' | 'depth' | 'instance'>, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<Sink> {
   if (options.depth !== undefined && options.latest !== true) throw errConfigInvalid('depth', 'it says how deep --latest looks, and --latest was not given');
   const sink = await openSink(options.from);
   if (options.latest !== true) return sink;
@@ -151,6 +157,9 @@ async function restoreWith(
   }
   for (const marker of plan.consumed) output.note(`restore: ${output.flag('allowConsumed')}: restoring anyway a backup already restored${marker.consumedAt === null ? '' : ` at ${marker.consumedAt}`}${marker.hostname === null ? '' : ` on host '${marker.hostname}'`} (${marker.name})`);
   for (const warning of plan.warnings) output.note(`restore: warning: ${warning}`);
+  // What the next start will do with these segments (a warning, never a refusal: README, "Pre-flight").
+  const preflight = await restorePreflight(plan, sink, registry, options, output, signal);
+  if (preflight) for (const warning of preflightWarnings(preflight)) output.note(`restore: warning: ${warning}`);
   output.line(`restore: instance ${plan.instance}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} from ${plan.location}`);
   const common = {
     location: plan.location,
@@ -159,9 +168,11 @@ async function restoreWith(
     sources: provenanceJson(plan),
     warnings: plan.warnings,
     allowedConsumed: plan.consumed.map((m) => m.name),
+    preflight: preflight ? preflightJson(preflight) : null,
   };
   if (options.dryRun) {
     printPlan(output, plan.entries);
+    if (preflight) printPreflight(output, preflight, 'restore: pre-flight');
     output.line('dry run: every check passed; no segment was created and no object content was read beyond headers');
     output.result('restore', { dryRun: true, ...common, plan: planJson(plan.entries, plan.namespaces) });
     return;
@@ -180,6 +191,25 @@ async function restoreWith(
     ...summaryJson(summary),
     consumed: { written: result.consumed.written, kept: result.consumed.kept, failed: result.consumed.failed.map((f) => ({ marker: f.name, error: errorJson(f.error, output.flag) })) },
   });
+}
+
+/** Pre-flight's assessment of the plan's namespaces (the restore's own checks already ran); undefined, with a warning, when it cannot be made. */
+async function restorePreflight(plan: RestorePlan, sink: Sink, registry: Registry, options: RestoreCommandOptions, output: Output, signal: AbortSignal): Promise<PreflightReport | undefined> {
+  try {
+    return await preparePreflight({
+      sink,
+      codecs: registry,
+      instance: plan.instance,
+      namespaces: plan.namespaces.map((n) => n.name),
+      aerospike: await readAerospikeHostFacts(options.guard?.aerospikeConf ?? DEFAULT_AEROSPIKE_CONF),
+      name: output.flag,
+      signal,
+    });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    output.note(`restore: warning: the pre-flight assessment could not be made: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
 }
 
 type RestoreFlags = SinkFlags & ProgressFlags & GuardFlags & {
@@ -206,7 +236,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
   const command = program
     .command('restore')
     .description(
-      `Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup's age and source host, and refuses (exit 3): a backup made on another host (--allow-other-host restores it); one older than ${DEFAULT_MAX_AGE} (--allow-older restores it; --max-age sets another limit, which then always applies, and also refuses a backup of unknown age); one dated more than ${SKEW} in the future (--allow-future restores it); one already restored (a consumed marker, written after every completed restore: --allow-consumed restores it); while an asd runs for the instance (--allow-running-asd) or another shmsnap run holds it (host lock). The age of ASMT files is their newest modification time. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed.`,
+      `Restore Aerospike namespaces into shared memory from a location: a shmsnap backup (manifest) or an ASMT backup directory (no manifest). Shows the backup's age and source host, and refuses (exit 3): a backup made on another host (--allow-other-host restores it); one older than ${DEFAULT_MAX_AGE} (--allow-older restores it; --max-age sets another limit, which then always applies, and also refuses a backup of unknown age); one dated more than ${SKEW} in the future (--allow-future restores it); one already restored (a consumed marker, written after every completed restore: --allow-consumed restores it); while an asd runs for the instance (--allow-running-asd) or another shmsnap run holds it (host lock). The age of ASMT files is their newest modification time. Every CRC-32 is checked; all or nothing: on failure or Ctrl-C every segment it created is removed. Says what the next start of asd will do with the segments (as shmsnap preflight; the dry run prints it all): a cold start or a crash risk is a warning, never a refusal.`,
     )
     .addOption(new Option('--from <location>', 'a directory, file:// URL or s3://bucket/prefix').argParser(parseLocation).makeOptionMandatory())
     .addOption(instanceOption('Aerospike instance (0..15) (default: the one the location holds)'))

@@ -146,6 +146,8 @@ export interface Manifest {
   readonly namespaces: readonly { readonly name: string; readonly nsid: number }[];
   readonly codec: { readonly name: string; readonly level: number | null };
   readonly segments: readonly ManifestSegment[];
+  /** What pre-flight compares at the next start (location/preflight.ts); absent in manifests of older shmsnap versions. */
+  readonly aerospike?: ManifestAerospike;
 }
 
 // ---- writing -----------------------------------------------------------------
@@ -183,6 +185,7 @@ export function serializeManifest(manifest: Manifest): Buffer {
       ...(s.pieces ? { pieces: s.pieces } : {}),
       ...(s.zeroRanges && s.zeroRanges.length > 0 ? { zeroRanges: s.zeroRanges } : {}),
     })),
+    ...(manifest.aerospike ? { aerospike: manifest.aerospike } : {}),
   };
   return Buffer.from(`${JSON.stringify(document, null, 2)}\n`, 'utf8');
 }
@@ -258,7 +261,7 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
   }
   const root = r.object(document, '(root)', [
     'format', 'formatVersion', 'tool', 'createdAt', 'host', 'instance', 'namespaces', 'codec', 'segments',
-  ]);
+  ], ['aerospike']);
   const formatVersion = r.integer(root.formatVersion, 'formatVersion', MANIFEST_FORMAT_VERSION, MANIFEST_FORMAT_VERSION);
   const toolJson = r.object(root.tool, 'tool', ['name', 'version']);
   const tool = { name: r.string(toolJson.name, 'tool.name', 64), version: r.string(toolJson.version, 'tool.version', 64) };
@@ -335,7 +338,8 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
   for (const [i, s] of segments.entries()) {
     if (s.instance !== instance) r.fail(`segments[${i}].instance`, `differs from the manifest's instance ${instance}`);
   }
-  return { formatVersion, tool, createdAt, host, instance, namespaces, codec, segments };
+  const aerospike = root.aerospike === undefined ? undefined : readAerospike(r, root.aerospike);
+  return { formatVersion, tool, createdAt, host, instance, namespaces, codec, segments, ...(aerospike ? { aerospike } : {}) };
 }
 
 /** A piece index must describe exactly the segment: count, sizes and offsets that fit in the object. */
@@ -374,4 +378,108 @@ export function manifestTotals(manifest: Manifest): { segments: number; rawBytes
     storedBytes += s.storedBytes;
   }
   return { segments: manifest.segments.length, rawBytes, storedBytes };
+}
+
+// ---- the aerospike record (pre-flight) -----------------------------------------
+
+/**
+ * What the host said about Aerospike when the backup was made, for
+ * pre-flight to compare with the next start's (location/preflight.ts). The
+ * conf values are kept as the file wrote them; null where the file does not
+ * set one (asd's default) or could not be read.
+ */
+export interface ManifestAerospike {
+  /** aerospike.conf as read at backup time: `error` says why it could not be (ENOENT...), null when it was read. */
+  readonly conf: { readonly path: string; readonly error: string | null };
+  /** The asd build (`asd --version`), null when it could not be found. */
+  readonly build: string | null;
+  /** One per namespace of the backup. */
+  readonly namespaces: readonly ManifestAerospikeNamespace[];
+}
+
+export interface RecordedStorageEngine {
+  readonly type: string;
+  readonly dataSize: string | null;
+  readonly filesize: string | null;
+  readonly files: readonly string[];
+  readonly devices: readonly string[];
+}
+
+export interface RecordedNamespaceConf {
+  readonly partitionTreeSprigs: string | null;
+  readonly indexType: string | null;
+  readonly sindexType: string | null;
+  readonly indexStageSize: string | null;
+  readonly sindexStageSize: string | null;
+  readonly memorySize: string | null;
+  readonly indexCheckpointPath: string | null;
+  readonly storageEngine: RecordedStorageEngine | null;
+}
+
+/** The base segment's header fields at backup time (format/segment-fields.ts). */
+export interface RecordedBase {
+  readonly version: number;
+  readonly shutdownStatus: number;
+  readonly primaryStageCount: number;
+  readonly stageSize: number | null;
+}
+
+export interface ManifestAerospikeNamespace {
+  readonly name: string;
+  /** Its values in aerospike.conf; null when the file was not read or has no such namespace. */
+  readonly conf: RecordedNamespaceConf | null;
+  readonly base: RecordedBase | null;
+}
+
+const CONF_VALUES = ['partitionTreeSprigs', 'indexType', 'sindexType', 'indexStageSize', 'sindexStageSize', 'memorySize', 'indexCheckpointPath'] as const;
+
+function readAerospike(r: Reader, value: unknown): ManifestAerospike {
+  const root = r.object(value, 'aerospike', ['conf', 'build', 'namespaces']);
+  const conf = r.object(root.conf, 'aerospike.conf', ['path', 'error']);
+  if (!Array.isArray(root.namespaces)) r.fail('aerospike.namespaces', 'expected an array');
+  if (root.namespaces.length > 32) r.fail('aerospike.namespaces', `${root.namespaces.length} namespaces, at most 32`);
+  return {
+    conf: { path: r.string(conf.path, 'aerospike.conf.path', 4096), error: r.nullableString(conf.error, 'aerospike.conf.error') },
+    build: r.nullableString(root.build, 'aerospike.build'),
+    namespaces: root.namespaces.map((entry, i): ManifestAerospikeNamespace => {
+      const path = `aerospike.namespaces[${i}]`;
+      const ns = r.object(entry, path, ['name', 'conf', 'base']);
+      return {
+        name: r.string(ns.name, `${path}.name`, NAMESPACE_MAX),
+        conf: ns.conf === null ? null : readRecordedConf(r, ns.conf, `${path}.conf`),
+        base: ns.base === null ? null : readRecordedBase(r, ns.base, `${path}.base`),
+      };
+    }),
+  };
+}
+
+function readRecordedConf(r: Reader, value: unknown, path: string): RecordedNamespaceConf {
+  const c = r.object(value, path, [...CONF_VALUES, 'storageEngine']);
+  const values = Object.fromEntries(CONF_VALUES.map((k) => [k, r.nullableString(c[k], `${path}.${k}`)])) as Record<(typeof CONF_VALUES)[number], string | null>;
+  let storageEngine: RecordedStorageEngine | null = null;
+  if (c.storageEngine !== null) {
+    const s = r.object(c.storageEngine, `${path}.storageEngine`, ['type', 'dataSize', 'filesize', 'files', 'devices']);
+    const list = (v: unknown, at: string): string[] => {
+      if (!Array.isArray(v) || v.length > 128) r.fail(at, 'expected an array of at most 128 paths');
+      return v.map((item, j) => r.string(item, `${at}[${j}]`, 4096));
+    };
+    storageEngine = {
+      type: r.string(s.type, `${path}.storageEngine.type`, 64),
+      dataSize: r.nullableString(s.dataSize, `${path}.storageEngine.dataSize`),
+      filesize: r.nullableString(s.filesize, `${path}.storageEngine.filesize`),
+      files: list(s.files, `${path}.storageEngine.files`),
+      devices: list(s.devices, `${path}.storageEngine.devices`),
+    };
+  }
+  return { ...values, storageEngine };
+}
+
+function readRecordedBase(r: Reader, value: unknown, path: string): RecordedBase {
+  const b = r.object(value, path, ['version', 'shutdownStatus', 'primaryStageCount', 'stageSize']);
+  return {
+    version: r.integer(b.version, `${path}.version`, 0, UINT32_MAX),
+    shutdownStatus: r.integer(b.shutdownStatus, `${path}.shutdownStatus`, 0, UINT32_MAX),
+    primaryStageCount: r.integer(b.primaryStageCount, `${path}.primaryStageCount`, 0, UINT32_MAX),
+    stageSize: b.stageSize === null ? null : r.integer(b.stageSize, `${path}.stageSize`, 0, Number.MAX_SAFE_INTEGER),
+  };
 }

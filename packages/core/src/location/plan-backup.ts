@@ -22,7 +22,9 @@ import type { SegmentSource } from '../contracts/source.js';
 import { collectProblem, combineErrors, errConfigInvalid, errNoSpace, errNothingSelected, errObjectTooLarge, type ShmsnapError } from '../errors.js';
 import { ASMT_DATA_STAGE_001_FIXED, oldAsmtSkips } from '../format/asmt-directory.js';
 import type { HostIdentity } from '../format/manifest.js';
+import { BASE_MIN_BYTES, parseBase, type BaseInfo } from '../format/segment-fields.js';
 import { checkConcurrency } from '../pipeline/settle.js';
+import { aerospikeRecord, confWarning, type AerospikeHostFacts } from './preflight.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
 import { formatBytes } from '../units.js';
 import { backupEntries, checkBackupLocation, executeBackup, type BackupPlanEntry, type BackupResult, type BackupRunOptions } from '../pipeline/backup.js';
@@ -45,6 +47,13 @@ export interface PrepareBackupOptions {
   readonly guard?: InstanceGuard;
   /** The instance `source` reads, for the guard. @default the instance of the listed segments */
   readonly instance?: number;
+  /**
+   * aerospike.conf and the asd build as read now (`readAerospikeHostFacts`): recorded in the
+   * manifest's `aerospike` field, with each base's header, for pre-flight. @default none recorded
+   */
+  readonly aerospike?: AerospikeHostFacts;
+  /** Whether `aerospike`'s conf path was named by the operator (a missing one is then warned about). @default false */
+  readonly aerospikeConfExplicit?: boolean;
 }
 
 export interface BackupPlan {
@@ -156,6 +165,8 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
         `${e.object} (data stage ${formatKey(e.segment.key)}, key low bits 0x001): ASMT before ${ASMT_DATA_STAGE_001_FIXED} will not restore it (it takes the file for a treex or skips it, and reports success); shmsnap and ASMT ${ASMT_DATA_STAGE_001_FIXED} or later restore it`,
     );
   const namespaces = namespacesOf(segments);
+  const confProblem = options.aerospike && confWarning(options.aerospike, options.aerospikeConfExplicit === true);
+  if (confProblem) warnings.push(confProblem);
   if (options.guard) warnings.push(...options.guard.checkpointWarnings(namespaces.map((n) => n.name)), ...options.guard.notes);
   const now = options.now ?? (() => new Date());
   const execution = {
@@ -183,8 +194,42 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
     freeBytes,
     notes,
     warnings,
-    run: (runOptions) => executeBackup(execution, runOptions),
+    run: async (runOptions) => {
+      const aerospike = options.aerospike && aerospikeRecord(options.aerospike, namespaces.map((n) => n.name), await readBases(source, entries, runOptions?.signal));
+      return executeBackup({ ...execution, ...(aerospike ? { aerospike } : {}) }, runOptions);
+    },
   };
+}
+
+/**
+ * Each base's header, read through the source (a short read of its first
+ * bytes) for the manifest's record; a base that cannot be read is left out
+ * (recorded as null): the record is for pre-flight, never a reason to fail.
+ */
+async function readBases(source: SegmentSource, entries: readonly BackupPlanEntry[], signal: AbortSignal | undefined): Promise<Map<string, BaseInfo>> {
+  const bases = new Map<string, BaseInfo>();
+  for (const { segment } of entries) {
+    if (segment.kind !== 'primary-base' || segment.size < BASE_MIN_BYTES) continue;
+    try {
+      const reader = await source.open(segment, signal ? { signal } : {});
+      try {
+        const chunks: Buffer[] = [];
+        let have = 0;
+        for await (const chunk of reader.stream as AsyncIterable<Buffer>) {
+          chunks.push(Buffer.from(chunk.subarray(0, BASE_MIN_BYTES - have))); // a copy: the chunk may be a view of the segment
+          have += chunks.at(-1)!.length;
+          if (have >= BASE_MIN_BYTES) break;
+        }
+        bases.set(segment.namespace, parseBase(Buffer.concat(chunks), formatKey(segment.key)));
+      } finally {
+        reader.stream.destroy();
+        await reader.close();
+      }
+    } catch (error) {
+      if (signal?.aborted) throw error;
+    }
+  }
+  return bases;
 }
 
 /** Prepare and run in one call, for library users who render nothing in between. */

@@ -31,6 +31,7 @@ import {
   serializePendingMarker,
   type HostIdentity,
   type Manifest,
+  type ManifestAerospike,
   type ManifestSegment,
 } from '../format/manifest.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
@@ -92,6 +93,8 @@ export interface BackupExecution {
   readonly host: HostIdentity;
   readonly tool: { readonly name: string; readonly version: string };
   readonly now: () => Date;
+  /** The manifest's `aerospike` record (location/preflight.ts), when the frontend read the host's. */
+  readonly aerospike?: ManifestAerospike;
 }
 
 export interface BackupRunOptions {
@@ -268,6 +271,7 @@ export async function executeBackup(plan: BackupExecution, options: BackupRunOpt
       namespaces: plan.namespaces,
       codec: { name: plan.codec.name, level: plan.level },
       segments: entries.map((entry) => bySegmentKey.get(entry.segment.key)!),
+      ...(plan.aerospike ? { aerospike: plan.aerospike } : {}),
     };
     if (outerSignal.aborted) throw abortReason(outerSignal, 'backup');
     // The last word before the commit point: nothing of what was read may have changed since.
