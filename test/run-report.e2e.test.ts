@@ -198,7 +198,10 @@ describe('--run-log and --metrics-file', () => {
     await writeFile(plain, '');
     const log = join(scratch.fresh(), 'runs.jsonl');
     await createFixture(small);
-    const run = await shmsnap(['backup', '--to', scratch.fresh(), '--no-progress', '--metrics-file', join(plain, 'shmsnap.prom'), '--run-log', log]);
+    // An aerospike.conf that reads (empty): the one warning left is the metrics file's.
+    const conf = join(scratch.root(), 'empty-aerospike.conf');
+    await writeFile(conf, '');
+    const run = await shmsnap(['backup', '--to', scratch.fresh(), '--no-progress', '--metrics-file', join(plain, 'shmsnap.prom'), '--run-log', log], { SHMSNAP_AEROSPIKE_CONF: conf });
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, new RegExp(`^backup: warning: the metrics file ${plain}/shmsnap\\.prom could not be written: .+; the run's exit status is unchanged\\n$`));
     assert.deepEqual((await records(log)).map((r) => r.outcome), ['ok']);
@@ -206,7 +209,7 @@ describe('--run-log and --metrics-file', () => {
     // Under --events the warning goes to stderr: the last event line still says how the run ended.
     await clearSegments();
     await createFixture(small);
-    const events = await shmsnap(['backup', '--to', scratch.fresh(), '--events', 'ndjson', '--metrics-file', join(plain, 'shmsnap.prom')]);
+    const events = await shmsnap(['backup', '--to', scratch.fresh(), '--events', 'ndjson', '--metrics-file', join(plain, 'shmsnap.prom')], { SHMSNAP_AEROSPIKE_CONF: conf });
     assert.equal(events.status, 0, events.stderr);
     assert.equal(JSON.parse(events.stdout.trim().split('\n').at(-1)!).type, 'result');
     assert.match(events.stderr, /^backup: warning: the metrics file .* could not be written: /);
