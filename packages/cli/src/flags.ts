@@ -21,6 +21,8 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   force: '--force',
   from: '--from',
   instance: '--instance',
+  // An encrypted backup's key (key-options.ts).
+  keySource: '--key-file (or --key-env, --passphrase-file, --passphrase-env)',
   latest: '--latest',
   level: '--level',
   lockDir: '--lock-dir',
@@ -46,6 +48,8 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
 
 export const ASMT_FLAGS: Readonly<Record<string, string>> = {
   concurrency: '-t',
+  // asmt reads no encrypted backup: shmsnap does, with the key.
+  keySource: 'shmsnap restore --key-file (asmt cannot read encrypted backups)',
   dryRun: '-a',
   instance: '-i',
   namespaces: '-n',

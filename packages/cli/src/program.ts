@@ -12,6 +12,7 @@ import { defineDemoCommand } from './commands/demo.js';
 import { defineInspectCommand } from './commands/inspect.js';
 import { defineLsCommand } from './commands/ls.js';
 import { definePluginsCommand } from './commands/plugins.js';
+import { defineRekeyCommand } from './commands/rekey.js';
 import { defineRestoreCommand } from './commands/restore.js';
 import { defineVerifyCommand } from './commands/verify.js';
 import { installConfiguration, readConfigFile, tolerateUnknownKeys } from './config.js';
@@ -45,6 +46,7 @@ export function createProgram(context: CliContext): Command {
   defineBackupCommand(program, context);
   defineRestoreCommand(program, context);
   defineVerifyCommand(program, context);
+  defineRekeyCommand(program, context);
   defineLsCommand(program, context);
   defineInspectCommand(program, context);
   defineClearCommand(program, context);
