@@ -126,6 +126,15 @@ describe('encrypted backups, per codec (real shared memory, local directory)', (
     assert.deepEqual(aerospikeKeys(), []);
   });
 
+  it('an encrypted object left in a location blocks a backup of its namespace there (ASMT\'s rule)', async () => {
+    const { dir } = await encryptedBackup();
+    await (await import('node:fs/promises')).rm(join(dir, MANIFEST));
+    await createFixture(recipe);
+    const again = await runShmsnap(['backup', '--to', dir]);
+    assert.equal(again.status, 3, again.stderr);
+    assert.match(again.stderr, /BACKUP_EXISTS.*\.dat\.enc, a segment file of instance 0, namespace id 1/);
+  });
+
   it('refuses a key file group or others can read, naming the file and its mode', async () => {
     const open = join(keys, 'open.key');
     await writeFile(open, randomBytes(32).toString('hex'));
