@@ -3,7 +3,7 @@
 // same disk. Not part of the test suite: it prints numbers, it asserts
 // nothing.
 //
-//   npm run bench -- [--size-mib 2048] [--codecs none,gzip,zstd] [--s3-codecs none,zstd] [--s3-servers s3rver,rgw] [--dir .bench] [--repeat 3] [--engine-mib 256] [--runs 3] [--no-engines]
+//   npm run bench -- [--size-mib 2048] [--codecs none,gzip,zstd] [--encrypted-codecs zstd] [--s3-codecs none,zstd] [--s3-servers s3rver,rgw] [--dir .bench] [--repeat 3] [--engine-mib 256] [--runs 3] [--no-engines]
 //
 // Every row is the median of --repeat runs: these machines are noisy (the
 // same `cat` has measured 750 and 1500 MB/s minutes apart).
@@ -18,6 +18,7 @@
 //   `gzip -d`, `zstd -1 -T0` / `zstd -d`, each writing to the same disk
 //   (fsynced) or to memory like a restore.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -42,6 +43,8 @@ const runs = Number(option('runs', '3'));
 const withEngines = !process.argv.includes('--no-engines');
 const repeat = Math.max(1, Number(option('repeat', '3')));
 const s3Codecs = option('s3-codecs', 'none,zstd').split(',').filter(Boolean);
+// Encryption (docs/encryption.md) beside the same codec without it: the issue's target is < 10% of zstd's throughput.
+const encryptedCodecs = option('encrypted-codecs', 'zstd').split(',').filter(Boolean);
 const s3Servers = option('s3-servers', 's3rver,rgw').split(',').filter(Boolean);
 const threads = availableParallelism();
 const work = join(dir, 'work');
@@ -167,6 +170,8 @@ assert n == len(data)
 print(deflate, inflate, len(stored))
 `;
 const shmCopy = '/dev/shm/shmsnap-bench-copy';
+const keyFile = join(work, 'bench.key');
+await writeFile(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
 for (let round = 0; round < repeat; round++) {
   const step = (what: string): void => note(`round ${round + 1}/${repeat}: ${what}`);
   for (const codec of codecs) {
@@ -217,6 +222,23 @@ for (let round = 0; round < repeat; round++) {
       record({ operation: 'restore', tool: 'shmsnap gzip, no index (ASMT files)', megabytesPerSecond: rawMB / asmtStyle.seconds, ratio: null, peakRssMiB: asmtStyle.peakRssBytes / MiB, cpuSeconds: asmtStyle.cpuSeconds, seconds: asmtStyle.seconds });
     }
     await rm(location, { recursive: true, force: true });
+    if (encryptedCodecs.includes(codec)) {
+      // The same backup and restore, encrypted (AES-256-GCM frames after the codec; restores take the stream path).
+      const encrypted = join(work, `backup-${codec}-encrypted`);
+      step(`shmsnap backup --codec ${codec} --key-file`);
+      const sealed = await shmsnap(['backup', '--to', encrypted, '--codec', codec, '--key-file', keyFile, '--threads', String(threads)]);
+      record({ operation: 'backup', tool: `shmsnap ${codec}, encrypted`, megabytesPerSecond: rawMB / sealed.seconds, ratio: rawBytes / Number(sealed.result.storedBytes), peakRssMiB: sealed.peakRssBytes / MiB, cpuSeconds: sealed.cpuSeconds, seconds: sealed.seconds });
+      await fixture.remove();
+      dropCaches();
+      step(`shmsnap restore (${codec}, encrypted)`);
+      const opened = await shmsnap(['restore', '--from', encrypted, '--key-file', keyFile, '--threads', String(threads)]);
+      record({ operation: 'restore', tool: `shmsnap ${codec}, encrypted`, megabytesPerSecond: rawMB / opened.seconds, ratio: null, peakRssMiB: opened.peakRssBytes / MiB, cpuSeconds: opened.cpuSeconds, seconds: opened.seconds });
+      if (round === 0) {
+        const differences = await fixture.compare();
+        if (differences.length > 0) throw new Error(`restore (${codec}, encrypted) differs: ${JSON.stringify(differences)}`);
+      }
+      await rm(encrypted, { recursive: true, force: true });
+    }
   }
 
   const reference = (operation: string, tool: string, command: string, ratioOf?: () => Promise<number>): Promise<void> => {
@@ -350,6 +372,11 @@ for (const label of s3Labels) {
 targets.push({ target: 'none restore vs cat', value: ratioOf(find('restore', 'shmsnap none'), find('restore', 'cat')), goal: 0.9, unit: '×' });
 targets.push({ target: 'gzip-1 backup vs gzip -1', value: ratioOf(find('backup', 'shmsnap gzip'), find('backup', 'gzip -1')), goal: 1.8, unit: '×' });
 targets.push({ target: 'gzip-1 restore vs gzip -d', value: ratioOf(find('restore', 'shmsnap gzip'), find('restore', 'gzip -d')), goal: 1.0, unit: '×' });
+for (const codec of encryptedCodecs) {
+  // Encryption must cost less than 10% of the codec's throughput (issue 15).
+  targets.push({ target: `${codec} backup encrypted vs not`, value: ratioOf(find('backup', `shmsnap ${codec}, encrypted`), find('backup', `shmsnap ${codec}`)), goal: 0.9, unit: '×' });
+  targets.push({ target: `${codec} restore encrypted vs not`, value: ratioOf(find('restore', `shmsnap ${codec}, encrypted`), find('restore', `shmsnap ${codec}`)), goal: 0.9, unit: '×' });
+}
 targets.push({ target: 'zstd-1 backup vs zstd -1 -T0', value: ratioOf(find('backup', 'shmsnap zstd'), find('backup', 'zstd -1 -T0')), goal: 0.9, unit: '×' });
 targets.push({ target: 'zstd-1 restore vs zstd -d', value: ratioOf(find('restore', 'shmsnap zstd'), find('restore', 'zstd -d')), goal: 0.9, unit: '×' });
 /** How much larger (%) tool a's stored bytes are than tool b's; negative when smaller. */

@@ -69,7 +69,7 @@ const indexed = { owner: { uid: 1234, gid: 0, mode: 0o640 }, namespaces: [{ name
 
 describe('the schema files', () => {
   it('cover every document and every error code', () => {
-    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'plugins', 'preflight', 'prune', 'restore', 'run-record', 'status', 'verify'].map((d) => `shmsnap.${d}/1`));
+    assert.deepEqual([...documents.keys()].sort(), ['backup', 'clear', 'config', 'demo', 'error', 'inspect', 'ls', 'plugins', 'preflight', 'prune', 'rekey', 'restore', 'run-record', 'status', 'verify'].map((d) => `shmsnap.${d}/1`));
     const defs = ajv.getSchema('urn:shmsnap:schema:defs')!.schema as { $defs: { error: { properties: { code: { enum: string[] } } } } };
     assert.deepEqual(defs.$defs.error.properties.code.enum, [...ERROR_CODES], 'a new error code is documented');
   });
@@ -159,6 +159,25 @@ describe('every command, --json, on success', () => {
   it('plugins', async () => {
     const plugins = validDocument(await runShmsnap(['plugins', '--json'], { env: { SHMSNAP_CONFIG: '', SHMSNAP_PLUGINS: '' } }), 'shmsnap.plugins/1');
     assert.ok((plugins.plugins as { status: string }[]).every((p) => p.status === 'loaded'));
+  });
+
+  it('encrypted: backup, ls, verify, rekey, and a wrong key as the error document', async () => {
+    await createFixture(indexed);
+    const dir = scratch.fresh();
+    const keys = scratch.fresh();
+    await (await import('node:fs/promises')).mkdir(keys, { recursive: true });
+    const [a, b] = [join(keys, 'a.key'), join(keys, 'b.key')];
+    await writeFile(a, 'a'.repeat(64), { mode: 0o600 });
+    await writeFile(b, 'b'.repeat(64), { mode: 0o600 });
+    const backup = validDocument(await runShmsnap(['backup', '--to', dir, '--codec', 'zstd', '--key-file', a, '--json']), 'shmsnap.backup/1');
+    assert.equal(backup.encrypted, true);
+    const ls = validDocument(await runShmsnap(['ls', dir, '--json']), 'shmsnap.ls/1');
+    assert.deepEqual((ls.backups as { encrypted: boolean }[]).map((r) => r.encrypted), [true]);
+    validDocument(await runShmsnap(['verify', dir, '--key-file', a, '--json']), 'shmsnap.verify/1');
+    const rekey = validDocument(await runShmsnap(['rekey', dir, '--old-key-file', a, '--new-key-file', b, '--json']), 'shmsnap.rekey/1');
+    assert.deepEqual(rekey.rekeyed, [backup.manifest]);
+    failed(await runShmsnap(['restore', '--from', dir, '--key-file', a, '--json']), 'KEY_MISMATCH', 3);
+    failed(await runShmsnap(['restore', '--from', dir, '--json']), 'KEY_REQUIRED', 2);
   });
 
   it('demo', async () => {

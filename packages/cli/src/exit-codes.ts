@@ -22,6 +22,8 @@ export const EXIT_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   ABORTED: EXIT_INTERRUPTED,
   ADDON_MISSING: EXIT_FAILURE,
   ASD_RUNNING: EXIT_REFUSED,
+  // Encrypted bytes or an authenticated manifest that do not check: altered data.
+  AUTH_FAILED: EXIT_INTEGRITY,
   BACKUP_CONSUMED: EXIT_REFUSED,
   BACKUP_EXISTS: EXIT_REFUSED,
   BACKUP_INCOMPLETE: EXIT_REFUSED,
@@ -34,6 +36,11 @@ export const EXIT_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   INSTANCE_LOCKED: EXIT_REFUSED,
   INTERNAL: EXIT_FAILURE,
   IO_FAILED: EXIT_FAILURE,
+  // A key flag whose key cannot be used (a key file others can read, a wrong length): the command line is wrong.
+  KEY_INVALID: EXIT_USAGE,
+  // Another key than the backup's: refused, nothing created.
+  KEY_MISMATCH: EXIT_REFUSED,
+  KEY_REQUIRED: EXIT_USAGE,
   LOCATION_NOT_FOUND: EXIT_REFUSED,
   MANIFEST_INVALID: EXIT_INTEGRITY,
   NAME_INVALID: EXIT_INTEGRITY,

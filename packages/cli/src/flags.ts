@@ -24,6 +24,8 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
   interruptedOlderThan: '--interrupted-older-than',
   keepLast: '--keep-last',
   keepWithin: '--keep-within',
+  // An encrypted backup's key (key-options.ts).
+  keySource: '--key-file (or --key-env, --passphrase-file, --passphrase-env)',
   latest: '--latest',
   level: '--level',
   lockDir: '--lock-dir',
@@ -57,6 +59,8 @@ export const SHMSNAP_FLAGS: Readonly<Record<string, string>> = {
 
 export const ASMT_FLAGS: Readonly<Record<string, string>> = {
   concurrency: '-t',
+  // asmt reads no encrypted backup: shmsnap does, with the key.
+  keySource: 'shmsnap restore --key-file (asmt cannot read encrypted backups)',
   dryRun: '-a',
   instance: '-i',
   namespaces: '-n',

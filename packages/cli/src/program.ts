@@ -14,6 +14,7 @@ import { defineLsCommand } from './commands/ls.js';
 import { definePluginsCommand } from './commands/plugins.js';
 import { definePruneCommand } from './commands/prune.js';
 import { definePreflightCommand } from './commands/preflight.js';
+import { defineRekeyCommand } from './commands/rekey.js';
 import { defineRestoreCommand } from './commands/restore.js';
 import { defineSystemdCommand } from './commands/systemd.js';
 import { defineStatusCommand } from './commands/status.js';
@@ -50,6 +51,7 @@ export function createProgram(context: CliContext): Command {
   defineRestoreCommand(program, context);
   defineVerifyCommand(program, context);
   definePreflightCommand(program, context);
+  defineRekeyCommand(program, context);
   defineLsCommand(program, context);
   definePruneCommand(program, context);
   defineStatusCommand(program, context);

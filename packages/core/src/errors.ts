@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'ABORTED',
   'ADDON_MISSING',
   'ASD_RUNNING',
+  'AUTH_FAILED',
   'BACKUP_CONSUMED',
   'BACKUP_EXISTS',
   'BACKUP_INCOMPLETE',
@@ -29,6 +30,9 @@ export const ERROR_CODES = [
   'INSTANCE_LOCKED',
   'INTERNAL',
   'IO_FAILED',
+  'KEY_INVALID',
+  'KEY_MISMATCH',
+  'KEY_REQUIRED',
   'LOCATION_NOT_FOUND',
   'MANIFEST_INVALID',
   'NAME_INVALID',
@@ -171,6 +175,11 @@ export function errAsdRunning(instance: number, processes: readonly { readonly p
 }
 
 /** A restore of a backup already restored once (`marker`: when, where, by whom). */
+/** Encrypted bytes or an authenticated manifest failed their check: altered, truncated, reordered or from elsewhere. */
+export function errAuthFailed(object: string, reason: string): ShmsnapError {
+  return new ShmsnapError('AUTH_FAILED', `${object}: authentication failed: ${reason}; nothing of it was used`, { fault: 'user', details: { object, reason } });
+}
+
 export function errBackupConsumed(location: string, what: string, consumed: { readonly at: string | null; readonly hostname: string | null; readonly pid: number | null; readonly marker: string }): ShmsnapError {
   const when = consumed.at === null ? 'at an unknown time' : `at ${consumed.at}`;
   const where = consumed.hostname === null ? '' : ` on host '${consumed.hostname}'`;
@@ -209,7 +218,14 @@ export function errBackupStale(location: string, reason: string): ShmsnapError {
   });
 }
 
-export function errChecksumMismatch(object: string, what: string, expected: number, actual: number): ShmsnapError {
+/** CRC-32 values as numbers; SHA-256 digests (`hash: 'sha256'`) as hex strings. */
+export function errChecksumMismatch(object: string, what: string, expected: number | string, actual: number | string): ShmsnapError {
+  if (typeof expected === 'string' || typeof actual === 'string') {
+    return new ShmsnapError('CHECKSUM_MISMATCH', `${object}: SHA-256 of the ${what} is ${String(actual)}, expected ${String(expected)}`, {
+      fault: 'user',
+      details: { object, what, algorithm: 'sha256', expected, actual },
+    });
+  }
   const hex = (value: number): string => `0x${(value >>> 0).toString(16).padStart(8, '0')}`;
   return new ShmsnapError(
     'CHECKSUM_MISMATCH',
@@ -265,6 +281,24 @@ export function errIoFailed(what: string, where: string, cause?: unknown): Shmsn
  * directory. Said as such, not as "no backup found", which is a location that
  * exists and holds none.
  */
+/** Key material that cannot be used: a key file readable by others or not a regular file, a value of the wrong length or encoding. */
+export function errKeyInvalid(source: string, reason: string): ShmsnapError {
+  return new ShmsnapError('KEY_INVALID', `${source}: ${reason}`, { fault: 'user', details: { source, reason } });
+}
+
+/** The key given does not open the backup's data key: another key, or the wrapped key was altered. */
+export function errKeyMismatch(backup: string, source: string): ShmsnapError {
+  return new ShmsnapError('KEY_MISMATCH', `${backup}: the key from ${source} does not open this backup (a different key, or its wrapped data key was altered); nothing was created`, {
+    fault: 'user',
+    details: { backup, source },
+  });
+}
+
+/** An encrypted backup was to be read without a key. */
+export function errKeyRequired(backup: string, option = 'keySource'): ShmsnapError {
+  return new ShmsnapError('KEY_REQUIRED', `${backup} is encrypted: it is read only with the key it was made with (${option}); nothing was created`, { fault: 'user', details: { backup, mentions: [option] } });
+}
+
 export function errLocationNotFound(location: string, reason: string): ShmsnapError {
   return new ShmsnapError('LOCATION_NOT_FOUND', `${location}: ${reason}`, { fault: 'user', details: { location, reason } });
 }

@@ -5,7 +5,7 @@
  * run stops after the plan.
  */
 import { Option, type Command } from 'commander';
-import { DEFAULT_AEROSPIKE_CONF, errConfigInvalid, formatBytes, readAerospikeHostFacts, manifestTotals, prepareBackup, readHostIdentity, type Codec, type HostIdentity, type InstanceGuard, type Registry, type Sink } from '@shmsnap/core';
+import { DEFAULT_AEROSPIKE_CONF, errConfigInvalid, formatBytes, readAerospikeHostFacts, manifestTotals, prepareBackup, readHostIdentity, type Codec, type HostIdentity, type InstanceGuard, type KeyProvider, type Registry, type Sink } from '@shmsnap/core';
 import { createShmSource } from '@shmsnap/shm-native';
 import { addGuardOptions, codecOption, guardFrom, instanceOption, type GuardFlags, namespaceOption, parseInstance, parseLocation, parsePositiveInteger, threadsOption } from '../cli-options.js';
 import { execute, sinkOpener, type CliContext, type SinkOpener } from '../context.js';
@@ -18,6 +18,7 @@ import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addRunReportOptions } from '../run-report/report.js';
 import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 import { TOOL } from '../version.js';
+import { addKeyOptions, keyFrom, KEY_FLAGS, type KeyFlags } from '../key-options.js';
 
 export interface BackupCommandOptions {
   readonly to: string;
@@ -29,6 +30,11 @@ export interface BackupCommandOptions {
   readonly dryRun: boolean;
   /** The host guard's flags: lock directory, asd pid file, aerospike.conf, --allow-running-asd. @default {} */
   readonly guard?: GuardFlags;
+  /** The key flags: any of them encrypts the backup. @default {} */
+  readonly key?: KeyFlags;
+  /** Refuse to run unless a key is given (a script's guard against an unencrypted backup). @default false */
+  readonly encrypt?: boolean;
+  readonly hash?: 'sha256';
 }
 
 export const LOCATION_PLACEHOLDERS = ['host', 'instance', 'timestamp'] as const;
@@ -56,12 +62,14 @@ export async function runBackupCommand(
   onCommitted?: OnCommitted,
 ): Promise<void> {
   const codec = registry.codec(options.codec);
+  const key = await keyFrom(options.key ?? {});
+  if (options.encrypt === true && !key) throw errConfigInvalid('--encrypt', `needs the key to encrypt with: ${KEY_FLAGS}`);
   const host = await readHostIdentity();
   const sink = await openSink(expandLocation(options.to, { host: host.hostname, instance: options.instance, time: new Date() }));
   // Held from prepare to the end of the run; a dry run takes it too, so it refuses when the run would.
   const guard = guardFrom(options.guard ?? {});
   try {
-    await backupWith(guard, sink, codec, host, options, output, signal, onCommitted);
+    await backupWith(guard, sink, codec, host, { ...options, ...(key ? { keyProvider: key } : {}) }, output, signal, onCommitted);
   } finally {
     guard.release();
   }
@@ -72,12 +80,14 @@ async function backupWith(
   sink: Sink,
   codec: Codec,
   host: HostIdentity,
-  options: BackupCommandOptions,
+  options: BackupCommandOptions & { readonly keyProvider?: KeyProvider },
   output: Output,
   signal: AbortSignal,
   onCommitted: OnCommitted | undefined,
 ): Promise<void> {
   const plan = await prepareBackup({
+    ...(options.keyProvider ? { encryption: options.keyProvider } : {}),
+    ...(options.hash ? { hash: options.hash } : {}),
     guard,
     instance: options.instance,
     source: createShmSource({ instance: options.instance, ...(options.namespaces ? { namespaces: options.namespaces } : {}) }),
@@ -95,15 +105,17 @@ async function backupWith(
 
   const described = plan.namespaces.map((n) => `'${n.name}' (nsid ${n.nsid})`).join(', ');
   output.line(
-    `backup: instance ${plan.instance}, namespace${plan.namespaces.length > 1 ? 's' : ''} ${described}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} → ${plan.location} (codec ${codec.name}${plan.level === null ? '' : ` level ${plan.level}`})`,
+    `backup: instance ${plan.instance}, namespace${plan.namespaces.length > 1 ? 's' : ''} ${described}: ${plan.entries.length} segments, ${formatBytes(plan.rawBytes)} → ${plan.location} (codec ${codec.name}${plan.level === null ? '' : ` level ${plan.level}`}${plan.encryption ? `, encrypted with the key from ${plan.encryption.describe}` : ''}${plan.hash ? `, ${plan.hash} per object` : ''})`,
   );
   for (const note of plan.notes) output.note(`backup: note: ${note}`);
+  if (plan.encryption) output.note('backup: note: encrypted objects end in .enc: ASMT cannot read or restore them; restore and verify them with shmsnap and this key');
   for (const warning of plan.warnings) output.note(`backup: warning: ${warning}`);
   const common = {
     location: plan.location,
     instance: plan.instance,
     namespaces: plan.namespaces.map(namespaceJson),
     codec: codecJson(codec.name, plan.level),
+    encrypted: plan.encryption !== undefined,
     notes: plan.notes,
     warnings: plan.warnings,
   };
@@ -131,7 +143,7 @@ async function backupWith(
   });
 }
 
-type BackupFlags = SinkFlags & ProgressFlags & GuardFlags & { to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean };
+type BackupFlags = SinkFlags & ProgressFlags & GuardFlags & KeyFlags & { encrypt?: boolean; hash?: 'sha256'; to: string; instance: number; namespace?: string[]; codec: string; level?: number; threads: number; dryRun?: boolean; json?: boolean };
 
 export function defineBackupCommand(program: Command, context: CliContext): void {
   const command = program
@@ -145,8 +157,11 @@ export function defineBackupCommand(program: Command, context: CliContext): void
     .addOption(codecOption(context.registry))
     .addOption(new Option('--level <n>', 'codec level (gzip 1..9, default 1 as ASMT; zstd 1..19, default 1)').argParser(parsePositiveInteger('--level', 22)))
     .addOption(threadsOption())
+    .option('--encrypt', `encrypt the backup (AES-256-GCM, after the codec; every object's name then ends in .enc, which ASMT CANNOT read, and the manifest is authenticated); needs a key: ${KEY_FLAGS}. Giving a key flag alone encrypts too: --encrypt only makes a missing key an error`)
+    .addOption(new Option('--hash <algorithm>', "also record each object's SHA-256 (of its stored bytes) in the manifest, checked by restore and verify beside the CRC-32s").choices(['sha256']))
     .option('--dry-run', 'run every check and print the plan (segments, sizes, files) without reading a segment or writing anything')
     .option('--json', 'print the result as JSON');
+  addKeyOptions(command, 'encrypt the backup with this key');
   addGuardOptions(command, { conf: true });
   addProgressOptions(command);
   addRunReportOptions(command);
@@ -160,6 +175,9 @@ export function defineBackupCommand(program: Command, context: CliContext): void
           threads: flags.threads,
           dryRun: flags.dryRun === true,
           guard: flags,
+          key: flags,
+          ...(flags.encrypt === true ? { encrypt: true } : {}),
+          ...(flags.hash ? { hash: flags.hash } : {}),
           ...(flags.namespace ? { namespaces: flags.namespace } : {}),
           ...(flags.level === undefined ? {} : { level: flags.level }),
         },

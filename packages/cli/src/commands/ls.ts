@@ -39,9 +39,9 @@ export async function runLsCommand(location: string, depth: number, output: Outp
   else {
     const table = rows.map((r) => [
       r.location, r.consumed ? `${r.status},consumed` : r.status, r.createdAt ?? '-', r.host?.hostname ?? '-', String(r.instance), namespacesLabel(r), String(r.segments),
-      r.rawBytes === null ? '-' : formatBytes(r.rawBytes), formatBytes(r.storedBytes), codecLabel(r),
+      r.rawBytes === null ? '-' : formatBytes(r.rawBytes), formatBytes(r.storedBytes), codecLabel(r), r.encrypted ? 'yes' : 'no',
     ]);
-    for (const line of formatTable(['location', 'status', 'created', 'host', 'inst', 'namespaces', 'segments', 'raw', 'stored', 'codec'], table)) output.line(line);
+    for (const line of formatTable(['location', 'status', 'created', 'host', 'inst', 'namespaces', 'segments', 'raw', 'stored', 'codec', 'encrypted'], table)) output.line(line);
     for (const r of rows) {
       const problem = problemLabel(r, output);
       if (problem) output.note(`ls: ${r.location}: ${problem}`);
@@ -60,6 +60,7 @@ export async function runLsCommand(location: string, depth: number, output: Outp
       rawBytes: r.rawBytes,
       storedBytes: r.storedBytes,
       codecs: r.codecs.map((c) => codecJson(c.name, c.level)),
+      encrypted: r.encrypted,
       problems: r.problems.map((p) => errorJson(p, output.flag)),
       consumed: r.consumed === null ? null : { marker: r.consumed.name, consumedAt: r.consumed.consumedAt, hostname: r.consumed.hostname, pid: r.consumed.pid },
     })),

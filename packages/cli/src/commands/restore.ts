@@ -42,6 +42,7 @@ import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addRunReportOptions } from '../run-report/report.js';
 import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 import { preflightJson, printPreflight } from './preflight.js';
+import { addKeyOptions, keyFrom, type KeyFlags } from '../key-options.js';
 
 export interface RestoreCommandOptions {
   readonly from: string;
@@ -60,6 +61,8 @@ export interface RestoreCommandOptions {
   readonly depth?: number;
   /** The host guard's flags. @default {} */
   readonly guard?: GuardFlags;
+  /** The key of an encrypted backup. @default {} */
+  readonly key?: KeyFlags;
 }
 
 function describeProvenance(p: RestoreProvenance): string {
@@ -134,7 +137,9 @@ async function restoreWith(
   onCommitted: OnCommitted | undefined,
   guard: InstanceGuard,
 ): Promise<void> {
+  const key = await keyFrom(options.key ?? {});
   const plan = await prepareRestore({
+    ...(key ? { key } : {}),
     guard,
     allowConsumed: options.allowConsumed === true,
     sink,
@@ -212,7 +217,7 @@ async function restorePreflight(plan: RestorePlan, sink: Sink, registry: Registr
   }
 }
 
-type RestoreFlags = SinkFlags & ProgressFlags & GuardFlags & {
+type RestoreFlags = SinkFlags & ProgressFlags & GuardFlags & KeyFlags & {
   allowConsumed?: boolean;
   latest?: boolean;
   depth?: number;
@@ -252,6 +257,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
     .addOption(new Option('--depth <n>', 'with --latest: levels below the location to look into (default 3)').argParser(parseDepth))
     .option('--dry-run', 'run every check and print the plan without creating a segment')
     .option('--json', 'print the result as JSON');
+  addKeyOptions(command, 'the key of an encrypted backup (its manifest MAC and every frame are checked before a byte reaches a segment)');
   addGuardOptions(command, { conf: true });
   addProgressOptions(command);
   addRunReportOptions(command);
@@ -267,6 +273,7 @@ export function defineRestoreCommand(program: Command, context: CliContext): voi
           allowConsumed: flags.allowConsumed === true,
           latest: flags.latest === true,
           guard: flags,
+          key: flags,
           ...(flags.depth === undefined ? {} : { depth: flags.depth }),
           ...(flags.instance === undefined ? {} : { instance: flags.instance }),
           ...(flags.namespace ? { namespaces: flags.namespace } : {}),

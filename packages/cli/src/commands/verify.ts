@@ -17,9 +17,11 @@ import type { Output } from '../render/output.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addSinkOptions, type SinkFlags } from '../sink-options.js';
+import { addKeyOptions, keyFrom, type KeyFlags } from '../key-options.js';
 
-export async function runVerifyCommand(location: string, threads: number, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal): Promise<number> {
-  const plan = await prepareVerify({ sink: await openSink(location), codecs: registry, signal });
+export async function runVerifyCommand(location: string, threads: number, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal, keyFlags: KeyFlags = {}): Promise<number> {
+  const key = await keyFrom(keyFlags);
+  const plan = await prepareVerify({ sink: await openSink(location), codecs: registry, signal, ...(key ? { key } : {}) });
   output.line(`verify: ${plan.entries.length} objects in ${plan.location} (${plan.backups} shmsnap backup${plan.backups === 1 ? '' : 's'})`);
   const result = await plan.run({ concurrency: threads, signal, onProgress: output.progress() });
   const { failures } = result;
@@ -48,8 +50,9 @@ export function defineVerifyCommand(program: Command, context: CliContext): void
     .addArgument(locationArgument())
     .addOption(threadsOption())
     .option('--json', 'print the result as JSON');
+  addKeyOptions(command, 'the key of encrypted backups: their manifest MAC and every frame of every object are authenticated');
   addProgressOptions(command);
-  addSinkOptions(command, context.registry, false).action(async (location: string, flags: SinkFlags & ProgressFlags & { threads: number; json?: boolean }) => {
-    await execute(context, flags, 'verify', (output, signal) => runVerifyCommand(location, flags.threads, output, context.registry, sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute)), signal));
+  addSinkOptions(command, context.registry, false).action(async (location: string, flags: SinkFlags & ProgressFlags & KeyFlags & { threads: number; json?: boolean }) => {
+    await execute(context, flags, 'verify', (output, signal) => runVerifyCommand(location, flags.threads, output, context.registry, sinkOpener(context.registry, flags, false, process.env, (attribute) => command.getOptionValueSource(attribute)), signal, flags));
   });
 }

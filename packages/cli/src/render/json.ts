@@ -9,7 +9,7 @@
 import type { OptionNamer, ShmsnapError } from '@shmsnap/core';
 import { renderMessage } from '../flags.js';
 
-export type JsonDocument = 'backup' | 'restore' | 'verify' | 'ls' | 'inspect' | 'demo' | 'clear' | 'config' | 'plugins' | 'prune' | 'status' | 'preflight' | 'error';
+export type JsonDocument = 'backup' | 'restore' | 'verify' | 'ls' | 'inspect' | 'demo' | 'clear' | 'config' | 'plugins' | 'prune' | 'status' | 'preflight' | 'rekey' | 'error';
 
 export const SCHEMA_VERSION = 1;
 

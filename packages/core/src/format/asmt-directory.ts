@@ -68,14 +68,15 @@ export function oldAsmtSkips(segment: Pick<SegmentDescriptor, 'key' | 'kind'>, o
 /**
  * ASMT's rule (§6): an object that is a segment file of the same instance and
  * namespace id as a segment being backed up blocks the backup, whatever its
- * codec: it would make the directory ambiguous. Files of other namespaces or
+ * codec, encrypted or not: it would make the directory ambiguous. Files of other namespaces or
  * instances may share the directory. Returns a reason per offending object.
  */
 export function segmentFileConflicts(existing: readonly ObjectInfo[], segments: readonly Pick<SegmentDescriptor, 'instance' | 'nsid'>[]): string[] {
   const wanted = new Set(segments.map((s) => `${s.instance}/${s.nsid}`));
   const reasons: string[] = [];
   for (const object of existing) {
-    const parsed = parseSegmentObjectName(object.name);
+    // An encrypted segment object (`ae001100.dat.zst.enc`) is one too: it stands for the same segment.
+    const parsed = parseSegmentObjectName(object.name.endsWith('.enc') ? object.name.slice(0, -'.enc'.length) : object.name);
     if (parsed && wanted.has(`${parsed.decoded.instance}/${parsed.decoded.nsid}`)) {
       reasons.push(`it already holds ${object.name}, a segment file of instance ${parsed.decoded.instance}, namespace id ${parsed.decoded.nsid}`);
     }

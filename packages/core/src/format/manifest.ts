@@ -14,6 +14,9 @@
 import { errManifestInvalid } from '../errors.js';
 import { objectNameProblem } from './object-name.js';
 import type { PieceIndex } from '../contracts/codec.js';
+import type { KeyWrapRecord } from '../contracts/key-provider.js';
+import { MAC_FIELD, manifestMac } from '../crypto/keys.js';
+import { MAX_FRAME_BYTES, MIN_FRAME_BYTES } from '../crypto/frames.js';
 import { isSegmentKind, type SegmentDescriptor } from '../contracts/segment.js';
 import { decodeKey } from './aerospike-key.js';
 import { keyFileStem } from './asmt-directory.js';
@@ -28,7 +31,7 @@ import { keyFileStem } from './asmt-directory.js';
  * is written after a restore of the manifest of the same name completed.
  * None of the three matches ASMT's `XXXXXXXX.dat[.gz]`, so ASMT ignores them.
  */
-export type BackupObjectKind = 'manifest' | 'pending' | 'consumed';
+export type BackupObjectKind = 'manifest' | 'pending' | 'consumed' | 'rekey';
 
 export interface BackupObjectName {
   readonly kind: BackupObjectKind;
@@ -44,8 +47,10 @@ export function backupObjectName(kind: BackupObjectKind, instance: number, nsids
 export const manifestName = (instance: number, nsids: readonly number[]): string => backupObjectName('manifest', instance, nsids);
 export const pendingName = (instance: number, nsids: readonly number[]): string => backupObjectName('pending', instance, nsids);
 export const consumedName = (instance: number, nsids: readonly number[]): string => backupObjectName('consumed', instance, nsids);
+/** The manifest a `rekey` is putting in place (location/rekey.ts): there only while the manifest of the same name is replaced. */
+export const rekeyName = (instance: number, nsids: readonly number[]): string => backupObjectName('rekey', instance, nsids);
 
-const BACKUP_OBJECT = /^shmsnap-(manifest|pending|consumed)-i(\d{1,2})-n(\d{1,2}(?:-\d{1,2})*)\.json$/;
+const BACKUP_OBJECT = /^shmsnap-(manifest|pending|consumed|rekey)-i(\d{1,2})-n(\d{1,2}(?:-\d{1,2})*)\.json$/;
 
 /** The manifest or pending marker `name` stands for, or undefined for any other object. */
 export function parseBackupObjectName(name: string): BackupObjectName | undefined {
@@ -135,6 +140,20 @@ export interface ManifestSegment extends SegmentDescriptor {
   readonly pieces?: PieceIndex;
   /** [offset, length] runs of the segment that hold only zeros: a raw restore skips them. */
   readonly zeroRanges?: readonly (readonly [number, number])[];
+  /** SHA-256 (hex) of the stored bytes, when the backup was asked for it (`hash: 'sha256'`). */
+  readonly sha256?: string;
+}
+
+/** Name of the encrypted object format (crypto/frames.ts, docs/encryption.md). */
+export const ENCRYPTION_ALGORITHM = 'aes-256-gcm-frames-v1';
+/** Every object of an encrypted backup ends so; ASMT reads none of them (its names end in `.dat` or `.dat.gz`). */
+export const ENCRYPTED_SUFFIX = '.enc';
+
+/** How an encrypted backup's objects are sealed, and its data key as the key provider wrapped it. */
+export interface ManifestEncryption {
+  readonly algorithm: typeof ENCRYPTION_ALGORITHM;
+  readonly frameBytes: number;
+  readonly key: KeyWrapRecord;
 }
 
 export interface Manifest {
@@ -148,6 +167,10 @@ export interface Manifest {
   readonly segments: readonly ManifestSegment[];
   /** What pre-flight compares at the next start (location/preflight.ts); absent in manifests of older shmsnap versions. */
   readonly aerospike?: ManifestAerospike;
+  /** Present when the backup is encrypted; its manifest then carries `mac`. */
+  readonly encryption?: ManifestEncryption;
+  /** HMAC-SHA256 over the canonical document without this field (crypto/keys.ts), under a key derived from the data key. */
+  readonly mac?: string;
 }
 
 // ---- writing -----------------------------------------------------------------
@@ -155,8 +178,13 @@ export interface Manifest {
 const hex32 = (value: number): string => (value >>> 0).toString(16).padStart(8, '0');
 const octal = (value: number): string => `0${value.toString(8).padStart(3, '0')}`;
 
-export function serializeManifest(manifest: Manifest): Buffer {
-  const document = {
+export interface SerializeManifestOptions {
+  /** The MAC key of an encrypted backup: the document gets `mac` over every other field. */
+  readonly macKey?: Buffer;
+}
+
+export function serializeManifest(manifest: Manifest, options: SerializeManifestOptions = {}): Buffer {
+  const document: Record<string, unknown> = {
     format: MANIFEST_FORMAT,
     formatVersion: manifest.formatVersion,
     tool: manifest.tool,
@@ -184,9 +212,16 @@ export function serializeManifest(manifest: Manifest): Buffer {
       storedCrc32: hex32(s.storedCrc32),
       ...(s.pieces ? { pieces: s.pieces } : {}),
       ...(s.zeroRanges && s.zeroRanges.length > 0 ? { zeroRanges: s.zeroRanges } : {}),
+      ...(s.sha256 ? { sha256: s.sha256 } : {}),
     })),
     ...(manifest.aerospike ? { aerospike: manifest.aerospike } : {}),
   };
+  if (manifest.encryption) {
+    // Added here, the MAC last: it covers every field above, and any another feature adds to the document.
+    document.encryption = manifest.encryption;
+    if (!options.macKey) throw new TypeError('an encrypted manifest needs its MAC key');
+  }
+  if (options.macKey) document[MAC_FIELD] = manifestMac(options.macKey, document);
   return Buffer.from(`${JSON.stringify(document, null, 2)}\n`, 'utf8');
 }
 
@@ -261,7 +296,11 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
   }
   const root = r.object(document, '(root)', [
     'format', 'formatVersion', 'tool', 'createdAt', 'host', 'instance', 'namespaces', 'codec', 'segments',
-  ], ['aerospike']);
+  ], ['aerospike', 'encryption', MAC_FIELD]);
+  const encryption = root.encryption === undefined ? undefined : readEncryption(r, root.encryption);
+  const mac = root.mac === undefined ? undefined : r.pattern(root.mac, MAC_FIELD, /^[0-9a-f]{64}$/, '64 hex digits');
+  if (encryption && mac === undefined) r.fail(MAC_FIELD, 'missing: an encrypted backup\'s manifest is authenticated');
+  if (!encryption && mac !== undefined) r.fail(MAC_FIELD, 'present without encryption');
   const formatVersion = r.integer(root.formatVersion, 'formatVersion', MANIFEST_FORMAT_VERSION, MANIFEST_FORMAT_VERSION);
   const toolJson = r.object(root.tool, 'tool', ['name', 'version']);
   const tool = { name: r.string(toolJson.name, 'tool.name', 64), version: r.string(toolJson.version, 'tool.version', 64) };
@@ -293,7 +332,7 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
     const s = r.object(value, path, [
       'key', 'kind', 'instance', 'nsid', 'namespace', 'stage', 'size', 'uid', 'gid', 'mode',
       'object', 'codec', 'rawBytes', 'rawCrc32', 'storedBytes', 'storedCrc32',
-    ], ['pieces', 'zeroRanges']);
+    ], ['pieces', 'zeroRanges', 'sha256']);
     const key = Number.parseInt(r.pattern(s.key, `${path}.key`, /^0x[0-9a-f]{8}$/, 'a key like 0xae001100'), 16);
     if (keys.has(key)) r.fail(`${path}.key`, 'duplicate key');
     keys.add(key);
@@ -309,6 +348,9 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
     if (problem !== undefined) r.fail(`${path}.object`, `${JSON.stringify(object)} ${problem}`);
     if (!object.startsWith(`${keyFileStem(key)}.dat`)) r.fail(`${path}.object`, `${JSON.stringify(object)} does not belong to key 0x${keyFileStem(key)}`);
     if (objects.has(object)) r.fail(`${path}.object`, 'duplicate object name');
+    if (object.endsWith(ENCRYPTED_SUFFIX) !== (encryption !== undefined)) {
+      r.fail(`${path}.object`, encryption ? `${JSON.stringify(object)} does not end in ${ENCRYPTED_SUFFIX} in an encrypted backup` : `${JSON.stringify(object)} ends in ${ENCRYPTED_SUFFIX} in a backup that is not encrypted`);
+    }
     objects.add(object);
     const rawBytes = r.integer(s.rawBytes, `${path}.rawBytes`, 0, Number.MAX_SAFE_INTEGER);
     if (rawBytes !== size) r.fail(`${path}.rawBytes`, `${rawBytes} differs from size ${size}`);
@@ -333,13 +375,35 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
       storedCrc32: Number.parseInt(r.pattern(s.storedCrc32, `${path}.storedCrc32`, /^[0-9a-f]{8}$/, '8 hex digits'), 16),
       ...(s.pieces === undefined ? {} : { pieces: readPieces(r, s.pieces, `${path}.pieces`, size, storedBytes) }),
       ...(s.zeroRanges === undefined ? {} : { zeroRanges: readZeroRanges(r, s.zeroRanges, `${path}.zeroRanges`, size) }),
+      ...(s.sha256 === undefined ? {} : { sha256: r.pattern(s.sha256, `${path}.sha256`, /^[0-9a-f]{64}$/, '64 hex digits') }),
     };
   });
   for (const [i, s] of segments.entries()) {
     if (s.instance !== instance) r.fail(`segments[${i}].instance`, `differs from the manifest's instance ${instance}`);
   }
   const aerospike = root.aerospike === undefined ? undefined : readAerospike(r, root.aerospike);
-  return { formatVersion, tool, createdAt, host, instance, namespaces, codec, segments, ...(aerospike ? { aerospike } : {}) };
+  return { formatVersion, tool, createdAt, host, instance, namespaces, codec, segments, ...(aerospike ? { aerospike } : {}), ...(encryption ? { encryption } : {}), ...(mac ? { mac } : {}) };
+}
+
+/**
+ * The encryption member: the algorithm and frame size shmsnap reads, and the
+ * wrapped key as a provider's record (its provider's own fields are checked
+ * by the provider, bounded here).
+ */
+function readEncryption(r: Reader, value: unknown): ManifestEncryption {
+  const e = r.object(value, 'encryption', ['algorithm', 'frameBytes', 'key']);
+  if (e.algorithm !== ENCRYPTION_ALGORITHM) r.fail('encryption.algorithm', `expected '${ENCRYPTION_ALGORITHM}', got ${JSON.stringify(e.algorithm)?.slice(0, 80)}`);
+  const frameBytes = r.integer(e.frameBytes, 'encryption.frameBytes', MIN_FRAME_BYTES, MAX_FRAME_BYTES);
+  if (typeof e.key !== 'object' || e.key === null || Array.isArray(e.key)) r.fail('encryption.key', 'expected an object');
+  const key = e.key as Record<string, unknown>;
+  r.pattern(key.provider, 'encryption.key.provider', /^[a-z0-9-]{1,32}$/, 'a key provider name');
+  if (JSON.stringify(key).length > 4096) r.fail('encryption.key', 'longer than 4096 characters');
+  return { algorithm: ENCRYPTION_ALGORITHM, frameBytes, key: key as KeyWrapRecord };
+}
+
+/** The manifest's JSON document as written (for its MAC, which covers every field, known to this version or not). */
+export function manifestDocument(bytes: Uint8Array): Record<string, unknown> {
+  return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')) as Record<string, unknown>;
 }
 
 /** A piece index must describe exactly the segment: count, sizes and offsets that fit in the object. */

@@ -4,7 +4,7 @@
  * manifest), and every object (among them files other tools wrote, such as
  * ASMT's).
  */
-import { errManifestInvalid, isShmsnapError, toShmsnapError, type ShmsnapError } from '../errors.js';
+import { errBackupIncomplete, errManifestInvalid, isShmsnapError, toShmsnapError, type ShmsnapError } from '../errors.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
 import { asmtFiles, type CodecLookup } from '../format/asmt-directory.js';
 import {
@@ -29,6 +29,8 @@ export interface LocationBackup {
   /** The manifest's object name. */
   readonly name: string;
   readonly manifest: Manifest;
+  /** The manifest as stored: an encrypted backup's MAC is checked over these bytes (crypto/backup-cipher.ts). */
+  readonly bytes?: Buffer;
 }
 
 export interface InterruptedBackup {
@@ -82,6 +84,7 @@ export async function locationStateOf(sink: Sink, objects: readonly ObjectInfo[]
   const invalid: InvalidManifest[] = [];
   const manifests = new Set<string>();
   const consumedNames: string[] = [];
+  const rekeys: { name: string; instance: number; nsids: readonly number[] }[] = [];
   for (const object of objects) {
     const parsed = parseBackupObjectName(object.name);
     if (!parsed) continue;
@@ -91,6 +94,10 @@ export async function locationStateOf(sink: Sink, objects: readonly ObjectInfo[]
     }
     if (parsed.kind === 'pending') {
       pending.push({ name: object.name, instance: parsed.instance, nsids: parsed.nsids });
+      continue;
+    }
+    if (parsed.kind === 'rekey') {
+      rekeys.push({ name: object.name, instance: parsed.instance, nsids: parsed.nsids });
       continue;
     }
     manifests.add(object.name);
@@ -113,11 +120,18 @@ export async function locationStateOf(sink: Sink, objects: readonly ObjectInfo[]
       if (manifest.instance !== parsed.instance || nsids.join('-') !== [...parsed.nsids].sort((a, b) => a - b).join('-')) {
         throw errManifestInvalid(where, `its name says instance ${parsed.instance}, namespace ids ${parsed.nsids.join(',')}; its content says instance ${manifest.instance}, namespace ids ${nsids.join(',')}`);
       }
-      backups.push({ name: object.name, manifest });
+      backups.push({ name: object.name, manifest, bytes });
     } catch (error) {
       if (signal?.aborted || isShmsnapError(error, 'ABORTED')) throw error;
       refuse(toShmsnapError(error, 'read', where));
     }
+  }
+  // A rekey that stopped between removing the old manifest and writing the new one: its new manifest is
+  // here, whole, under the rekey name; the backup is refused until `rekey` runs again and puts it in place.
+  // Beside its manifest, a rekey object is a leftover of a rekey that had not yet replaced anything.
+  for (const r of rekeys) {
+    if (manifests.has(manifestName(r.instance, r.nsids))) continue;
+    invalid.push({ ...r, error: errBackupIncomplete(`${sink.location}/${r.name}`, `a rekey was interrupted while it replaced ${manifestName(r.instance, r.nsids)}; run shmsnap rekey again with the same keys to finish it`) });
   }
   // A marker beside its own manifest is from a backup that committed but died before tidying up.
   const interrupted = pending.filter((p) => !manifests.has(manifestName(p.instance, p.nsids)));
@@ -161,6 +175,8 @@ export interface BackupListing {
   readonly objects: readonly string[];
   /** The manifest (a complete or an invalid backup whose manifest could be read); null otherwise. */
   readonly manifest: Manifest | null;
+  /** Its objects are encrypted (a manifest with `encryption`): their contents are checked only with the key (verify, restore). */
+  readonly encrypted: boolean;
 }
 
 /** The location's view under `prefix`: the same sink, with names relative to the sub-location. */
@@ -221,15 +237,16 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
         location: where, prefix, consumed: null, status: 'interrupted', createdAt: marker.startedAt,
         host: marker.hostname === null ? null : { hostname: marker.hostname, machineId: null, bootId: null }, instance: parsed.instance,
         namespaces: parsed.nsids.map((nsid) => ({ name: null, nsid })), segments: left.length, rawBytes: null,
-        storedBytes: left.reduce((sum, f) => sum + f.info.size, 0), codecs: codecsOf(left), problems: [],
+        storedBytes: left.reduce((sum, f) => sum + f.info.size, 0), codecs: codecsOf(left), problems: [], encrypted: false,
       });
       continue;
     }
     const backup = set?.backups.find((b) => b.name === object.name);
     if (backup) {
       const source = set!.manifestSources.get(backup.name);
-      const found = (source && problems.get(source)) ?? [];
       const { manifest } = backup;
+      // ls has no key: what it cannot read of an encrypted backup is not a problem of the backup.
+      const found = ((source && problems.get(source)) ?? []).filter((p) => !(manifest.encryption && isShmsnapError(p, 'KEY_REQUIRED')));
       const totals = manifestTotals(manifest);
       const present = new Set(objects.map((o) => o.name));
       const marker = found.length > 0 ? undefined : consumedMarkerOf(backup, state.consumed);
@@ -242,7 +259,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
         manifest,
         location: where, prefix, consumed: marker ?? null, status: found.length > 0 ? 'invalid' : 'complete', createdAt: manifest.createdAt, host: manifest.host, instance: manifest.instance,
         namespaces: manifest.namespaces.map((n) => ({ name: n.name, nsid: n.nsid })), segments: totals.segments, rawBytes: totals.rawBytes, storedBytes: totals.storedBytes,
-        codecs: [manifest.codec], problems: found,
+        codecs: [manifest.codec], problems: found, encrypted: manifest.encryption !== undefined,
       });
       continue;
     }
@@ -251,7 +268,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       rows.push({
         objects: [object.name], manifest: null,
         location: where, prefix, consumed: null, status: 'invalid', createdAt: null, host: null, instance: bad.instance, namespaces: bad.nsids.map((nsid) => ({ name: null, nsid })), segments: 0, rawBytes: null,
-        storedBytes: object.size, codecs: [], problems: [bad.error],
+        storedBytes: object.size, codecs: [], problems: [bad.error], encrypted: false,
       });
     }
   }
@@ -269,7 +286,7 @@ async function listingsIn(given: Sink, prefix: string, objects: readonly ObjectI
       instance: set.instance, namespaces: namespaces.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), segments: set.files.length,
       rawBytes: asmt.filter((c) => c.restore && !c.entry.problem).reduce((sum, c) => sum + c.entry.size, 0),
       storedBytes: set.files.reduce((sum, f) => sum + f.info.size, 0),
-      codecs: codecsOf(set.files), problems: found,
+      codecs: codecsOf(set.files), problems: found, encrypted: false,
     });
   }
   return rows;

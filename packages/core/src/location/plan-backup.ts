@@ -18,6 +18,8 @@ import type { Codec } from '../contracts/codec.js';
 import type { InstanceGuard } from '../host/instance-guard.js';
 import { formatKey, type SegmentDescriptor } from '../contracts/segment.js';
 import type { Sink } from '../contracts/sink.js';
+import type { KeyProvider } from '../contracts/key-provider.js';
+import type { HashAlgorithm } from '../pipeline/hash.js';
 import type { SegmentSource } from '../contracts/source.js';
 import { collectProblem, combineErrors, errConfigInvalid, errNoSpace, errNothingSelected, errObjectTooLarge, type ShmsnapError } from '../errors.js';
 import { ASMT_DATA_STAGE_001_FIXED, oldAsmtSkips } from '../format/asmt-directory.js';
@@ -54,6 +56,14 @@ export interface PrepareBackupOptions {
   readonly aerospike?: AerospikeHostFacts;
   /** Whether `aerospike`'s conf path was named by the operator (a missing one is then warned about). @default false */
   readonly aerospikeConfExplicit?: boolean;
+  /**
+   * Encrypt every object (AES-256-GCM frames after the codec, names ending in
+   * `.enc`, which ASMT cannot read) and authenticate the manifest, with a
+   * fresh data key this provider wraps (docs/encryption.md).
+   */
+  readonly encryption?: KeyProvider;
+  /** Also record each object's SHA-256 (of its stored bytes), checked by restore and verify. */
+  readonly hash?: HashAlgorithm;
 }
 
 export interface BackupPlan {
@@ -78,6 +88,9 @@ export interface BackupPlan {
    * it, one line per object (today: data stages ASMT before 2.3.0 skips).
    */
   readonly warnings: readonly string[];
+  /** Where the data key comes from, when the backup is encrypted. */
+  readonly encryption: KeyProvider | undefined;
+  readonly hash: HashAlgorithm | undefined;
   /** Runs the backup; checks again only what may have changed since (the location). */
   run(options?: BackupRunOptions): Promise<BackupResult>;
 }
@@ -135,7 +148,7 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
     if (options.guard && guardInstance === undefined) await options.guard.acquire((guardInstance = listed[0]!.instance));
     return listed;
   })) ?? [];
-  const entries = backupEntries(segments, codec);
+  const entries = backupEntries(segments, codec, options.encryption !== undefined);
 
   const limit = sink.capabilities.maxObjectSize;
   for (const entry of entries) {
@@ -181,6 +194,8 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
     host: options.host,
     tool: options.tool,
     now,
+    ...(options.encryption ? { encryption: options.encryption } : {}),
+    ...(options.hash ? { hash: options.hash } : {}),
   };
   return {
     location: sink.location,
@@ -194,6 +209,8 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
     freeBytes,
     notes,
     warnings,
+    encryption: options.encryption,
+    hash: options.hash,
     run: async (runOptions) => {
       const aerospike = options.aerospike && aerospikeRecord(options.aerospike, namespaces.map((n) => n.name), await readBases(source, entries, runOptions?.signal));
       return executeBackup({ ...execution, ...(aerospike ? { aerospike } : {}) }, runOptions);

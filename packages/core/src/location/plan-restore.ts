@@ -12,6 +12,8 @@
  * others are in `details.more`), so a dry run finds all the real run would.
  */
 import type { Sink } from '../contracts/sink.js';
+import type { KeyProvider } from '../contracts/key-provider.js';
+import { openBackups } from './backup-keys.js';
 import type { SegmentTarget } from '../contracts/target.js';
 import {
   collectProblem,
@@ -115,6 +117,8 @@ export interface PrepareRestoreOptions {
   readonly allowConsumed?: boolean;
   /** Write a consumed marker beside each manifest restored from, once the restore completed. @default true */
   readonly markConsumed?: boolean;
+  /** The key of an encrypted backup: without it (or with another) an encrypted backup is refused before anything is created. */
+  readonly key?: KeyProvider;
 }
 
 /** The restore set of a location: every check of the set, nothing about where it goes. Problems are returned, not thrown, with the entries of what could be planned. */
@@ -131,7 +135,12 @@ async function selectRestoreSet(options: PrepareRestoreOptions): Promise<Pick<Re
     if (instances.length > 1) throw errConfigInvalid('instance', `${sink.location} holds backups of instances ${instances.join(', ')}; choose one`);
     instance = instances[0]!;
   }
-  const set = await assessInstance(sink, codecs, state, instance, signal);
+  // Encrypted backups of the instance are opened first (key unwrapped, manifest MAC checked): a wrong key or an
+  // altered manifest is one error naming the backup, before a byte of its objects is read.
+  const wanted = (b: LocationBackup): boolean => options.namespaces === undefined || b.manifest.namespaces.some((n) => options.namespaces!.includes(n.name));
+  const ciphers = await openBackups(sink, state.backups.filter((b) => b.manifest.instance === instance && wanted(b)), options.key, signal);
+  for (const opened of ciphers.values()) if (isShmsnapError(opened)) throw opened;
+  const set = await assessInstance(sink, codecs, state, instance, signal, ciphers);
   const { backups, files, interrupted, invalid } = set;
   const unreadable = (): ShmsnapError => combineErrors(invalid.map((i) => i.error));
   if (backups.length === 0 && files.length === 0 && set.candidates.size === 0) {

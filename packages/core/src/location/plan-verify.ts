@@ -11,6 +11,9 @@
  * of it.
  */
 import type { Sink } from '../contracts/sink.js';
+import type { KeyProvider } from '../contracts/key-provider.js';
+import { isShmsnapError } from '../errors.js';
+import { openBackups } from './backup-keys.js';
 import { errBackupIncomplete, errBackupNotFound, type ShmsnapError } from '../errors.js';
 import { type CodecLookup } from '../format/asmt-directory.js';
 import type { RestoreEntry, RestoreRunOptions } from '../pipeline/restore.js';
@@ -35,7 +38,7 @@ export interface VerifyPlan {
   run(options?: RestoreRunOptions & { readonly concurrency?: number }): Promise<VerifyResult>;
 }
 
-export async function prepareVerify(options: { readonly sink: Sink; readonly codecs: CodecLookup; readonly signal?: AbortSignal }): Promise<VerifyPlan> {
+export async function prepareVerify(options: { readonly sink: Sink; readonly codecs: CodecLookup; readonly signal?: AbortSignal; readonly key?: KeyProvider }): Promise<VerifyPlan> {
   const { codecs, signal } = options;
   const sink = withSinkContext(options.sink);
   const state = await readLocation(sink, signal);
@@ -43,11 +46,18 @@ export async function prepareVerify(options: { readonly sink: Sink; readonly cod
     ...state.interrupted.map((i) => ({ object: i.name, error: errBackupIncomplete(sink.location, `${i.name} without a manifest: the backup was interrupted`) })),
     ...state.invalid.map((i) => ({ object: i.name, error: i.error })),
   ];
+  // Encrypted backups: key unwrapped and MAC checked first; one that does not open is one failure naming it.
+  const ciphers = await openBackups(sink, state.backups, options.key, signal);
+  for (const [name, opened] of ciphers) if (isShmsnapError(opened)) failures.push({ object: name, error: opened });
   const entries: RestoreEntry[] = [];
   for (const instance of instancesIn(state, codecs)) {
-    const set = await assessInstance(sink, codecs, state, instance, signal);
+    const set = await assessInstance(sink, codecs, state, instance, signal, ciphers);
     for (const group of [...set.analysis.namespaces, ...set.analysis.orphans]) {
-      for (const problem of group.problems) failures.push({ object: problemSubject(problem, sink.location), error: problem });
+      for (const problem of group.problems) {
+        // Said once, above, per backup: not again for each of its objects that could not be read.
+        if (failures.some((f) => f.error === problem)) continue;
+        failures.push({ object: problemSubject(problem, sink.location), error: problem });
+      }
       // Every object that can be read is read, whatever its namespace's problems: verify names every bad one.
       for (const entry of groupEntries(group)) {
         const restore = set.candidates.get(entry)?.restore;

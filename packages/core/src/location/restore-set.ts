@@ -25,9 +25,11 @@
  * problem lands on the namespace it belongs to.
  */
 import type { Codec } from '../contracts/codec.js';
+import type { ObjectCipher } from '../crypto/backup-cipher.js';
 import type { ObjectInfo, Sink } from '../contracts/sink.js';
 import {
   errCorruptObject,
+  errKeyRequired,
   errManifestInvalid,
   errObjectMissing,
   errSegmentInvalid,
@@ -39,7 +41,7 @@ import {
 import { decodeKey } from '../format/aerospike-key.js';
 import { asmtFiles, asmtFileSegment, newestModified, readFileHeader, segmentObjectName, type AsmtFile, type CodecLookup } from '../format/asmt-directory.js';
 import { analyzeLayout, type InstanceAnalysis, type LayoutEntry, type NamespaceAnalysis } from '../format/layout-analysis.js';
-import type { Manifest, ManifestSegment } from '../format/manifest.js';
+import { ENCRYPTED_SUFFIX, type Manifest, type ManifestSegment } from '../format/manifest.js';
 import { readLayoutFields, type LayoutFields } from '../format/segment-fields.js';
 import type { RestoreEntry } from '../pipeline/restore.js';
 import { readRawHead } from '../pipeline/sink-io.js';
@@ -75,13 +77,13 @@ export interface InstanceSet {
 }
 
 /** The header fields of one object, read through its codec; bases and metas must be uncompressed (as ASMT writes them). */
-async function fieldsOf(sink: Sink, entry: { object: string; key: number; codec: Codec; rawSize: number }, signal: AbortSignal | undefined): Promise<LayoutFields> {
+async function fieldsOf(sink: Sink, entry: { object: string; key: number; codec: Codec; rawSize: number; cipher?: ObjectCipher }, signal: AbortSignal | undefined): Promise<LayoutFields> {
   const kind = decodeKey(entry.key)?.kind ?? null;
   if ((kind === 'primary-base' || kind === 'secondary-meta') && !entry.codec.identity) {
     return { base: errSegmentInvalid(entry.object, `a ${kind === 'primary-base' ? 'base segment' : 'secondary meta'} file must be uncompressed (.dat), as ASMT writes it`) };
   }
   try {
-    return await readLayoutFields(kind, entry.rawSize, entry.object, (bytes) => readRawHead(sink, entry.object, entry.codec, entry.rawSize, bytes, signal));
+    return await readLayoutFields(kind, entry.rawSize, entry.object, (bytes) => readRawHead(sink, entry.object, entry.codec, entry.rawSize, bytes, signal, entry.cipher));
   } catch (error) {
     if (isShmsnapError(error) && kind === 'primary-base') return { base: error };
     throw error;
@@ -95,32 +97,51 @@ function problemOf(error: unknown, signal: AbortSignal | undefined, where: strin
 }
 
 /** Why a manifest's segment cannot be restored as recorded, before reading any of it; undefined when it can. */
-function manifestSegmentProblem(s: ManifestSegment, codec: Codec, where: string): ShmsnapError | undefined {
-  if (s.object !== segmentObjectName(s, codec)) return errManifestInvalid(where, `${s.object} does not carry codec '${s.codec}' extension ${codec.extension}`);
-  if (codec.identity && (s.storedBytes !== s.rawBytes || s.storedCrc32 !== s.rawCrc32)) {
+function manifestSegmentProblem(s: ManifestSegment, codec: Codec, where: string, encrypted: boolean): ShmsnapError | undefined {
+  const suffix = encrypted ? ENCRYPTED_SUFFIX : '';
+  if (s.object !== `${segmentObjectName(s, codec)}${suffix}`) return errManifestInvalid(where, `${s.object} does not carry codec '${s.codec}' extension ${codec.extension}${suffix}`);
+  if (codec.identity && !encrypted && (s.storedBytes !== s.rawBytes || s.storedCrc32 !== s.rawCrc32)) {
     return errManifestInvalid(where, `${s.object}: stored and raw values differ for codec '${s.codec}'`);
   }
   return undefined;
 }
 
-function manifestRestoreEntry(s: ManifestSegment, codec: Codec): RestoreEntry {
-  const { object, codec: _name, rawBytes: _raw, rawCrc32, storedBytes, storedCrc32, pieces, zeroRanges, ...segment } = s;
-  return { segment, object, codec, storedBytes, storedCrc32, rawCrc32, ...(pieces ? { pieces } : {}), ...(zeroRanges ? { zeroRanges } : {}) };
+function manifestRestoreEntry(s: ManifestSegment, codec: Codec, cipher?: ObjectCipher): RestoreEntry {
+  const { object, codec: _name, rawBytes: _raw, rawCrc32, storedBytes, storedCrc32, pieces, zeroRanges, sha256, ...segment } = s;
+  return {
+    segment, object, codec, storedBytes, storedCrc32, rawCrc32,
+    ...(pieces ? { pieces } : {}), ...(zeroRanges && !cipher ? { zeroRanges } : {}), ...(cipher ? { cipher } : {}), ...(sha256 ? { sha256 } : {}),
+  };
 }
 
-/** Restore entries from a manifest, resolving codecs by name; a codec whose extension the object does not carry is MANIFEST_INVALID. */
-export function planFromManifest(manifest: Manifest, codecByName: (name: string) => Codec, where: string): RestoreEntry[] {
+/**
+ * Restore entries from a manifest, resolving codecs by name; a codec whose
+ * extension the object does not carry is MANIFEST_INVALID. An encrypted
+ * manifest needs its `cipher` (openBackupEncryption: key unwrapped, MAC checked).
+ */
+export function planFromManifest(manifest: Manifest, codecByName: (name: string) => Codec, where: string, cipher?: ObjectCipher): RestoreEntry[] {
+  if (manifest.encryption && !cipher) throw errKeyRequired(where);
   return manifest.segments.map((s) => {
     const codec = codecByName(s.codec);
-    const problem = manifestSegmentProblem(s, codec, where);
+    const problem = manifestSegmentProblem(s, codec, where, manifest.encryption !== undefined);
     if (problem) throw problem;
-    return manifestRestoreEntry(s, codec);
+    return manifestRestoreEntry(s, codec, cipher);
   });
 }
 
-async function manifestCandidates(sink: Sink, backup: LocationBackup, source: PlanSource, objects: ReadonlyMap<string, ObjectInfo>, codecs: CodecLookup, signal?: AbortSignal): Promise<SetCandidate[]> {
+/**
+ * The opened encryption of each encrypted backup, by manifest name: its
+ * cipher, or why it could not be opened (KEY_REQUIRED, KEY_MISMATCH,
+ * AUTH_FAILED). A backup absent from the map has no key given (ls).
+ */
+export type BackupCiphers = ReadonlyMap<string, ObjectCipher | ShmsnapError>;
+
+async function manifestCandidates(sink: Sink, backup: LocationBackup, source: PlanSource, objects: ReadonlyMap<string, ObjectInfo>, codecs: CodecLookup, ciphers: BackupCiphers | undefined, signal?: AbortSignal): Promise<SetCandidate[]> {
   const where = `${sink.location}/${backup.name}`;
   const out: SetCandidate[] = [];
+  const encrypted = backup.manifest.encryption !== undefined;
+  const opened = encrypted ? (ciphers?.get(backup.name) ?? errKeyRequired(where)) : undefined;
+  const cipher = opened && !isShmsnapError(opened) ? opened : undefined;
   for (const s of backup.manifest.segments) {
     const base = { key: s.key, size: s.size, label: s.object, recordedNamespace: s.namespace };
     const info = objects.get(s.object);
@@ -134,7 +155,7 @@ async function manifestCandidates(sink: Sink, backup: LocationBackup, source: Pl
       } catch (error) {
         problem = problemOf(error, signal, where);
       }
-      problem ??= codec && manifestSegmentProblem(s, codec, where);
+      problem ??= codec && manifestSegmentProblem(s, codec, where, encrypted);
       if (!problem && info.size !== s.storedBytes) problem = errSizeMismatch(s.object, s.storedBytes, info.size, 'stored bytes', `as ${backup.name} records`);
     }
     if (problem || !codec) {
@@ -144,12 +165,14 @@ async function manifestCandidates(sink: Sink, backup: LocationBackup, source: Pl
     const found = codec;
     let fields: LayoutFields;
     try {
-      fields = s.kind === 'data-stage' ? { dataName: s.namespace } : await fieldsOf(sink, { object: s.object, key: s.key, codec: found, rawSize: s.size }, signal);
+      // An encrypted base or meta is read only through its authenticated frames; without the key it cannot be read at all.
+      if (s.kind !== 'data-stage' && isShmsnapError(opened)) throw opened;
+      fields = s.kind === 'data-stage' ? { dataName: s.namespace } : await fieldsOf(sink, { object: s.object, key: s.key, codec: found, rawSize: s.size, ...(cipher ? { cipher } : {}) }, signal);
     } catch (error) {
       out.push({ entry: { ...base, problem: problemOf(error, signal, `${sink.location}/${s.object}`) }, source });
       continue;
     }
-    out.push({ entry: { ...base, ...fields }, source, restore: () => manifestRestoreEntry(s, found) });
+    out.push({ entry: { ...base, ...fields }, source, ...(encrypted && !cipher ? {} : { restore: () => manifestRestoreEntry(s, found, cipher) }) });
   }
   return out;
 }
@@ -201,7 +224,7 @@ export function instancesIn(state: LocationState, codecs: Pick<CodecLookup, 'cod
  * headers as planning does; never throws for a problem of the set (those are
  * in the analysis), only for an interrupt.
  */
-export async function assessInstance(sink: Sink, codecs: CodecLookup, state: LocationState, instance: number, signal?: AbortSignal): Promise<InstanceSet> {
+export async function assessInstance(sink: Sink, codecs: CodecLookup, state: LocationState, instance: number, signal?: AbortSignal, ciphers?: BackupCiphers): Promise<InstanceSet> {
   const objects = new Map(state.objects.map((o) => [o.name, o]));
   const backups = state.backups.filter((b) => b.manifest.instance === instance);
   const interrupted = state.interrupted.filter((i) => i.instance === instance);
@@ -220,7 +243,7 @@ export async function assessInstance(sink: Sink, codecs: CodecLookup, state: Loc
 
   const candidates: SetCandidate[] = [];
   const manifestSources = new Map<string, PlanSource>(backups.map((b) => [b.name, { kind: 'manifest', name: b.name, backup: b }]));
-  for (const backup of backups) candidates.push(...(await manifestCandidates(sink, backup, manifestSources.get(backup.name)!, objects, codecs, signal)));
+  for (const backup of backups) candidates.push(...(await manifestCandidates(sink, backup, manifestSources.get(backup.name)!, objects, codecs, ciphers, signal)));
   const free = unclaimed.filter((f) => !coveredNsids.has(f.decoded.nsid));
   const asmtSource: PlanSource = { kind: 'asmt', newest: newestModified(free) };
   const conflict = (candidate: SetCandidate, owner: LocationBackup, why: string): SetCandidate => ({

@@ -9,7 +9,7 @@ const now = new Date('2026-12-02T12:00:00.000Z');
 function row(location: string, hostname: string | null, instance: number, status: BackupListing['status'], createdAt: string | null, consumed = false): BackupListing {
   return {
     location, prefix: '', status, createdAt, instance, host: hostname === null ? null : { hostname, machineId: null, bootId: null },
-    namespaces: [{ name: 'test', nsid: 1 }], segments: 3, rawBytes: 100, storedBytes: 50, codecs: [], problems: [], objects: [], manifest: null,
+    namespaces: [{ name: 'test', nsid: 1 }], segments: 3, rawBytes: 100, storedBytes: 50, codecs: [], problems: [], objects: [], manifest: null, encrypted: false,
     consumed: consumed ? { name: 'shmsnap-consumed-i0-n1.json', consumedAt: null, hostname, pid: null, backupCreatedAt: createdAt } : null,
   };
 }

@@ -20,8 +20,13 @@ import { Writable } from 'node:stream';
 import { hasPieceIndex, type Codec } from '../contracts/codec.js';
 import { codecNone } from './codec-none.js';
 import { createCrc32Meter } from './checksum.js';
+import type { KeyProvider } from '../contracts/key-provider.js';
+import { createObjectEncryptor, newBackupEncryption, type NewBackupEncryption } from '../crypto/backup-cipher.js';
+import { encryptedSize } from '../crypto/frames.js';
+import { Sha256Meter, type HashAlgorithm } from './hash.js';
 import { errBackupExists, errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
 import {
+  ENCRYPTED_SUFFIX,
   MANIFEST_FORMAT_VERSION,
   manifestName,
   parseBackupObjectName,
@@ -49,11 +54,15 @@ export interface BackupPlanEntry {
   readonly object: string;
 }
 
-/** Which codec and object name each segment gets (bases and metas are never compressed, as ASMT). */
-export function backupEntries(segments: readonly SegmentDescriptor[], codec: Codec): BackupPlanEntry[] {
+/**
+ * Which codec and object name each segment gets (bases and metas are never
+ * compressed, as ASMT). An encrypted backup's objects, every one, end in
+ * `.enc` (`ae001100.dat.zst.enc`): a name ASMT does not read.
+ */
+export function backupEntries(segments: readonly SegmentDescriptor[], codec: Codec, encrypted = false): BackupPlanEntry[] {
   return segments.map((segment) => {
     const chosen = isUncompressedKind(segment.kind) ? codecNone : codec;
-    return { segment, codec: chosen, object: segmentObjectName(segment, chosen) };
+    return { segment, codec: chosen, object: `${segmentObjectName(segment, chosen)}${encrypted ? ENCRYPTED_SUFFIX : ''}` };
   });
 }
 
@@ -95,6 +104,10 @@ export interface BackupExecution {
   readonly now: () => Date;
   /** The manifest's `aerospike` record (location/preflight.ts), when the frontend read the host's. */
   readonly aerospike?: ManifestAerospike;
+  /** Encrypt every object and authenticate the manifest, with a fresh data key this provider wraps. */
+  readonly encryption?: KeyProvider;
+  /** Also record a SHA-256 of each object's stored bytes. */
+  readonly hash?: HashAlgorithm;
 }
 
 export interface BackupRunOptions {
@@ -132,6 +145,7 @@ interface SegmentRun {
   readonly progress: ProgressTracker;
   /** Objects committed so far by this run, for cleanup. */
   readonly committed: string[];
+  readonly encryption: NewBackupEncryption | undefined;
 }
 
 async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: AbortSignal): Promise<ManifestSegment> {
@@ -157,10 +171,12 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
         });
     // Until the pipeline below listens, an abort (its signal) or a failure must not be an unhandled 'error' event; the pipeline still sees it.
     encoder?.on('error', () => undefined);
+    const cipher = run.encryption ? createObjectEncryptor(run.encryption.cipher, object) : undefined;
+    const frameBytes = run.encryption?.cipher.frameBytes;
     const writer = await sink
       .openWriter(object, {
-        ...(codec.identity ? { expectedBytes: segment.size } : {}),
-        sizeHint: segment.size + Math.ceil(segment.size / 1000) + 4096,
+        ...(codec.identity ? { expectedBytes: frameBytes ? encryptedSize(segment.size, frameBytes) : segment.size } : {}),
+        sizeHint: (frameBytes ? encryptedSize(segment.size, frameBytes) : segment.size) + Math.ceil(segment.size / 1000) + 4096,
         attributes: { uid: segment.uid, gid: segment.gid, mode: segment.mode },
         signal,
       })
@@ -168,7 +184,8 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
         encoder?.destroy();
         throw error;
       });
-    const zeros = codec.identity ? new ZeroRangeFinder(segment.size) : undefined;
+    // Zero runs serve the direct restore of raw objects, which encrypted ones never take.
+    const zeros = codec.identity && !cipher ? new ZeroRangeFinder(segment.size) : undefined;
     const raw = createCrc32Meter({
       object,
       what: 'raw bytes',
@@ -178,9 +195,12 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
       // Raw objects only: their restore reads straight into the segment and can skip zero runs.
       ...(zeros ? { observe: (chunk: Buffer) => zeros.add(chunk) } : {}),
     });
-    const stored = codec.identity ? raw : createCrc32Meter({ object, what: 'stored bytes' });
+    const stored = codec.identity && !cipher ? raw : createCrc32Meter({ object, what: 'stored bytes' });
+    const sha256 = run.options.hash === 'sha256' ? new Sha256Meter({ object }) : undefined;
+    // source → raw CRC → codec → cipher → stored CRC (→ SHA-256) → sink; each optional stage only when it does something.
+    const streams = [reader.stream, raw, encoder, cipher, stored === raw ? undefined : stored, sha256, writer.stream].filter((s) => s !== undefined);
     try {
-      await pipelineSettled(encoder ? [reader.stream, raw, encoder, stored, writer.stream] : [reader.stream, raw, writer.stream], signal);
+      await pipelineSettled(streams, signal);
       const info = await writer.commit();
       run.committed.push(object);
       if (info.size !== stored.result.bytes) throw errSizeMismatch(object, stored.result.bytes, info.size, 'bytes stored by the sink');
@@ -202,6 +222,7 @@ async function backupSegment(run: SegmentRun, entry: BackupPlanEntry, signal: Ab
       storedCrc32: stored.result.crc32,
       ...(pieces ? { pieces } : {}),
       ...(zeroRanges.length > 0 ? { zeroRanges } : {}),
+      ...(sha256 ? { sha256: sha256.digest } : {}),
     };
   } finally {
     await reader.close();
@@ -248,7 +269,8 @@ export async function executeBackup(plan: BackupExecution, options: BackupRunOpt
     // The codec's parallelism is shared by the segments in flight: memory and
     // threads stay bounded by the concurrency, not multiplied by it.
     const codecThreads = plan.codecThreads ?? Math.max(1, Math.floor(concurrency / Math.min(writers, entries.length)));
-    const run: SegmentRun = { options: plan, level: plan.level, codecThreads, progress, committed };
+    const encryption = plan.encryption ? await newBackupEncryption(plan.encryption) : undefined;
+    const run: SegmentRun = { options: plan, level: plan.level, codecThreads, progress, committed, encryption };
     const isBase = (entry: BackupPlanEntry): boolean => entry.segment.kind === 'primary-base';
     // After each segment, every segment is checked again (attached, written,
     // a base no longer clean since the listing): a torn copy fails the run
@@ -272,12 +294,14 @@ export async function executeBackup(plan: BackupExecution, options: BackupRunOpt
       codec: { name: plan.codec.name, level: plan.level },
       segments: entries.map((entry) => bySegmentKey.get(entry.segment.key)!),
       ...(plan.aerospike ? { aerospike: plan.aerospike } : {}),
+      ...(encryption ? { encryption: encryption.record } : {}),
     };
     if (outerSignal.aborted) throw abortReason(outerSignal, 'backup');
     // The last word before the commit point: nothing of what was read may have changed since.
     await plan.source.checkUnchanged?.({ signal: outerSignal });
     const manifestObject = manifestName(manifest.instance, nsids);
-    await writeObject(sink, manifestObject, serializeManifest(manifest), outerSignal);
+    const manifestBytes = serializeManifest(manifest, encryption ? { macKey: encryption.keys.macKey } : {});
+    await writeObject(sink, manifestObject, manifestBytes, outerSignal);
     committed.length = 0; // committed: from here on nothing is removed on failure
     options.onCommitted?.();
     await removeQuietly(sink, [pendingObject]);

@@ -11,6 +11,8 @@ import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { Codec, PieceIndex } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
+import { createObjectDecryptor, type ObjectCipher } from '../crypto/backup-cipher.js';
+import { Sha256Meter } from './hash.js';
 import { errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
 import { copyDirect, rangedRandomReader } from './direct-copy.js';
 import type { ZeroRanges } from './zero-ranges.js';
@@ -32,6 +34,10 @@ export interface RestoreEntry {
   readonly pieces?: PieceIndex;
   /** Runs of zeros the backup found (raw objects): a direct restore skips them. */
   readonly zeroRanges?: ZeroRanges;
+  /** The object is encrypted (its backup opened with its key): deciphered, frame by frame, after the stored CRC-32. */
+  readonly cipher?: ObjectCipher;
+  /** SHA-256 of the stored bytes, when the backup recorded one: checked with the stored CRC-32. */
+  readonly sha256?: string;
 }
 
 export interface TransferContext {
@@ -59,6 +65,8 @@ export async function transfer(context: TransferContext, entry: RestoreEntry, de
       });
   // Until the pipeline below listens, an abort (its signal) or a failure must not be an unhandled 'error' event; the pipeline still sees it.
   decoder?.on('error', () => undefined);
+  // Holds one frame and lets its bytes go only once its tag checked: nothing unauthenticated reaches the decoder or a segment.
+  const decipher = entry.cipher ? createObjectDecryptor(entry.cipher, object) : undefined;
   const reader = opened ?? (await sink.openReader(object, { signal }).catch((error: unknown) => {
     decoder?.destroy();
     throw error;
@@ -76,7 +84,10 @@ export async function transfer(context: TransferContext, entry: RestoreEntry, de
     ...(entry.rawCrc32 === undefined ? {} : { expectedCrc32: entry.rawCrc32 }),
     onBytes: (bytes) => progress.advance(bytes),
   });
-  const streams = decoder ? [reader, stored, decoder, raw, destination] : [reader, raw, destination];
+  const sha256 = entry.sha256 === undefined ? undefined : new Sha256Meter({ object, expected: entry.sha256 });
+  // sink → stored CRC (→ SHA-256) → decipher → codec decoder → raw CRC → target; a raw, plain object has one meter.
+  const plain = !decoder && !decipher;
+  const streams = [reader, plain ? undefined : stored, sha256, decipher, decoder, raw, destination].filter((s) => s !== undefined);
   try {
     await pipelineSettled(streams, signal);
   } catch (error) {
@@ -174,7 +185,8 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
     // regular file) creates nothing. A target that offers no `direct` for this segment (the shm
     // base, whose shutdown status it withholds) gets the stream instead.
     const { object } = entry;
-    const positional = direct && entry.codec.identity;
+    // Encrypted objects never go straight into memory: each frame is checked before its bytes may reach the segment.
+    const positional = direct && entry.codec.identity && !entry.cipher && entry.sha256 === undefined;
     let random: RandomReader | undefined = positional
       ? sink.openRandomReader ? await sink.openRandomReader(object, { signal: entrySignal }) : await rangedRandomReader(sink, object, entrySignal)
       : undefined;

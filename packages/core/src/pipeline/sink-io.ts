@@ -9,6 +9,7 @@ import type { Codec } from '../contracts/codec.js';
 import type { Sink } from '../contracts/sink.js';
 import { errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
 import { pipelineSettled } from './settle.js';
+import { createObjectDecryptor, type ObjectCipher } from '../crypto/backup-cipher.js';
 
 export async function writeObject(sink: Sink, name: string, bytes: Buffer, signal?: AbortSignal): Promise<void> {
   const writer = await sink.openWriter(name, { expectedBytes: bytes.length, ...(signal ? { signal } : {}) });
@@ -55,10 +56,10 @@ export async function readRange(sink: Sink, object: string, start: number, end: 
   return Buffer.concat(chunks).subarray(0, end - start);
 }
 
-/** Raw bytes from the start of an object, through its codec (at most `bytes`, at most `rawSize`). */
-export async function readRawHead(sink: Sink, object: string, codec: Codec, rawSize: number, bytes: number, signal?: AbortSignal): Promise<Buffer> {
+/** Raw bytes from the start of an object, through its cipher (authenticated frames only) and codec (at most `bytes`, at most `rawSize`). */
+export async function readRawHead(sink: Sink, object: string, codec: Codec, rawSize: number, bytes: number, signal?: AbortSignal, cipher?: ObjectCipher): Promise<Buffer> {
   const wanted = Math.min(bytes, rawSize);
-  if (codec.identity) return readRange(sink, object, 0, wanted, signal);
+  if (codec.identity && !cipher) return readRange(sink, object, 0, wanted, signal);
   // Decode only as far as needed, then stop the transfer.
   const stop = new AbortController();
   const chunks: Buffer[] = [];
@@ -72,9 +73,10 @@ export async function readRawHead(sink: Sink, object: string, codec: Codec, rawS
     },
   });
   const reader = await sink.openReader(object, signal ? { signal } : {});
-  const decoder = codec.createDecoder({ rawSize, objectName: object, signal: stop.signal });
+  const decoder = codec.identity ? undefined : codec.createDecoder({ rawSize, objectName: object, signal: stop.signal });
+  const decipher = cipher ? createObjectDecryptor(cipher, object) : undefined;
   try {
-    await pipelineSettled([reader, decoder, collect], signal ? AbortSignal.any([signal, stop.signal]) : stop.signal);
+    await pipelineSettled([reader, decipher, decoder, collect].filter((s) => s !== undefined), signal ? AbortSignal.any([signal, stop.signal]) : stop.signal);
   } catch (error) {
     if (got < wanted) throw error;
   }

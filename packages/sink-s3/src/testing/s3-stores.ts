@@ -40,6 +40,8 @@ export interface S3TestStore {
   readonly env: { readonly AWS_ACCESS_KEY_ID: string; readonly AWS_SECRET_ACCESS_KEY: string; readonly AWS_REGION: string };
   /** Writes `body` at `key` straight through the SDK, past the sink: another writer, for tests of what guards a backup. */
   rawPut(key: string, body: Buffer): Promise<void>;
+  /** The bytes at `key`, straight through the SDK, past the sink (a test that alters an object in place). */
+  rawGet(key: string): Promise<Buffer>;
   /** The keys below `prefix` with their sizes, straight from ListObjectsV2 (one page: up to 1,000). */
   rawList(prefix: string): Promise<{ key: string; size: number }[]>;
   /** What a killed writer leaves: a multipart upload begun at `key` with one part, never completed; resolves to its id. */
@@ -63,7 +65,7 @@ export interface S3StoreOptions {
   readonly bucket?: string;
 }
 
-function store(kind: S3StoreKind, fields: Omit<S3TestStore, 'kind' | 'useCredentials' | 'env' | 'stop' | 'rawPut' | 'rawList' | 'rawStartUpload' | 'rawListUploads'>, stop: () => Promise<void> = async () => {}): S3TestStore {
+function store(kind: S3StoreKind, fields: Omit<S3TestStore, 'kind' | 'useCredentials' | 'env' | 'stop' | 'rawPut' | 'rawGet' | 'rawList' | 'rawStartUpload' | 'rawListUploads'>, stop: () => Promise<void> = async () => {}): S3TestStore {
   const env = { AWS_ACCESS_KEY_ID: fields.accessKeyId, AWS_SECRET_ACCESS_KEY: fields.secretAccessKey, AWS_REGION: fields.region };
   return {
     kind,
@@ -76,6 +78,11 @@ function store(kind: S3StoreKind, fields: Omit<S3TestStore, 'kind' | 'useCredent
     async rawPut(key, body) {
       const { PutObjectCommand } = await import('@aws-sdk/client-s3');
       await withClient(fields, (client) => client.send(new PutObjectCommand({ Bucket: fields.bucket, Key: key, Body: body, ContentLength: body.length })));
+    },
+    async rawGet(key) {
+      const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+      // Read inside: the client goes when the callback ends, and its body with it.
+      return withClient(fields, async (client) => Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: fields.bucket, Key: key }))).Body!.transformToByteArray()));
     },
     async rawList(prefix) {
       const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');

@@ -1,0 +1,59 @@
+/**
+ * The key flags (docs/encryption.md): one of `--key-file`, `--key-env`,
+ * `--passphrase-file`, `--passphrase-env`, turned into a core key provider.
+ * `rekey` takes them twice, as `--old-…` and `--new-…`.
+ */
+import { Option, type Command } from 'commander';
+import {
+  createKeyEnvProvider,
+  createKeyFileProvider,
+  createPassphraseEnvProvider,
+  createPassphraseFileProvider,
+  errConfigInvalid,
+  type KeyProvider,
+} from '@shmsnap/core';
+
+export interface KeyFlags {
+  readonly keyFile?: string;
+  readonly keyEnv?: string;
+  readonly passphraseFile?: string;
+  readonly passphraseEnv?: string;
+}
+
+const SOURCES = [
+  { flag: 'key-file', attribute: 'keyFile', argument: '<path>', help: 'a file holding a 256-bit key (32 bytes, 64 hex digits or base64; e.g. openssl rand -hex 32 > FILE); refused unless only its owner can read it (mode 0600 or 0400)' },
+  { flag: 'key-env', attribute: 'keyEnv', argument: '<name>', help: 'the environment variable holding a 256-bit key (64 hex digits or base64)' },
+  { flag: 'passphrase-file', attribute: 'passphraseFile', argument: '<path>', help: 'a file holding a passphrase (owner-only, as a key file), stretched with scrypt (N=2^17, r=8, p=1; recorded in the manifest)' },
+  { flag: 'passphrase-env', attribute: 'passphraseEnv', argument: '<name>', help: 'the environment variable holding a passphrase, stretched with scrypt' },
+] as const;
+
+/** Adds the four key flags, `prefix` (`old-`, `new-`) before each; `what` says what the key is for in help. */
+export function addKeyOptions(command: Command, what: string, prefix = ''): Command {
+  for (const source of SOURCES) command.addOption(new Option(`--${prefix}${source.flag} ${source.argument}`, `${what}: ${source.help}`));
+  return command;
+}
+
+const camel = (prefix: string, attribute: string): string => (prefix === '' ? attribute : `${prefix.replace(/-$/, '')}${attribute[0]!.toUpperCase()}${attribute.slice(1)}`);
+
+/** The key provider the flags name, or undefined when none is given; two at once is CONFIG_INVALID. */
+export async function keyFrom(values: object, prefix = '', env: NodeJS.ProcessEnv = process.env): Promise<KeyProvider | undefined> {
+  const flags = values as Readonly<Record<string, unknown>>;
+  const given = SOURCES.filter((s) => typeof flags[camel(prefix, s.attribute)] === 'string');
+  if (given.length > 1) throw errConfigInvalid(`--${prefix}${given[0]!.flag}`, `one key source at a time, not also --${prefix}${given[1]!.flag}`);
+  const [source] = given;
+  if (!source) return undefined;
+  const value = flags[camel(prefix, source.attribute)] as string;
+  switch (source.attribute) {
+    case 'keyFile':
+      return createKeyFileProvider(value);
+    case 'keyEnv':
+      return createKeyEnvProvider(value, env);
+    case 'passphraseFile':
+      return createPassphraseFileProvider(value);
+    case 'passphraseEnv':
+      return createPassphraseEnvProvider(value, env);
+  }
+}
+
+/** How messages name "the key" for this frontend. */
+export const KEY_FLAGS = '--key-file, --key-env, --passphrase-file or --passphrase-env';

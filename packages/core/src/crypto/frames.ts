@@ -1,0 +1,267 @@
+/**
+ * The encrypted object format (docs/encryption.md): a 24-byte header, then
+ * frames of `frameBytes` plaintext each (the last one shorter, or empty only
+ * for an empty object), each sealed with AES-256-GCM and followed by its
+ * 16-byte tag. The nonce of frame i is the header's 7-byte random prefix ‖ i
+ * (32-bit big-endian) ‖ a last-frame flag (1 on the last frame, else 0), as
+ * age's STREAM; the additional data of every frame is the header and the
+ * object's name. So a frame changed, moved within the object or into another
+ * (another name, another prefix), a truncation at a frame boundary (the new
+ * last frame was not sealed as last), and bytes appended after the last frame
+ * all fail the tag of some frame.
+ *
+ * The decryptor holds at most one frame and releases a frame's plaintext only
+ * after its tag checked: nothing unauthenticated goes downstream.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { errAuthFailed, errCorruptObject } from '../errors.js';
+
+export const FRAME_MAGIC = Buffer.from('SHMSNAPE', 'latin1');
+export const FRAME_FORMAT_VERSION = 1;
+/** Algorithm byte of the header: AES-256-GCM frames. */
+export const FRAME_ALGORITHM_AES_256_GCM = 1;
+export const HEADER_BYTES = 24;
+export const TAG_BYTES = 16;
+export const NONCE_PREFIX_BYTES = 7;
+/**
+ * 1 MiB of plaintext per frame: the tag costs 16 bytes per MiB (0.0015%),
+ * and the decryptor holds one frame per object in flight.
+ */
+export const DEFAULT_FRAME_BYTES = 1024 * 1024;
+export const MIN_FRAME_BYTES = 16;
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** The counter is 32 bits: 2^32 frames of 1 MiB is 4 PiB, far past any segment. */
+const MAX_FRAMES = 2 ** 32;
+
+export interface FrameHeader {
+  readonly frameBytes: number;
+  readonly noncePrefix: Buffer;
+}
+
+export function encodeHeader(header: FrameHeader): Buffer {
+  const out = Buffer.alloc(HEADER_BYTES);
+  FRAME_MAGIC.copy(out, 0);
+  out[8] = FRAME_FORMAT_VERSION;
+  out[9] = FRAME_ALGORITHM_AES_256_GCM;
+  out.writeUInt32BE(header.frameBytes, 12);
+  header.noncePrefix.copy(out, 16);
+  return out;
+}
+
+/** Parses a header; CORRUPT_OBJECT unless it is ours, of this version, with the frame size recorded (`frameBytes`). */
+export function parseHeader(bytes: Buffer, object: string, frameBytes: number): FrameHeader {
+  if (bytes.length < HEADER_BYTES) throw errAuthFailed(object, `${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+  if (!bytes.subarray(0, 8).equals(FRAME_MAGIC)) throw errCorruptObject(object, 'not a shmsnap encrypted object (bad magic)');
+  if (bytes[8] !== FRAME_FORMAT_VERSION || bytes[9] !== FRAME_ALGORITHM_AES_256_GCM) {
+    throw errCorruptObject(object, `encrypted object of version ${bytes[8]}, algorithm ${bytes[9]}; this shmsnap reads version ${FRAME_FORMAT_VERSION}, algorithm ${FRAME_ALGORITHM_AES_256_GCM}`);
+  }
+  const recorded = bytes.readUInt32BE(12);
+  if (recorded !== frameBytes || bytes[10] !== 0 || bytes[11] !== 0 || bytes[23] !== 0) throw errAuthFailed(object, `header does not match the manifest (frame size ${recorded}, recorded ${frameBytes})`);
+  return { frameBytes, noncePrefix: Buffer.from(bytes.subarray(16, 16 + NONCE_PREFIX_BYTES)) };
+}
+
+/** Stored size of an encrypted object holding `plainBytes`. */
+export function encryptedSize(plainBytes: number, frameBytes: number): number {
+  const frames = Math.max(1, Math.ceil(plainBytes / frameBytes));
+  return HEADER_BYTES + plainBytes + frames * TAG_BYTES;
+}
+
+function nonceOf(prefix: Buffer, counter: number, last: boolean): Buffer {
+  const nonce = Buffer.alloc(12);
+  prefix.copy(nonce, 0);
+  nonce.writeUInt32BE(counter, NONCE_PREFIX_BYTES);
+  nonce[11] = last ? 1 : 0;
+  return nonce;
+}
+
+function checkFrameBytes(frameBytes: number): void {
+  if (!Number.isInteger(frameBytes) || frameBytes < MIN_FRAME_BYTES || frameBytes > MAX_FRAME_BYTES) {
+    throw new RangeError(`frame size ${frameBytes} is outside ${MIN_FRAME_BYTES}..${MAX_FRAME_BYTES}`);
+  }
+}
+
+export interface FrameStreamOptions {
+  /** The frame key (32 bytes), derived from the backup's data key. */
+  readonly key: Buffer;
+  /** Bound into every frame: a frame moved into another object fails. */
+  readonly objectName: string;
+  /** @default DEFAULT_FRAME_BYTES */
+  readonly frameBytes?: number;
+}
+
+/**
+ * Encrypts a stream into the format above. It holds one frame of plaintext
+ * (the frame is sealed once the next byte, or the end, shows whether it is
+ * the last one), as references to the chunks it was given, not a copy: the
+ * cipher reads them in place when the frame is sealed (a copy cost about a
+ * tenth of the cipher's own time).
+ */
+export class FrameEncryptor extends Transform {
+  readonly #key: Buffer;
+  readonly #frameBytes: number;
+  readonly #prefix: Buffer;
+  readonly #aad: Buffer;
+  #parts: Buffer[] = [];
+  #fill = 0;
+  #counter = 0;
+
+  constructor(options: FrameStreamOptions & { readonly noncePrefix?: Buffer }) {
+    super();
+    this.#frameBytes = options.frameBytes ?? DEFAULT_FRAME_BYTES;
+    checkFrameBytes(this.#frameBytes);
+    this.#key = options.key;
+    this.#prefix = options.noncePrefix ?? randomBytes(NONCE_PREFIX_BYTES);
+    const header = encodeHeader({ frameBytes: this.#frameBytes, noncePrefix: this.#prefix });
+    this.#aad = Buffer.concat([header, Buffer.from(options.objectName, 'utf8')]);
+    this.push(header);
+  }
+
+  #seal(last: boolean): void {
+    if (this.#counter >= MAX_FRAMES) throw new RangeError('more than 2^32 frames in one object');
+    const cipher = createCipheriv('aes-256-gcm', this.#key, nonceOf(this.#prefix, this.#counter, last));
+    cipher.setAAD(this.#aad);
+    for (const part of this.#parts) this.push(cipher.update(part));
+    cipher.final();
+    this.push(cipher.getAuthTag());
+    this.#counter += 1;
+    this.#parts = [];
+    this.#fill = 0;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      let offset = 0;
+      while (offset < chunk.length) {
+        if (this.#fill === this.#frameBytes) this.#seal(false);
+        const n = Math.min(chunk.length - offset, this.#frameBytes - this.#fill);
+        this.#parts.push(n === chunk.length ? chunk : chunk.subarray(offset, offset + n));
+        this.#fill += n;
+        offset += n;
+      }
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.#seal(true);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#parts = [];
+    callback(error);
+  }
+}
+
+/**
+ * Decrypts the format above, failing with AUTH_FAILED (naming the object and
+ * the frame) at the first frame whose tag does not check, and at the end when
+ * the last frame was not sealed as last. Holds at most one frame (plus the
+ * header), as references to the chunks read; emits a frame's plaintext only
+ * after its tag checked. (The last-frame flag is in the nonce, so a frame can
+ * be opened only once the next byte, or the end, says whether it is the last.)
+ */
+export class FrameDecryptor extends Transform {
+  readonly #key: Buffer;
+  readonly #object: string;
+  readonly #frameBytes: number;
+  #parts: Buffer[] = [];
+  #fill = 0;
+  #header: Buffer | undefined = Buffer.alloc(HEADER_BYTES);
+  #headerFill = 0;
+  #prefix: Buffer | undefined;
+  #aad: Buffer | undefined;
+  #counter = 0;
+
+  constructor(options: FrameStreamOptions) {
+    super();
+    this.#frameBytes = options.frameBytes ?? DEFAULT_FRAME_BYTES;
+    checkFrameBytes(this.#frameBytes);
+    this.#key = options.key;
+    this.#object = options.objectName;
+  }
+
+  #open(last: boolean): void {
+    if (this.#fill < TAG_BYTES) throw errAuthFailed(this.#object, `truncated in frame ${this.#counter} (${this.#fill} bytes, less than its tag)`);
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, nonceOf(this.#prefix!, this.#counter, last));
+    decipher.setAAD(this.#aad!);
+    let body = this.#fill - TAG_BYTES;
+    const plain: Buffer[] = [];
+    const tag: Buffer[] = [];
+    for (const part of this.#parts) {
+      const n = Math.min(body, part.length);
+      if (n > 0) plain.push(decipher.update(n === part.length ? part : part.subarray(0, n)));
+      if (n < part.length) tag.push(part.subarray(n));
+      body -= n;
+    }
+    decipher.setAuthTag(tag.length === 1 ? tag[0]! : Buffer.concat(tag));
+    try {
+      decipher.final();
+    } catch {
+      const why = last
+        ? `frame ${this.#counter} is not a valid last frame (altered, moved from elsewhere, or the object was truncated at a frame boundary)`
+        : `frame ${this.#counter} is altered, out of place or from another object`;
+      throw errAuthFailed(this.#object, why);
+    }
+    this.#counter += 1;
+    this.#parts = [];
+    this.#fill = 0;
+    // Only now, authenticated, do the bytes go on.
+    for (const piece of plain) if (piece.length > 0) this.push(piece);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      let offset = 0;
+      if (this.#header) {
+        const n = Math.min(chunk.length, HEADER_BYTES - this.#headerFill);
+        chunk.copy(this.#header, this.#headerFill, 0, n);
+        this.#headerFill += n;
+        offset = n;
+        if (this.#headerFill === HEADER_BYTES) {
+          const parsed = parseHeader(this.#header, this.#object, this.#frameBytes);
+          this.#prefix = parsed.noncePrefix;
+          this.#aad = Buffer.concat([this.#header, Buffer.from(this.#object, 'utf8')]);
+          this.#header = undefined;
+        }
+      }
+      const sealedBytes = this.#frameBytes + TAG_BYTES;
+      while (offset < chunk.length) {
+        if (this.#fill === sealedBytes) {
+          // More bytes follow a full frame: it was not the last one.
+          if (this.#counter >= MAX_FRAMES) throw errAuthFailed(this.#object, 'more than 2^32 frames');
+          this.#open(false);
+        }
+        const n = Math.min(chunk.length - offset, sealedBytes - this.#fill);
+        this.#parts.push(offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n));
+        this.#fill += n;
+        offset += n;
+      }
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      if (this.#header) throw errAuthFailed(this.#object, `${this.#headerFill} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+      this.#open(true);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#parts = [];
+    callback(error);
+  }
+}
