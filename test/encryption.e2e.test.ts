@@ -52,7 +52,7 @@ async function encryptedBackup(args: readonly string[] = ['--codec', 'none', '--
   const fixture = await createFixture(recipe);
   const dir = scratch.fresh();
   const backup = await runShmsnap(['backup', '--to', dir, ...args, '--json']);
-  assert.equal(backup.status, 0, backup.stderr);
+  assert.equal(backup.status, 0, backup.stderr || backup.stdout);
   await fixture.remove();
   assert.deepEqual(aerospikeKeys(), []);
   return { dir, fixture };
