@@ -144,5 +144,21 @@ function describeCodec(codec: Codec, objectName: string, runs: number): void {
   });
 }
 
+describe('fuzz regressions: the zstd decoder', () => {
+  // Seed 99 (SHMSNAP_FUZZ_RUNS=3000): the frame of one byte 0x5a, truncated,
+  // its Content_Checksum_flag cleared and its literal set to 0, decoded to 0x00
+  // without an error. A frame without a checksum is now refused.
+  it('regression: a frame whose checksum flag was cleared is CORRUPT_OBJECT, however the bytes arrive', async () => {
+    const damaged = Buffer.from('28b52ffd200109000000', 'hex');
+    const sample: Sample = { label: 'one byte', raw: Buffer.from([0x5a]), stored: damaged, rawCrc32: crc32(Buffer.from([0x5a])), pieces: undefined };
+    for (const chunkSize of [1, 3, 100]) {
+      const result = await decode(codecZstd, sample, damaged, chunkSize, false, 'ae001100.dat.zst');
+      assert.ok(isShmsnapError(result.error, 'CORRUPT_OBJECT'), String(result.error));
+      assert.match(result.error.message, /no checksum/);
+      assert.equal(result.emitted, 0);
+    }
+  });
+});
+
 describeCodec(createGzipCodec({ pieceBytes: 4096 }), 'ae001100.dat.gz', 150);
 describeCodec(codecZstd, 'ae001100.dat.zst', 150);
