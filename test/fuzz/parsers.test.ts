@@ -187,7 +187,10 @@ describe('fuzz: the manifest reader', () => {
         const parsed = parsedOrManifestInvalid(applyMutations(serializeManifest(manifest), mutations));
         if (parsed) {
           assertManifestInvariants(parsed);
-          assert.deepEqual(parseManifest(serializeManifest(parsed), { where: WHERE }), parsed, 'what it accepted writes back the same');
+          // An empty zeroRanges reads as [] and is written as absent: the same manifest (seed 5, 300 runs: a cut
+          // that joined two segments' JSON left one with []; the property, not the reader, was wrong).
+          const normal = (m: Manifest): Manifest => ({ ...m, segments: m.segments.map(({ zeroRanges, ...rest }) => (zeroRanges && zeroRanges.length > 0 ? { ...rest, zeroRanges } : rest)) });
+          assert.deepEqual(normal(parseManifest(serializeManifest(parsed), { where: WHERE })), normal(parsed), 'what it accepted writes back the same');
         }
       }),
       500,

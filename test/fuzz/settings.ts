@@ -18,9 +18,9 @@ function intFromEnv(name: string): number | undefined {
 export const FUZZ_SEED = intFromEnv('SHMSNAP_FUZZ_SEED') ?? DEFAULT_SEED;
 const runsOverride = intFromEnv('SHMSNAP_FUZZ_RUNS');
 
-/** Parameters for `fc.assert`: `defaultRuns` in `npm test`, the campaign's count otherwise. */
+/** Parameters for `fc.assert`: `defaultRuns` in `npm test`, the campaign's count otherwise; a campaign ends at its first failure unless asked to shrink. */
 export function fuzzParameters<T>(defaultRuns: number, extra: fc.Parameters<T> = {}): fc.Parameters<T> {
-  return { seed: FUZZ_SEED, numRuns: runsOverride ?? defaultRuns, endOnFailure: false, ...extra };
+  return { seed: FUZZ_SEED, numRuns: runsOverride ?? defaultRuns, endOnFailure: process.env.SHMSNAP_FUZZ_END_ON_FAILURE === '1', ...extra };
 }
 
 /** Like `fc.assert`, resolving for async properties too. */
