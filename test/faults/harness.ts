@@ -110,11 +110,22 @@ export async function tracedRun(options: TraceOptions): Promise<TracedRun> {
   clearTimeout(timer);
   await traced;
 
-  const calls: TracedCall[] = [];
+  const calls: { tid: number; syscall: string; line: string; injected: boolean }[] = [];
   for (const line of (await readFile(options.traceFile, 'utf8')).split('\n')) {
     const match = CALL.exec(line);
-    if (!match || line.includes(' resumed>')) continue;
-    calls.push({ tid: Number(match[1]), syscall: match[2]!, line, injected: line.includes('(INJECTED)') });
+    if (!match) continue;
+    const tid = Number(match[1]);
+    if (line.includes(' resumed>')) {
+      // When threads interleave, strace ends a call on a line of its own; the injection shows there
+      // (missing it once made an injected eventfd write look like "not reached").
+      const begun = calls.findLast((c) => c.tid === tid && c.syscall === match[2]);
+      if (begun && line.includes('(INJECTED)')) {
+        begun.injected = true;
+        begun.line = `${begun.line.replace(/<unfinished \.\.\.>$/, '')}${line.replace(/^\d+\s+<\.\.\. [a-z0-9_]+ resumed>/, '')}`;
+      }
+      continue;
+    }
+    calls.push({ tid, syscall: match[2]!, line, injected: line.includes('(INJECTED)') });
   }
   let hit = calls.find((c) => c.injected);
   if (!hit && inject?.mode === 'SIGKILL' && signal === 'SIGKILL' && !timedOut) {
