@@ -14,6 +14,10 @@ import { zstd } from './zstd-binding.js';
 
 /** ZSTD_FRAMEHEADERSIZE_MAX: enough bytes to read any frame header. */
 export const ZSTD_FRAME_HEADER_MAX_BYTES = 18;
+/** A zstd frame's magic number (RFC 8878 §3.1.1), read little-endian. */
+const ZSTD_FRAME_MAGIC = 0xfd2fb528;
+/** Frame_Header_Descriptor's Content_Checksum_flag (RFC 8878 §3.1.1.1.1). */
+const CONTENT_CHECKSUM_FLAG = 0x04;
 
 export interface ZstdDecoderOptions {
   readonly rawSize: number;
@@ -34,6 +38,8 @@ function describe(message: string): string {
 export class ZstdDecoder extends ZstdWorkerStream {
   readonly #options: ZstdDecoderOptions;
   #seenBytes = 0;
+  /** The frame's first 5 bytes (magic, descriptor), gathered across chunks however small. */
+  #head = Buffer.alloc(0);
 
   constructor(options: ZstdDecoderOptions) {
     super(options.threads ?? 2, { mode: 'decode', rawSize: options.rawSize });
@@ -61,7 +67,26 @@ export class ZstdDecoder extends ZstdWorkerStream {
     return undefined;
   }
 
+  /**
+   * A frame without a checksum is refused: shmsnap's encoder and the zstd CLI
+   * always write one, and without it a damaged frame whose flag was cleared
+   * decodes to wrong bytes without an error (test/fuzz/codecs.test.ts, seed 99:
+   * a flipped flag bit, 4 bytes cut and a changed literal decoded "cleanly").
+   */
+  #checkChecksumFlag(chunk: Buffer): ShmsnapError | undefined {
+    if (this.#head.length >= 5) return undefined;
+    this.#head = Buffer.concat([this.#head, chunk.subarray(0, 5 - this.#head.length)]);
+    if (this.#head.length < 5 || this.#head.readUInt32LE(0) !== ZSTD_FRAME_MAGIC) return undefined; // libzstd names other damage
+    if ((this.#head[4]! & CONTENT_CHECKSUM_FLAG) !== 0) return undefined;
+    return errCorruptObject(this.#options.objectName, 'the zstd frame carries no checksum (shmsnap and the zstd CLI always write one), so its bytes cannot be checked');
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
+    const unchecked = this.#checkChecksumFlag(chunk);
+    if (unchecked) {
+      callback(unchecked);
+      return;
+    }
     if (this.#seenBytes === 0) {
       const problem = this.#checkHeader(chunk);
       if (problem) {

@@ -229,11 +229,21 @@ export function serializeManifest(manifest: Manifest, options: SerializeManifest
 
 type Json = Record<string, unknown>;
 
+/**
+ * Text from the file (a field name, V8's JSON error quoting the input) with
+ * control characters escaped: the error stays one printable line whatever
+ * the file holds (found by test/fuzz/parsers.test.ts: a file of "\n\0" made a
+ * two-line MANIFEST_INVALID).
+ */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 class Reader {
   constructor(readonly where: string) {}
 
   fail(path: string, reason: string): never {
-    throw errManifestInvalid(this.where, `${path}: ${reason}`);
+    throw errManifestInvalid(this.where, printable(`${path}: ${reason}`));
   }
 
   /** An object with exactly the `required` fields and none but those and the `optional` ones. */
@@ -286,7 +296,7 @@ export function parseManifest(bytes: Uint8Array, options: ParseManifestOptions):
   try {
     document = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
   } catch (error) {
-    throw errManifestInvalid(options.where, `not JSON (${(error as Error).message})`, error);
+    throw errManifestInvalid(options.where, `not JSON (${printable((error as Error).message)})`, error);
   }
   if (typeof document !== 'object' || document === null || Array.isArray(document)) r.fail('(root)', 'expected an object');
   const head = document as Json;
