@@ -4,7 +4,7 @@
  * manifest), and every object (among them files other tools wrote, such as
  * ASMT's).
  */
-import { errBackupIncomplete, errManifestInvalid, isShmsnapError, toShmsnapError, type ShmsnapError } from '../errors.js';
+import { errBackupIncomplete, errBackupNotFound, errConfigInvalid, errManifestInvalid, isShmsnapError, toShmsnapError, type ShmsnapError } from '../errors.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
 import { asmtFiles, type CodecLookup } from '../format/asmt-directory.js';
 import {
@@ -70,6 +70,23 @@ export interface LocationState {
  */
 export async function checkLocationExists(sink: Sink, objects: readonly ObjectInfo[], signal?: AbortSignal): Promise<void> {
   if (objects.length === 0) await sink.checkExists?.(signal ? { signal } : {});
+}
+
+/**
+ * The instance a reader of `state` works on: `requested`, or the only one the
+ * location holds. An empty location is LOCATION_NOT_FOUND when the sink can
+ * tell it is not there, else BACKUP_NOT_FOUND; several instances and none
+ * requested is CONFIG_INVALID naming them (restore and pre-flight alike).
+ */
+export async function chooseInstance(sink: Sink, codecs: Pick<CodecLookup, 'codecForObject'>, state: LocationState, requested: number | undefined, signal?: AbortSignal): Promise<number> {
+  const instances = instancesIn(state, codecs);
+  if (instances.length === 0) {
+    await checkLocationExists(sink, state.objects, signal);
+    throw errBackupNotFound(sink.location, 'no shmsnap manifest and no ASMT segment files');
+  }
+  if (requested !== undefined) return requested;
+  if (instances.length > 1) throw errConfigInvalid('instance', `${sink.location} holds backups of instances ${instances.join(', ')}; choose one`);
+  return instances[0]!;
 }
 
 export async function readLocation(given: Sink, signal?: AbortSignal): Promise<LocationState> {

@@ -35,7 +35,7 @@ import type { InstanceGuard } from '../host/instance-guard.js';
 import { executeRestore, type RestoreEntry, type RestoreRunOptions, type TransferResult } from '../pipeline/restore.js';
 import { checkConcurrency } from '../pipeline/settle.js';
 import { withSinkContext } from '../plugins/with-plugin-context.js';
-import { checkLocationExists, listBackups, readLocation, type BackupListing, type LocationBackup, type LocationState } from './catalog.js';
+import { chooseInstance, listBackups, readLocation, type BackupListing, type LocationBackup, type LocationState } from './catalog.js';
 import { consumedMarkerOf, markConsumed, type ConsumedMarker, type MarkConsumedResult } from './consumed.js';
 import {
   assessRestore,
@@ -48,7 +48,7 @@ import {
   type RestoreProvenance,
   type RestoreSource,
 } from './restore-guard.js';
-import { assessInstance, instancesIn, type PlanSource } from './restore-set.js';
+import { assessInstance, type PlanSource } from './restore-set.js';
 
 export { planFromManifest, type PlanSource } from './restore-set.js';
 
@@ -125,16 +125,7 @@ export interface PrepareRestoreOptions {
 async function selectRestoreSet(options: PrepareRestoreOptions): Promise<Pick<RestorePlan, 'location' | 'instance' | 'namespaces' | 'entries'> & { problems: ShmsnapError[]; state: LocationState }> {
   const { sink, codecs, signal } = options;
   const state = options.state ?? (await readLocation(sink, signal));
-  const instances = instancesIn(state, codecs);
-  if (instances.length === 0) {
-    await checkLocationExists(sink, state.objects, signal);
-    throw errBackupNotFound(sink.location, 'no shmsnap manifest and no ASMT segment files');
-  }
-  let instance = options.instance;
-  if (instance === undefined) {
-    if (instances.length > 1) throw errConfigInvalid('instance', `${sink.location} holds backups of instances ${instances.join(', ')}; choose one`);
-    instance = instances[0]!;
-  }
+  const instance = await chooseInstance(sink, codecs, state, options.instance, signal);
   // Encrypted backups of the instance are opened first (key unwrapped, manifest MAC checked): a wrong key or an
   // altered manifest is one error naming the backup, before a byte of its objects is read.
   const wanted = (b: LocationBackup): boolean => options.namespaces === undefined || b.manifest.namespaces.some((n) => options.namespaces!.includes(n.name));

@@ -32,7 +32,7 @@
  */
 import type { Sink } from '../contracts/sink.js';
 import type { SegmentTarget } from '../contracts/target.js';
-import { errBackupNotFound, errConfigInvalid, errNamespaceNotFound, isShmsnapError, type ShmsnapError } from '../errors.js';
+import { errBackupNotFound, errNamespaceNotFound, isShmsnapError, type ShmsnapError } from '../errors.js';
 import type { CodecLookup } from '../format/asmt-directory.js';
 import type { ManifestAerospike, ManifestAerospikeNamespace, RecordedBase, RecordedNamespaceConf } from '../format/manifest.js';
 import type { HostIdentity } from '../format/manifest.js';
@@ -43,11 +43,11 @@ import { readAsdBuild } from '../host/asd-build.js';
 import { findRunningAsd, DEFAULT_ASD_PID_FILE } from '../host/asd-process.js';
 import type { InstanceGuard } from '../host/instance-guard.js';
 import { formatAge, formatBytes } from '../units.js';
-import { checkLocationExists, readLocation } from './catalog.js';
+import { chooseInstance, readLocation } from './catalog.js';
 import { consumedMarkerOf } from './consumed.js';
 import { prepareRestore } from './plan-restore.js';
 import { assessRestore, describeFinding, type OptionNamer, type RestoreSource } from './restore-guard.js';
-import { assessInstance, instancesIn } from './restore-set.js';
+import { assessInstance } from './restore-set.js';
 
 // ---- the record a backup keeps ---------------------------------------------------
 
@@ -374,16 +374,7 @@ export async function preparePreflight(options: PreparePreflightOptions): Promis
   const { sink, codecs, signal } = options;
   const name = options.name ?? ((o: string) => o);
   const state = await readLocation(sink, signal);
-  const instances = instancesIn(state, codecs);
-  if (instances.length === 0) {
-    await checkLocationExists(sink, state.objects, signal);
-    throw errBackupNotFound(sink.location, 'no shmsnap manifest and no ASMT segment files');
-  }
-  let instance = options.instance;
-  if (instance === undefined) {
-    if (instances.length > 1) throw errConfigInvalid('instance', `${sink.location} holds backups of instances ${instances.join(', ')}; choose one`);
-    instance = instances[0]!;
-  }
+  const instance = await chooseInstance(sink, codecs, state, options.instance, signal);
   const set = await assessInstance(sink, codecs, state, instance, signal);
   const all = set.analysis.namespaces;
   const chosen = options.namespaces === undefined ? all : options.namespaces.map((n) => all.find((ns) => ns.namespace === n) ?? failNamespace(n, instance, sink.location));
