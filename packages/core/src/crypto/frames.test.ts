@@ -43,7 +43,8 @@ describe('encrypted frames', () => {
       const plain = randomBytes(size);
       const sealed = await seal(plain);
       assert.equal(sealed.length, encryptedSize(size, FRAME));
-      assert.ok(!sealed.includes(plain.subarray(0, Math.min(16, size))) || size === 0);
+      // The plaintext is not in the output: checked on 16-byte runs (a shorter one, one random byte, turns up by chance in ~15% of sealings).
+      if (size >= 16) assert.ok(!sealed.includes(plain.subarray(0, 16)));
       const opened = await open(sealed);
       assert.equal(opened.error, undefined);
       assert.deepEqual(opened.plain, plain);
