@@ -4,7 +4,7 @@
 // objects left on disk and in the bucket.
 import assert from 'node:assert/strict';
 import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -13,7 +13,7 @@ import { createLocalSink } from '@shmsnap/sink-local';
 import { createS3Sink } from '@shmsnap/sink-s3';
 import { s3TestClientOptions, startS3TestStores } from '@shmsnap/sink-s3/testing';
 import { runShmsnap, type CliRun } from './support/cli.js';
-import { markConsumed, subLocation, writeBackup, writeInterrupted } from './support/fleet.js';
+import { filesBelow, markConsumed, subLocation, writeBackup, writeInterrupted } from './support/fleet.js';
 import { useScratch } from './support/scratch.js';
 
 const DAY = 86_400_000;
@@ -37,17 +37,7 @@ function documentOf(run: CliRun, schema: 'prune' | 'status' | 'error'): Record<s
   return document;
 }
 
-async function files(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (at: string): Promise<void> => {
-    for (const e of await readdir(at, { withFileTypes: true })) {
-      if (e.isDirectory()) await walk(join(at, e.name));
-      else out.push(relative(dir, join(at, e.name)));
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
+const files = (dir: string): Promise<string[]> => filesBelow(dir);
 
 /** node-a/0: three backups (newest consumed); node-b/0: one old backup; plus what `extra` adds. */
 async function fleet(open: (sub: string) => Promise<Sink>): Promise<Record<string, string>> {

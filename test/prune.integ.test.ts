@@ -13,7 +13,7 @@ import { createMemoryTarget } from '@shmsnap/core/testkit';
 import { createLocalSink } from '@shmsnap/sink-local';
 import { createS3Sink } from '@shmsnap/sink-s3';
 import { s3TestClientOptions, startS3TestStores } from '@shmsnap/sink-s3/testing';
-import { hostIdentity, markConsumed, subLocation, tool, writeBackup, writeInterrupted } from './support/fleet.js';
+import { filesBelow, hostIdentity, markConsumed, subLocation, tool, writeBackup, writeInterrupted } from './support/fleet.js';
 import { useScratch } from './support/scratch.js';
 
 const DAY = 86_400_000;
@@ -26,20 +26,7 @@ registry.registerCodec(codecNone);
 const scratch = useScratch('prune');
 const pruner = hostIdentity('pruner');
 
-/** Every file below `dir`, relative, sorted (directories end in `/` when empty). */
-async function tree(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (at: string): Promise<void> => {
-    const entries = await readdir(at, { withFileTypes: true });
-    if (entries.length === 0 && at !== dir) out.push(`${relative(dir, at)}/`);
-    for (const e of entries) {
-      if (e.isDirectory()) await walk(join(at, e.name));
-      else out.push(relative(dir, join(at, e.name)));
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
+const tree = (dir: string): Promise<string[]> => filesBelow(dir, { emptyDirectories: true });
 
 /** The fleet: node-a instance 0 (4 backups, the newest consumed), node-a instance 1 (1, old), node-b instance 0 (2), interrupted ones, foreign files. */
 async function fleet(open: (sub: string) => Promise<Sink>): Promise<Record<string, string>> {

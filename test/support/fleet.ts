@@ -16,6 +16,8 @@ import {
   type Sink,
 } from '@shmsnap/core';
 import { createMemorySource, fillIndexContent, type MemorySegment } from '@shmsnap/core/testkit';
+import { readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 
 export const tool = { name: 'shmsnap', version: 'test' };
 
@@ -84,4 +86,23 @@ export async function markConsumed(sink: Sink, hostname: string, instance: numbe
     restored: { instance, namespaces: [{ name: 'test', nsid: 1 }], segments: 3, rawBytes: 4096 + 8192 + 65536 },
   });
   await put(sink, `shmsnap-consumed-i${instance}-n1.json`, marker);
+}
+
+/**
+ * Every file below `dir`, relative and sorted: what a prune must leave
+ * byte-for-byte. With `emptyDirectories`, an empty directory is listed too,
+ * ending in `/` (what a prune's sweep removes or keeps).
+ */
+export async function filesBelow(dir: string, options: { readonly emptyDirectories?: boolean } = {}): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (at: string): Promise<void> => {
+    const entries = await readdir(at, { withFileTypes: true });
+    if (options.emptyDirectories && entries.length === 0 && at !== dir) out.push(`${relative(dir, at)}/`);
+    for (const e of entries) {
+      if (e.isDirectory()) await walk(join(at, e.name));
+      else out.push(relative(dir, join(at, e.name)));
+    }
+  };
+  await walk(dir);
+  return out.sort();
 }
