@@ -57,6 +57,19 @@ export function createZstdCodec(): Codec {
         options.signal,
       );
     },
+    // Straight into the segment: the raw bytes and their CRC-32 stay on the worker (zstd-worker-pool.ts).
+    createDirectDecoder(options) {
+      return withSignal(
+        new ZstdDecoder({
+          rawSize: options.rawSize,
+          objectName: options.objectName,
+          into: options.into,
+          ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+          ...(options.threads === undefined ? {} : { threads: options.threads }),
+        }),
+        options.signal,
+      );
+    },
   };
 }
 

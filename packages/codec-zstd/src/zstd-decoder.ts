@@ -8,7 +8,7 @@
  *   zstd-worker-pool.ts): a block of zeros can expand a thousandfold.
  * The decompression itself runs on a worker thread (zstd-worker-stream.ts).
  */
-import { errCorruptObject, errSizeMismatch, type ShmsnapError } from '@shmsnap/core/plugin-kit';
+import { errCorruptObject, errInternal, errSizeMismatch, type DirectDecoder, type SharedWindowsHandle, type ShmsnapError } from '@shmsnap/core/plugin-kit';
 import { ZstdWorkerStream, type WorkerFailure } from './zstd-worker-stream.js';
 import { zstd } from './zstd-binding.js';
 
@@ -24,6 +24,10 @@ export interface ZstdDecoderOptions {
   readonly objectName: string;
   /** Size of the decoding thread pool (first use fixes it). @default 2 */
   readonly threads?: number;
+  /** Decode straight into this memory (the codec contract's direct decoder): the stream is then writable only. */
+  readonly into?: SharedWindowsHandle;
+  /** With `into`: raw bytes written since the last call. */
+  readonly onBytes?: (bytes: number) => void;
 }
 
 type Callback = (error?: Error | null) => void;
@@ -35,15 +39,30 @@ function describe(message: string): string {
   return `invalid zstd data (${message})`;
 }
 
-export class ZstdDecoder extends ZstdWorkerStream {
+export class ZstdDecoder extends ZstdWorkerStream implements DirectDecoder {
   readonly #options: ZstdDecoderOptions;
   #seenBytes = 0;
   /** The frame's first 5 bytes (magic, descriptor), gathered across chunks however small. */
   #head = Buffer.alloc(0);
 
   constructor(options: ZstdDecoderOptions) {
-    super(options.threads ?? 2, { mode: 'decode', rawSize: options.rawSize });
+    if (options.into && options.into.size !== options.rawSize) throw errSizeMismatch(options.objectName, options.rawSize, options.into.size, 'bytes of shared memory to decode into');
+    super(options.threads ?? 2, {
+      mode: 'decode',
+      rawSize: options.rawSize,
+      ...(options.into ? { into: { module: options.into.module, args: options.into.args, size: options.into.size } } : {}),
+    });
     this.#options = options;
+  }
+
+  protected override onWrote(bytes: number): void {
+    this.#options.onBytes?.(bytes);
+  }
+
+  written(): { readonly bytes: number; readonly crc32: number } {
+    const ended = this.endedWith();
+    if (!ended || !this.#options.into) throw errInternal(`written() of ${this.#options.objectName} before a direct decode finished`);
+    return { bytes: ended.produced, crc32: ended.crc32 };
   }
 
   protected describeFailure(failure: WorkerFailure): ShmsnapError {
@@ -82,20 +101,35 @@ export class ZstdDecoder extends ZstdWorkerStream {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
-    const unchecked = this.#checkChecksumFlag(chunk);
-    if (unchecked) {
-      callback(unchecked);
-      return;
+    this.#accept([chunk], callback);
+  }
+
+  /** Chunks that queued up while the worker was busy: checked in order, sent as one input. */
+  override _writev(entries: { chunk: Buffer }[], callback: Callback): void {
+    this.#accept(
+      entries.map((entry) => entry.chunk),
+      callback,
+    );
+  }
+
+  #accept(chunks: Buffer[], callback: Callback): void {
+    for (const chunk of chunks) {
+      const unchecked = this.#checkChecksumFlag(chunk);
+      if (unchecked) {
+        callback(unchecked);
+        return;
+      }
     }
     if (this.#seenBytes === 0) {
-      const problem = this.#checkHeader(chunk);
+      const first = chunks.length === 1 || chunks[0]!.length >= ZSTD_FRAME_HEADER_MAX_BYTES ? chunks[0]! : Buffer.concat(chunks).subarray(0, ZSTD_FRAME_HEADER_MAX_BYTES);
+      const problem = this.#checkHeader(first);
       if (problem) {
         callback(problem);
         return;
       }
     }
-    this.#seenBytes += chunk.length;
-    this.sendInput(chunk, callback);
+    for (const chunk of chunks) this.#seenBytes += chunk.length;
+    this.sendInput(chunks, callback);
   }
 
   override _final(callback: Callback): void {

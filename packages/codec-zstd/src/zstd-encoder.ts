@@ -39,7 +39,7 @@ export class ZstdEncoder extends ZstdWorkerStream {
       return;
     }
     this.#received += chunk.length;
-    this.sendInput(chunk, callback);
+    this.sendInput([chunk], callback);
   }
 
   override _final(callback: Callback): void {

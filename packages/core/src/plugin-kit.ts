@@ -16,6 +16,7 @@
 export * from './errors.js';
 export type * from './contracts/sink.js';
 export type * from './contracts/codec.js';
+export type { SharedWindows, SharedWindowsHandle } from './contracts/target.js';
 export { definePlugin, PLUGIN_API_VERSION, type ShmsnapPlugin } from './contracts/plugin.js';
 export { hasPieceIndex } from './contracts/codec.js';
 export { assertObjectName, assertObjectPath, isObjectName, objectNameProblem } from './format/object-name.js';

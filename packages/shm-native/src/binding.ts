@@ -164,5 +164,13 @@ export function loadShmBinding(options: LoadShmBindingOptions = {}): ShmBinding 
   }
   if (!isShmBinding(module)) throw errInternal(`${which} is not shmsnap's addon: it lacks ${BINDING_FUNCTIONS.join(', ')} or maxViewBytes`);
   loaded.set(path, module);
+  paths.set(module, path);
   return module;
+}
+
+const paths = new WeakMap<ShmBinding, string>();
+
+/** Where `binding` was loaded from, when it is the addon (another thread loads the same file); undefined for any other binding. */
+export function addonPathOf(binding: ShmBinding): string | undefined {
+  return paths.get(binding);
 }

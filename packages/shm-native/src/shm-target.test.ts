@@ -69,6 +69,16 @@ describe('the shm target, on the fake binding', () => {
     await fixture.remove();
   });
 
+  it('offers no shared handle on the in-memory binding: its memory lives in one thread', async () => {
+    const fake = createFakeShmBinding();
+    const segment = describeFixture(ONE_NAMESPACE).map((s) => s.descriptor).find((d) => d.kind !== 'primary-base')!;
+    const target = createShmTarget({ binding: fake });
+    const writer = await target.create(segment);
+    assert.ok(writer.direct, 'the segment is offered in place');
+    assert.equal(writer.direct.shared, undefined, 'but not to other threads');
+    await target.rollback();
+  });
+
   it('check() refuses when segments of the namespace are present, and names the attached ones', async () => {
     const fake = createFakeShmBinding();
     const fixture = await createFixture({ ...ONE_NAMESPACE, damage: { attached: [0xae001100] }, binding: fake });

@@ -31,7 +31,8 @@ import {
 } from '@shmsnap/core';
 import { BASE_SHUTDOWN_OFFSET } from '@shmsnap/core';
 import { decodeKey } from '@shmsnap/core';
-import { loadShmBinding, type NativeAttachment, type ShmBindingOptions } from './binding.js';
+import { addonPathOf, loadShmBinding, type NativeAttachment, type ShmBindingOptions } from './binding.js';
+import { shmSharedHandle } from './shared-windows.js';
 import { attachShm, createShm, listShmSegments, removeShm, removeShmNow, setShmOwner } from './shm.js';
 import { DEFAULT_WINDOW_BYTES, WindowWriter } from './window-stream.js';
 
@@ -159,6 +160,7 @@ export function conflictingSegments(segments: readonly SegmentDescriptor[], opti
 export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
   const windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
   const binding = options.binding ?? loadShmBinding();
+  const addonPath = addonPathOf(binding);
   let created: Created[] = [];
   let heldStatus: { key: number; shmid: number; bytes: Buffer }[] = [];
 
@@ -242,6 +244,8 @@ export function createShmTarget(options: ShmTargetOptions = {}): ShmTarget {
               () => undefined,
               () => undefined,
             ),
+            // A codec's worker attaches the segment itself and decodes into it (shared-windows.ts); not on the fake binding.
+            ...(addonPath === undefined ? {} : { shared: shmSharedHandle({ addonPath, shmid, size: segment.size }) }),
           };
       return {
         stream,

@@ -186,6 +186,53 @@ describe('shm source and target', () => {
     }
   });
 
+  it("shares a segment's memory with another thread, which writes it in place (a codec's direct decoder)", async () => {
+    const { Worker } = await import('node:worker_threads');
+    const segments = describeFixture(oneNamespace).map((s) => s.descriptor);
+    const stage = segments.find((d) => d.kind !== 'primary-base')!;
+    const base = segments.find((d) => d.kind === 'primary-base')!;
+    const target = shm.createShmTarget();
+    await target.check([stage, base]);
+    try {
+      const writer = await target.create(stage);
+      const handle = writer.direct?.shared;
+      assert.ok(handle, 'a non-base segment on the addon offers a shared handle');
+      assert.equal(handle.size, stage.size);
+      assert.equal((await target.create(base)).direct, undefined, 'a base offers no direct memory at all (its shutdown status is withheld)');
+      // The thread opens the memory, fills it with a pattern in two views, closes it, and says whether a view past the end was refused.
+      const worker = new Worker(
+        `const { parentPort, workerData } = require('node:worker_threads');
+         (async () => {
+           const { openSharedWindows } = await import(workerData.handle.module);
+           const windows = openSharedWindows(workerData.handle.args);
+           const half = Math.floor(workerData.handle.size / 2);
+           windows.view(0, half).fill(0x5a);
+           windows.view(half, workerData.handle.size - half).fill(0xa5);
+           let refused = false;
+           try { windows.view(workerData.handle.size - 1, 2); } catch { refused = true; }
+           await windows.close();
+           parentPort.postMessage({ refused });
+         })().catch((error) => parentPort.postMessage({ error: String(error) }));`,
+        // Under the test runner the handle names this package's TypeScript source, which a plain thread cannot
+        // import: it takes the same module as built (the build runs before the tests), as an installed package has it.
+        { eval: true, workerData: { handle: { ...handle, module: handle.module.replace('/src/', '/dist/').replace(/\.ts$/, '.js') } } },
+      );
+      const reply = await new Promise<{ refused?: boolean; error?: string }>((resolve) => worker.once('message', resolve));
+      await worker.terminate();
+      assert.deepEqual(reply, { refused: true }, 'the thread wrote the memory and could not view past its end');
+      writer.direct!.wrote(stage.size);
+      assert.equal(shm.statShm(shm.lookupShm(stage.key)!, stage.key).nattch, 1, "after close, only the target's own attachment is left");
+      await writer.commit();
+      const check = shm.attachShm(shm.lookupShm(stage.key)!, stage.key, true);
+      const half = Math.floor(stage.size / 2);
+      assert.ok(check.view(0, half).every((b) => b === 0x5a) && check.view(half, stage.size - half).every((b) => b === 0xa5), 'the segment holds what the thread wrote');
+      await check.detach();
+    } finally {
+      await target.rollback();
+    }
+    assert.deepEqual(aerospikeKeys(), []);
+  });
+
   it('a target rollback removes the segments it created and no other', async () => {
     const bystander = shm.createShm(0xae002000, 4096, 0o600);
     const segments = describeFixture(oneNamespace).map((s) => s.descriptor);

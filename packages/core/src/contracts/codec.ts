@@ -30,9 +30,20 @@
  *   check every value it checks without one, and fail with CORRUPT_OBJECT
  *   when the object does not match the index.
  *
+ * - A codec MAY offer `createDirectDecoder`: a decoder that takes the stored
+ *   bytes and writes the raw bytes itself, in place, into memory a target
+ *   shares (`SharedWindowsHandle`, contracts/target.ts), so that they never
+ *   cross threads. It is held to every rule of `createDecoder` (it writes
+ *   bytes [0, rawSize) and no byte past it), reports the bytes it wrote
+ *   through `onBytes` as they land, and emits 'finish' only once every byte
+ *   is written and the memory is closed again; `written()` then gives their
+ *   count and CRC-32 for the caller to check. After an error or destroy it
+ *   emits 'close' only once it no longer touches the memory.
+ *
  * `describeCodecConformance` (`@shmsnap/core/testkit`) checks these.
  */
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
+import type { SharedWindowsHandle } from './target.js';
 
 export interface EncodeOptions {
   readonly rawSize: number;
@@ -78,6 +89,19 @@ export interface DecodeOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface DirectDecodeOptions extends DecodeOptions {
+  /** Where the raw bytes go, in place. */
+  readonly into: SharedWindowsHandle;
+  /** Raw bytes written since the last call, as they land (progress, the target's count). */
+  readonly onBytes?: (bytes: number) => void;
+}
+
+/** A decoder writing into shared memory (the contract above). */
+export interface DirectDecoder extends Writable {
+  /** After 'finish': the raw bytes written and their CRC-32. */
+  written(): { readonly bytes: number; readonly crc32: number };
+}
+
 /** What a codec can learn from the first bytes of a stored object. */
 export interface CodecHeader {
   readonly rawSize: number;
@@ -101,4 +125,6 @@ export interface Codec {
   readHeader?(head: Buffer, objectName: string): CodecHeader;
   createEncoder(options: EncodeOptions): Duplex;
   createDecoder(options: DecodeOptions): Duplex;
+  /** Optional: decodes straight into shared memory (the contract above). */
+  createDirectDecoder?(options: DirectDecodeOptions): DirectDecoder;
 }

@@ -20,6 +20,12 @@
  *   stream and `direct` are never both used for one segment. A target does
  *   not offer `direct` for a segment whose bytes it must see on the way (a
  *   base, whose shutdown status it withholds until `complete()`).
+ * - `direct` MAY offer `shared`: a handle through which another thread of this
+ *   process (a codec's worker) opens the same memory and writes it in place,
+ *   so decoded bytes never cross threads. The same rules as `view()` hold;
+ *   bytes count once `wrote()` is called on this thread. Whoever opens it
+ *   MUST close it before reporting the segment finished or failed: after
+ *   that the target may detach, commit or remove the segment.
  * - `complete()` ends the restore successfully: afterwards `rollback()`
  *   removes nothing. Until then, nothing the target created may be taken as
  *   a usable index by anyone else.
@@ -41,6 +47,29 @@ export interface DirectWindows {
    * and MUST have finished touching the memory when it resolves.
    */
   prefault?(offset: number, length: number): Promise<void>;
+  /** Optional: the same memory, for another thread of this process (see the contract above). */
+  readonly shared?: SharedWindowsHandle;
+}
+
+/**
+ * Memory another thread of this process can open: `module` is the URL of an
+ * ES module exporting `openSharedWindows(args): SharedWindows | Promise<SharedWindows>`,
+ * `args` what it needs (structured-cloneable: it crosses to the thread).
+ */
+export interface SharedWindowsHandle {
+  readonly module: string;
+  readonly args: unknown;
+  /** The memory's size: views lie within [0, size). */
+  readonly size: number;
+}
+
+/** What `openSharedWindows` gives the thread that opened it. */
+export interface SharedWindows {
+  readonly maxViewBytes: number;
+  /** A writable view of [offset, offset + length), within the memory and at most maxViewBytes long. */
+  view(offset: number, length: number): Uint8Array;
+  /** Releases the memory: no view may be touched afterwards. */
+  close(): Promise<void> | void;
 }
 
 export interface SegmentWriter {

@@ -67,6 +67,24 @@ export function encryptedSize(plainBytes: number, frameBytes: number): number {
   return HEADER_BYTES + plainBytes + frames * TAG_BYTES;
 }
 
+/**
+ * Bytes handed to one `update()`: each call allocates its output, and a
+ * 1 MiB output is a fresh mapping whose pages fault in on every call, where
+ * 128 KiB ones are reused from the allocator. Measured here: AES-256-GCM
+ * opened 1 MiB frames at 1.5 GB/s in one update each, 3.0 GB/s in 128 KiB
+ * updates (64 KiB: 2.7, 256 KiB: 2.6).
+ */
+const UPDATE_BYTES = 128 * 1024;
+
+/** Runs `part` through `cipher` in UPDATE_BYTES slices, each output handed to `out`. */
+function updateInSlices(cipher: { update(data: Buffer): Buffer }, part: Buffer, out: (piece: Buffer) => void): void {
+  if (part.length <= UPDATE_BYTES) {
+    out(cipher.update(part));
+    return;
+  }
+  for (let offset = 0; offset < part.length; offset += UPDATE_BYTES) out(cipher.update(part.subarray(offset, offset + UPDATE_BYTES)));
+}
+
 function nonceOf(prefix: Buffer, counter: number, last: boolean): Buffer {
   const nonce = Buffer.alloc(12);
   prefix.copy(nonce, 0);
@@ -121,7 +139,7 @@ export class FrameEncryptor extends Transform {
     if (this.#counter >= MAX_FRAMES) throw new RangeError('more than 2^32 frames in one object');
     const cipher = createCipheriv('aes-256-gcm', this.#key, nonceOf(this.#prefix, this.#counter, last));
     cipher.setAAD(this.#aad);
-    for (const part of this.#parts) this.push(cipher.update(part));
+    for (const part of this.#parts) updateInSlices(cipher, part, (piece) => this.push(piece));
     cipher.final();
     this.push(cipher.getAuthTag());
     this.#counter += 1;
@@ -197,7 +215,7 @@ export class FrameDecryptor extends Transform {
     const tag: Buffer[] = [];
     for (const part of this.#parts) {
       const n = Math.min(body, part.length);
-      if (n > 0) plain.push(decipher.update(n === part.length ? part : part.subarray(0, n)));
+      if (n > 0) updateInSlices(decipher, n === part.length ? part : part.subarray(0, n), (piece) => plain.push(piece));
       if (n < part.length) tag.push(part.subarray(n));
       body -= n;
     }

@@ -67,6 +67,8 @@ export interface Crc32MeterOptions {
   readonly expectedBytes?: number;
   /** Fail at the end unless the CRC-32 matches. */
   readonly expectedCrc32?: number;
+  /** False: count the bytes only (the result's crc32 is then 0), for bytes another check covers. @default true */
+  readonly crc32?: boolean;
   /** Told the size of every chunk that passed (progress). */
   readonly onBytes?: (bytes: number) => void;
   /** Shown every chunk that passed, in order (zero runs). */
@@ -104,7 +106,7 @@ export class Crc32Meter extends Transform {
       callback(errSizeMismatch(this.#options.object, expected, this.#bytes + chunk.length, `${this.#options.what} (or more)`));
       return;
     }
-    this.#crc = zlib.crc32(chunk, this.#crc) >>> 0;
+    if (this.#options.crc32 !== false) this.#crc = zlib.crc32(chunk, this.#crc) >>> 0;
     this.#bytes += chunk.length;
     this.#options.onBytes?.(chunk.length);
     this.#options.observe?.(chunk);
@@ -117,7 +119,7 @@ export class Crc32Meter extends Transform {
       callback(errSizeMismatch(object, expectedBytes, this.#bytes, what));
       return;
     }
-    if (expectedCrc32 !== undefined && this.#crc !== expectedCrc32 >>> 0) {
+    if (expectedCrc32 !== undefined && this.#options.crc32 !== false && this.#crc !== expectedCrc32 >>> 0) {
       callback(errChecksumMismatch(object, what, expectedCrc32, this.#crc));
       return;
     }

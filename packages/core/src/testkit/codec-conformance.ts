@@ -12,8 +12,11 @@
  * naming the object, and it never emits more than `rawSize` bytes), the
  * encoder takes exactly `rawSize` bytes, output is bounded ahead of a slow
  * consumer, teardown ('close' after destroy or abort, workers given back) and
- * `readHeader` agreeing with the encoder. A case can only be skipped with a
- * reason, which is printed.
+ * `readHeader` agreeing with the encoder, and, for a codec that decodes
+ * straight into shared memory (`createDirectDecoder`), the same round trips
+ * and refusals into a SharedArrayBuffer (`createSharedArrayMemory`), never a
+ * byte past the memory, and the memory closed by 'finish' or 'close'. A case
+ * can only be skipped with a reason, which is printed.
  *
  * An identity codec (`identity: true`) has no check value of its own, and the
  * pipeline never runs its encoder (backup.ts) nor its decoder (restore.ts): it
@@ -30,7 +33,8 @@ import assert from 'node:assert/strict';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { describe, it, type TestContext } from 'node:test';
-import type { Codec, DecodeOptions, EncodeOptions } from '../contracts/codec.js';
+import type { Codec, DecodeOptions, DirectDecoder, EncodeOptions } from '../contracts/codec.js';
+import { createSharedArrayMemory, GUARD_FILL, type SharedArrayMemory } from './shared-array-memory.js';
 import { isShmsnapError, type ErrorCode } from '../errors.js';
 import { createCrc32Meter, crc32 } from '../pipeline/checksum.js';
 import { pipelineSettled } from '../pipeline/settle.js';
@@ -57,6 +61,9 @@ export const CODEC_CONFORMANCE_CASES = [
   'decoder-abort-signal',
   'read-header-agrees',
   'read-header-refuses-foreign',
+  'direct-round-trip',
+  'direct-damaged',
+  'direct-destroy-mid-stream',
 ] as const;
 
 export type CodecConformanceCase = (typeof CODEC_CONFORMANCE_CASES)[number];
@@ -128,7 +135,7 @@ function flipBit(data: Buffer, offset: number): Buffer {
   return copy;
 }
 
-function closedWithin(stream: Duplex, what: string): Promise<void> {
+function closedWithin(stream: Duplex | Writable, what: string): Promise<void> {
   if (stream.closed) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what}: no 'close' within ${CLOSE_TIMEOUT_MS} ms`)), CLOSE_TIMEOUT_MS);
@@ -151,7 +158,7 @@ function drainedOrClosed(stream: Duplex): Promise<void> {
   });
 }
 
-function writeOne(stream: Duplex, chunk: Buffer): Promise<void> {
+function writeOne(stream: Duplex | Writable, chunk: Buffer): Promise<void> {
   return new Promise((resolve, reject) => stream.write(chunk, (error) => (error ? reject(error) : resolve())));
 }
 
@@ -187,6 +194,39 @@ async function run(stage: Duplex, chunks: readonly Buffer[], what: string): Prom
   const error = await settled;
   await closedWithin(stage, what);
   return { output: Buffer.concat(out), emitted, error };
+}
+
+/** What a direct decoder did: its failure, the bytes it reported, its written() once finished. */
+interface DirectOutcome {
+  readonly error: unknown;
+  readonly reported: number;
+  readonly written: { bytes: number; crc32: number } | undefined;
+}
+
+/** Feeds a direct decoder chunk by chunk and settles once it has closed. */
+async function runDirect(decoder: DirectDecoder, chunks: readonly Buffer[], reported: () => number, what: string): Promise<DirectOutcome> {
+  const settled = finished(decoder).then(
+    () => undefined,
+    (error: unknown) => error ?? new Error('failed without an error'),
+  );
+  try {
+    for (const chunk of chunks) await writeOne(decoder, chunk);
+    decoder.end();
+  } catch {
+    // `settled` says how.
+  }
+  const error = await settled;
+  await closedWithin(decoder, what);
+  return { error, reported: reported(), written: error === undefined ? decoder.written() : undefined };
+}
+
+/** The memory's guard bytes are as filled: nothing was written past its end. */
+function assertGuardIntact(memory: SharedArrayMemory, what: string): void {
+  const guard = memory.bytes.subarray(memory.size);
+  assert.ok(
+    guard.every((b) => b === GUARD_FILL),
+    `${what}: a byte past the ${memory.size}-byte memory was written`,
+  );
 }
 
 /** The end of a pipeline: takes everything, keeps nothing. */
@@ -507,6 +547,83 @@ export function describeCodecConformance(options: CodecConformanceOptions): void
       const stored = await bigStored();
       await teardown((signal) => decoderFor(OBJECT_BYTES, { signal }), stored, 'signal');
     });
+
+    const noDirect = codec.createDirectDecoder === undefined ? 'the codec offers no direct decoder (createDirectDecoder)' : undefined;
+    const directFor = (memory: SharedArrayMemory, rawSize: number, onBytes: (n: number) => void, extra: Omit<DecodeOptions, 'rawSize' | 'objectName' | 'threads'> = {}): DirectDecoder =>
+      codec.createDirectDecoder!({ rawSize, objectName, into: memory.handle, onBytes, ...(options.threads === undefined ? {} : { threads: options.threads }), ...extra });
+    /** A direct decode of `stored` into fresh memory of `rawSize` bytes. */
+    const decodeDirect = async (stored: readonly Buffer[], rawSize: number, what: string, extra: Omit<DecodeOptions, 'rawSize' | 'objectName' | 'threads'> = {}) => {
+      const memory = createSharedArrayMemory(rawSize);
+      let reported = 0;
+      const outcome = await runDirect(directFor(memory, rawSize, (n) => (reported += n), extra), stored, () => reported, what);
+      assertGuardIntact(memory, what);
+      assert.equal(memory.closes(), memory.opens(), `${what}: the memory is closed again by the time the decoder closed (opened ${memory.opens()}, closed ${memory.closes()})`);
+      return { ...outcome, memory };
+    };
+
+    check(
+      'direct-round-trip',
+      async () => {
+        for (const kind of DATA_KINDS) {
+          const data = raw(kind);
+          const stored = await encodeAll(data);
+          for (const chunk of [64 * KiB + 3, stored.length]) {
+            const what = `${kind}, ${chunk}-byte writes: direct decode`;
+            const { error, reported, written, memory } = await decodeDirect(slices(stored, chunk), data.length, what, { rawCrc32: crc32(data), storedSize: stored.length });
+            assert.equal(error, undefined, `${what} failed: ${String(error)}`);
+            assert.equal(memory.opens(), 1, `${what}: the memory is opened once`);
+            assert.deepEqual(written, { bytes: data.length, crc32: crc32(data) }, `${what}: written() gives the raw byte count and CRC-32`);
+            assert.equal(reported, data.length, `${what}: onBytes reports every byte once`);
+            assert.ok(Buffer.from(memory.bytes.buffer, 0, data.length).equals(data), `${what}: the memory holds the raw bytes`);
+          }
+        }
+      },
+      noDirect,
+    );
+
+    check(
+      'direct-damaged',
+      async () => {
+        const stored = await fixture();
+        const cases: [string, Buffer[], number][] = [
+          ['truncated in the middle', [stored.subarray(0, Math.floor(stored.length / 2))], FIXTURE_BYTES],
+          ['last byte missing', [stored.subarray(0, stored.length - 1)], FIXTURE_BYTES],
+          ['a bit flipped in the middle', [flipBit(stored, Math.floor(stored.length / 2))], FIXTURE_BYTES],
+          ['100 bytes after the object', [stored, Buffer.alloc(100, 0xee)], FIXTURE_BYTES],
+          ['decoded as one byte fewer', [stored], FIXTURE_BYTES - 1],
+          ['decoded as half its size', [stored], Math.floor(FIXTURE_BYTES / 2)],
+          ['decoded as one byte more', [stored], FIXTURE_BYTES + 1],
+        ];
+        for (const [what, chunks, rawSize] of cases) {
+          // Neither storedSize nor rawCrc32: the decoder must catch the damage itself; the guard bytes catch a write past the end.
+          const { error } = await decodeDirect(chunks, rawSize, what);
+          assertCodedFailure(error, DECODE_ACCEPTED, objectName, what);
+        }
+      },
+      noDirect,
+    );
+
+    check(
+      'direct-destroy-mid-stream',
+      async () => {
+        const stored = await bigStored();
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const memory = createSharedArrayMemory(OBJECT_BYTES);
+          const decoder = directFor(memory, OBJECT_BYTES, () => undefined);
+          decoder.on('error', () => undefined);
+          for (const chunk of slices(stored.subarray(0, Math.floor(stored.length / 2)), 64 * KiB + 3)) await writeOne(decoder, chunk);
+          decoder.destroy();
+          await closedWithin(decoder, 'destroy() mid-stream');
+          assert.equal(memory.closes(), memory.opens(), `by 'close' after destroy(), the memory is closed again (opened ${memory.opens()}, closed ${memory.closes()})`);
+          assertGuardIntact(memory, 'destroyed mid-stream');
+        }
+        // Whatever the decoders leased is back: a fresh direct round trip completes.
+        const data = raw('index-like');
+        const { error } = await decodeDirect([stored], data.length, 'direct decode after teardown');
+        assert.equal(error, undefined, `a direct round trip after teardown failed: ${String(error)}`);
+      },
+      noDirect,
+    );
 
     const noHeader = codec.readHeader === undefined ? 'the codec has no header (headerBytes 0): nothing to read' : undefined;
 

@@ -3,3 +3,4 @@ export * from './codec-conformance.js';
 export * from './memory.js';
 export * from './index-content.js';
 export { freeLoopbackPort } from './free-port.js';
+export { createSharedArrayMemory, GUARD_FILL, type SharedArrayMemory } from './shared-array-memory.js';
