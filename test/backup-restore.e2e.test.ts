@@ -7,6 +7,7 @@ await enterPrivateIpcNamespace();
 
 const { chmod, chown, cp, readdir, readFile, rm, stat, writeFile } = await import('node:fs/promises');
 const { join } = await import('node:path');
+const { crc32 } = await import('node:zlib');
 const { after, afterEach, before, describe, it } = await import('node:test');
 const { manifestName, parseManifest } = await import('@shmsnap/core');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
@@ -65,6 +66,49 @@ describe('backup → reboot → restore, per codec', () => {
       assert.deepEqual(await fixture.compare(), []);
     });
   }
+});
+
+describe('zstd decodes straight into the segments: a bad object still fails whole', () => {
+  // The worker writes the segment itself and reports the CRC-32 of what it wrote (codec contract,
+  // createDirectDecoder): a damaged frame and a frame that decodes cleanly to other bytes than recorded
+  // must each fail the restore with a coded error naming the object, and leave no segment behind.
+  it('refuses a damaged frame and a raw CRC-32 that does not match, creating nothing', async () => {
+    const fixture = await createFixture(twoNamespaces);
+    const dir = freshDir();
+    assert.equal((await runShmsnap(['backup', '--to', dir, '--codec', 'zstd'])).status, 0);
+    await fixture.remove();
+    const object = join(dir, 'ae001101.dat.zst');
+    const original = await readFile(object);
+
+    const path = join(dir, manifestName(0, [1, 2]));
+    const pristine = await readFile(path, 'utf8');
+    /** The manifest with the object's entry edited. */
+    const editEntry = async (edit: (entry: { rawCrc32: string; storedCrc32: string }) => void): Promise<void> => {
+      const manifest = JSON.parse(pristine);
+      edit(manifest.segments.find((seg: { object: string }) => seg.object === 'ae001101.dat.zst'));
+      await writeFile(path, JSON.stringify(manifest));
+    };
+    const hex = (value: number): string => (value >>> 0).toString(16).padStart(8, '0');
+
+    // A flipped byte, with the stored CRC-32 recorded for the damaged file: only the decoder can catch it.
+    const damaged = Buffer.from(original);
+    const middle = Math.floor(damaged.length / 2);
+    damaged.writeUInt8(damaged.readUInt8(middle) ^ 0x10, middle);
+    await writeFile(object, damaged);
+    await editEntry((entry) => (entry.storedCrc32 = hex(crc32(damaged))));
+    const corrupt = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(corrupt.status, 4, corrupt.stderr);
+    assert.match(corrupt.stderr, /CORRUPT_OBJECT: ae001101\.dat\.zst/);
+    assert.deepEqual(aerospikeKeys(), [], 'a failed restore leaves no segment');
+
+    // The frame intact, the raw CRC-32 recorded different: the check of what the worker wrote catches it.
+    await writeFile(object, original);
+    await editEntry((entry) => (entry.rawCrc32 = hex(Number.parseInt(entry.rawCrc32, 16) ^ 1)));
+    const mismatch = await runShmsnap(['restore', '--from', dir]);
+    assert.equal(mismatch.status, 4, mismatch.stderr);
+    assert.match(mismatch.stderr, /CHECKSUM_MISMATCH: ae001101\.dat\.zst: CRC-32 of the raw bytes/);
+    assert.deepEqual(aerospikeKeys(), [], 'a failed restore leaves no segment');
+  });
 });
 
 describe('selection', () => {
