@@ -50,7 +50,7 @@ export class ZstdDecoder extends ZstdWorkerStream implements DirectDecoder {
     super(options.threads ?? 2, {
       mode: 'decode',
       rawSize: options.rawSize,
-      ...(options.into ? { into: { module: options.into.module, args: options.into.args, size: options.into.size } } : {}),
+      ...(options.into ? { into: options.into } : {}),
     });
     this.#options = options;
   }

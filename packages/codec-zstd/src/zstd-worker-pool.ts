@@ -72,7 +72,7 @@ const zstd = require(workerData.bindingPath);
 const OUTPUT = 1024 * 1024;
 /** Direct decoding writes this much of the segment per call (a view, not a buffer). */
 const WINDOW = 4 * 1024 * 1024;
-let job = 0, mode = 'decode', dctx, cctx, rawSize = 0, produced = 0, credits = 0, current = null, pending = null, queue = [], frameDone = false, failed = false, ending = false;
+let job = 0, mode = 'decode', dctx, cctx, rawSize = 0, produced = 0, credits = 0, pending = null, queue = [], frameDone = false, failed = false, ending = false;
 // Direct decoding: the memory (once open), the promise of it, its closing, the raw CRC-32 so far, a scratch buffer past the end.
 let into = null, opening = null, closing = null, crc = 0, scratch = null, windowView = null, windowAt = 0;
 
@@ -92,22 +92,17 @@ function closeInto() {
 
 /** The input in hand (pending) is used up: the main thread hears it, and the next one is taken. */
 function nextInput() {
-  if (current !== null) post({ type: 'consumed' });
-  current = queue.length > 0 ? queue.shift() : null;
-  pending = current;
+  post({ type: 'consumed' });
+  pending = queue.length > 0 ? queue.shift() : null;
 }
 
 /** Takes the first queued input when none is in hand. */
 function takeInput() {
-  if (pending === null && queue.length > 0) {
-    current = queue.shift();
-    pending = current;
-  }
+  if (pending === null && queue.length > 0) pending = queue.shift();
 }
 
 function fail(kind, message) {
   failed = true;
-  current = null;
   pending = null;
   queue = [];
   closeInto().then(() => post({ type: 'failure', kind, message, produced }));
@@ -228,7 +223,6 @@ parentPort.on('message', (message) => {
       }
       produced = 0;
       credits = message.credits;
-      current = null;
       pending = null;
       queue = [];
       frameDone = false;
@@ -268,7 +262,6 @@ parentPort.on('message', (message) => {
       return run();
     case 'abort':
       failed = true;
-      current = null;
       pending = null;
       queue = [];
       closeInto().then(() => post({ type: 'aborted' }));

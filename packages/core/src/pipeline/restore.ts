@@ -13,7 +13,7 @@ import type { Codec, PieceIndex } from '../contracts/codec.js';
 import { createCrc32Meter } from './checksum.js';
 import { createObjectDecryptor, type ObjectCipher } from '../crypto/backup-cipher.js';
 import { Sha256Meter } from './hash.js';
-import { errChecksumMismatch, errInternal, errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
+import { errChecksumMismatch, errSizeMismatch, isShmsnapError, toShmsnapError } from '../errors.js';
 import { copyDirect, rangedRandomReader } from './direct-copy.js';
 import type { ZeroRanges } from './zero-ranges.js';
 import { createProgressTracker, type ProgressListener, type ProgressTracker } from './progress.js';
@@ -48,15 +48,21 @@ export interface TransferContext {
 }
 
 /**
- * Streams one object into `destination`, checked; `opened` is its reader when the caller opened it already.
- * Given the segment's `direct` memory with a `shared` handle, and a codec that decodes into it
+ * Streams one object into `destination`'s stream, checked; `opened` is its reader when the caller opened it
+ * already. When the destination shares the segment's memory (`direct.shared`) and the codec decodes into it
  * (`createDirectDecoder`), the codec writes the raw bytes in place instead, and reports their count and
  * CRC-32, checked here as the raw meter would.
  */
-export async function transfer(context: TransferContext, entry: RestoreEntry, destination: Writable | DirectWindows, signal: AbortSignal, opened?: Readable): Promise<void> {
+export async function transfer(
+  context: TransferContext,
+  entry: RestoreEntry,
+  destination: { readonly stream: Writable; readonly direct?: DirectWindows },
+  signal: AbortSignal,
+  opened?: Readable,
+): Promise<void> {
   const { sink, progress } = context;
   const { segment, object, codec } = entry;
-  const into = 'view' in destination && destination.shared && codec.createDirectDecoder ? destination : undefined;
+  const into = destination.direct?.shared && codec.createDirectDecoder ? destination.direct : undefined;
   const decodeOptions = {
     rawSize: segment.size,
     ...(entry.storedBytes === undefined ? {} : { storedSize: entry.storedBytes }),
@@ -66,7 +72,6 @@ export async function transfer(context: TransferContext, entry: RestoreEntry, de
     objectName: object,
     signal,
   };
-  if (!into && 'view' in destination) throw errInternal(`transfer of ${object}: memory given without a shared handle or a codec to decode into it`);
   // Before the reader: a codec that cannot start (its addon did not load) leaves nothing open.
   const direct = into
     ? codec.createDirectDecoder!({
@@ -105,7 +110,7 @@ export async function transfer(context: TransferContext, entry: RestoreEntry, de
   const sha256 = entry.sha256 === undefined ? undefined : new Sha256Meter({ object, expected: entry.sha256 });
   // sink → stored CRC (→ SHA-256) → decipher → codec decoder → raw CRC → target; a raw, plain object has one meter.
   const plain = !decoder && !decipher;
-  const streams = [reader, plain ? undefined : stored, sha256, decipher, decoder, raw, direct ? undefined : (destination as Writable)].filter((s) => s !== undefined);
+  const streams = [reader, plain ? undefined : stored, sha256, decipher, decoder, raw, direct ? undefined : destination.stream].filter((s) => s !== undefined);
   try {
     await pipelineSettled(streams, signal);
     if (direct) {
@@ -223,9 +228,7 @@ export async function executeRestore(execution: RestoreExecution, options: Resto
         await random?.close();
         random = undefined;
         stream ??= await sink.openReader(object, { signal: entrySignal });
-        // A codec that decodes into the segment itself, when the target shares the segment's memory.
-        const into = writer.direct?.shared && entry.codec.createDirectDecoder ? writer.direct : undefined;
-        await transfer(context, entry, into ?? writer.stream, entrySignal, stream);
+        await transfer(context, entry, writer, entrySignal, stream);
         stream = undefined; // the pipeline owns it
       }
       await writer.commit();

@@ -43,7 +43,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
       progress.started(entry.object);
       const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
       try {
-        await transfer(context, entry, discard, entrySignal);
+        await transfer(context, entry, { stream: discard }, entrySignal);
       } catch (error) {
         if (entrySignal.aborted) throw error;
         failures.push({ object: entry.object, error: toShmsnapError(error, 'verify', entry.object) });

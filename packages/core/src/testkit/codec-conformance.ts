@@ -174,7 +174,7 @@ interface Outcome {
  * every chunk boundary (a pipeline would let writes queue up and reach
  * `_writev` joined), collects what it emits and settles once it has closed.
  */
-async function run(stage: Duplex, chunks: readonly Buffer[], what: string): Promise<Outcome> {
+async function run(stage: Duplex | Writable, chunks: readonly Buffer[], what: string): Promise<Outcome> {
   const out: Buffer[] = [];
   let emitted = 0;
   stage.on('data', (chunk: Buffer) => {
@@ -203,20 +203,9 @@ interface DirectOutcome {
   readonly written: { bytes: number; crc32: number } | undefined;
 }
 
-/** Feeds a direct decoder chunk by chunk and settles once it has closed. */
+/** Feeds a direct decoder as `run` feeds any stage; what it reported and, once finished, its written(). */
 async function runDirect(decoder: DirectDecoder, chunks: readonly Buffer[], reported: () => number, what: string): Promise<DirectOutcome> {
-  const settled = finished(decoder).then(
-    () => undefined,
-    (error: unknown) => error ?? new Error('failed without an error'),
-  );
-  try {
-    for (const chunk of chunks) await writeOne(decoder, chunk);
-    decoder.end();
-  } catch {
-    // `settled` says how.
-  }
-  const error = await settled;
-  await closedWithin(decoder, what);
+  const { error } = await run(decoder, chunks, what);
   return { error, reported: reported(), written: error === undefined ? decoder.written() : undefined };
 }
 
