@@ -15,6 +15,7 @@ const { startS3TestStores } = await import('@shmsnap/sink-s3/testing');
 const { runShmsnap } = await import('./support/cli.js');
 const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 const { useScratch } = await import('./support/scratch.js');
+const { DEFAULT_FRAME_BYTES } = await import('@shmsnap/core');
 
 type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
 
@@ -86,15 +87,15 @@ for (const store of stores) {
       assert.deepEqual(await fixture.compare(), []);
       await fixture.remove();
 
-      // Another writer replaces a stage with a copy whose frame 3 has one bit flipped (same size, so only the frames can tell).
+      // Another writer replaces a stage with a copy whose frame 1 (of two: 4 MiB frames) has one bit flipped (same size, so only the frames can tell).
       const stage = `${run}/tamper/ae001100.dat.enc`;
       const original = await store.rawGet(stage);
       const bad = Buffer.from(original);
-      bad[24 + 3 * (1024 * 1024 + 16) + 10]! ^= 0x10;
+      bad[24 + 1 * (DEFAULT_FRAME_BYTES + 16) + 10]! ^= 0x10;
       await store.rawPut(stage, bad);
       const refused = await s3('restore', '--from', location, '--key-file', keyB, '--allow-consumed');
       assert.equal(refused.status, 4, refused.stderr);
-      assert.match(refused.stderr, /AUTH_FAILED: .*ae001100\.dat\.enc.*frame 3/);
+      assert.match(refused.stderr, /AUTH_FAILED: .*ae001100\.dat\.enc.*frame 1/);
       assert.deepEqual(aerospikeKeys(), []);
     });
   });

@@ -22,13 +22,14 @@ const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
 
 const MiB = 1024 * 1024;
-const FRAME = MiB;
+/** The default frame size of a backup (DEFAULT_FRAME_BYTES). */
+const FRAME = 4 * MiB;
 const HEADER = 24;
 const TAG = 16;
-// Stages of 3 MiB + 4 KiB: four frames each when stored raw (1 MiB frames), the last one short.
+// Stages of 12 MiB + 4 KiB: four frames each when stored raw (4 MiB frames), the last one short.
 const recipe: FixtureOptions = {
   owner: { uid: 1234, gid: 2345, mode: 0o640 },
-  namespaces: [{ name: 'test', nsid: 1, stages: 2, stageBytes: 3 * MiB + 4096, secondary: { stages: 1, stageBytes: 256 * 1024 }, data: { stages: 1, stageBytes: 512 * 1024 } }],
+  namespaces: [{ name: 'test', nsid: 1, stages: 2, stageBytes: 3 * FRAME + 4096, secondary: { stages: 1, stageBytes: 256 * 1024 }, data: { stages: 1, stageBytes: 512 * 1024 } }],
 };
 const MANIFEST = manifestName(0, [1]);
 

@@ -10,8 +10,10 @@ import {
   createPassphraseEnvProvider,
   createPassphraseFileProvider,
   errConfigInvalid,
+  type FrameCipher,
   type KeyProvider,
 } from '@shmsnap/core';
+import { addonFrameCipher } from '@shmsnap/shm-native';
 
 export interface KeyFlags {
   readonly keyFile?: string;
@@ -57,3 +59,20 @@ export async function keyFrom(values: object, prefix = '', env: NodeJS.ProcessEn
 
 /** How messages name "the key" for this frontend. */
 export const KEY_FLAGS = '--key-file, --key-env, --passphrase-file or --passphrase-env';
+
+/**
+ * The AES-256-GCM that seals and opens frames when a key was given: the
+ * addon's, which writes into core's buffers (about 1.6× node:crypto here;
+ * shm-native frame-cipher.ts). Where the addon does not load (a verify on a
+ * host without it), undefined: core keeps node:crypto's, the same bytes.
+ */
+export function frameCipherFor(key: KeyProvider | undefined): { readonly frameCipher?: FrameCipher } {
+  if (!key) return {};
+  let frameCipher: FrameCipher | undefined;
+  try {
+    frameCipher = addonFrameCipher();
+  } catch {
+    frameCipher = undefined;
+  }
+  return frameCipher ? { frameCipher } : {};
+}

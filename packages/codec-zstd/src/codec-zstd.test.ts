@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { isShmsnapError } from '@shmsnap/core';
-import { crc32, pipelineSettled } from '@shmsnap/core/plugin-kit';
+import { crc32, handOver, pipelineSettled } from '@shmsnap/core/plugin-kit';
 import { fillIndexContent } from '@shmsnap/core/testkit';
 import { codecZstd } from './codec-zstd.js';
 import { zstd } from './zstd-binding.js';
@@ -135,5 +135,24 @@ describe('codec-zstd', () => {
     it('something that is not zstd at all', async () => {
       await rejectsWith(decode(Buffer.from('\x1f\x8b this is gzip, not zstd, long enough for a header'), 100), 'CORRUPT_OBJECT', /not a zstd frame|invalid zstd/);
     });
+  });
+});
+
+describe('zstd decoder: chunks handed over', () => {
+  it('transfers a handed-over chunk to its worker without a copy, and copies an unmarked one', async () => {
+    const data = indexLike(16 * MiB);
+    const stored = await encode(data);
+    // Pieces of at least the decoder's 1 MiB input batch, so that nothing is gathered ahead of a handed-over one
+    // (what is gathered goes first, and a chunk after it joins it). Alternately handed over (a buffer of its own,
+    // as a decrypted frame) and not (a view the caller keeps).
+    const pieces = chunks(stored, 1.25 * MiB);
+    const input = pieces.map((piece, i) => (i % 2 === 0 ? handOver(Buffer.from(Uint8Array.prototype.slice.call(piece))) : Buffer.from(piece)));
+    const kept = input.map((chunk) => Buffer.from(chunk));
+    assert.ok(input.length >= 4, `${input.length} pieces`);
+    assert.ok((await collect([codecZstd.createDecoder({ rawSize: data.length, objectName: 'ae001100.dat.zst' }) as never], input)).equals(data));
+    for (const [i, chunk] of input.entries()) {
+      if (i % 2 === 0) assert.equal(chunk.buffer.byteLength, 0, `handed-over chunk ${i} was transferred (its buffer detached here)`);
+      else assert.ok(chunk.equals(kept[i]!), `unmarked chunk ${i} is untouched`);
+    }
   });
 });

@@ -13,7 +13,7 @@
  * it as soon as the stream has closed.
  */
 import { Duplex, type DuplexOptions } from 'node:stream';
-import type { ShmsnapError } from '@shmsnap/core/plugin-kit';
+import { isHandedOver, type ShmsnapError } from '@shmsnap/core/plugin-kit';
 import { zstdWorkers, type FromWorker, type ToWorker, type ZstdWorker } from './zstd-worker-pool.js';
 import { zstdBindingPath } from './zstd-binding.js';
 
@@ -84,12 +84,17 @@ export abstract class ZstdWorkerStream extends Duplex {
    * are gathered into inputs of INPUT_BATCH bytes (the copy is needed anyway: a chunk may be a view of
    * shared memory, or share its memory with others): sent alone, a decrypted frame's 128 KiB slices or
    * an HTTP body's pieces made the worker pay a round trip and a window per piece (measured: an
-   * encrypted zstd restore at 240 MB/s, 545 unencrypted).
+   * encrypted zstd restore at 240 MB/s, 545 unencrypted). A chunk handed over (a decrypted frame,
+   * contracts/chunk-ownership.ts) is transferred as it is: no copy, no fresh pages to fault in.
    */
   protected sendInput(chunks: readonly Buffer[], callback: Callback): void {
     const inputs: Uint8Array[] = [];
     for (const chunk of chunks) {
       if (chunk.length === 0) continue;
+      if (this.#batchFill === 0 && isHandedOver(chunk)) {
+        inputs.push(new Uint8Array(chunk.buffer, 0, chunk.byteLength));
+        continue;
+      }
       if (this.#batchFill === 0 && chunk.length >= INPUT_BATCH) {
         inputs.push(new Uint8Array(chunk));
         continue;

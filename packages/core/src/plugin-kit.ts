@@ -8,7 +8,9 @@
  *   errors) and `withRetry(sink)` for reads, listings and removals.
  * - Checksums: `crc32` (zlib's), `createCrc32Meter`, `crc32Combine`.
  * - Streams: `pipelineSettled`, a pipeline that is over only when every stage
- *   has closed (chunks may be views of shared memory).
+ *   has closed (chunks may be views of shared memory); `handOver` and
+ *   `isHandedOver`, for chunks whose memory passes to the consumer.
+ * - Encryption: the `FrameCipher` contract, for a faster AES-256-GCM.
  *
  * The conformance kits to run from a plugin's own tests are in
  * `@shmsnap/core/testkit`.
@@ -19,6 +21,8 @@ export type * from './contracts/codec.js';
 export type { SharedWindows, SharedWindowsHandle } from './contracts/target.js';
 export { definePlugin, PLUGIN_API_VERSION, type ShmsnapPlugin } from './contracts/plugin.js';
 export { hasPieceIndex } from './contracts/codec.js';
+export type * from './contracts/frame-cipher.js';
+export { handOver, isHandedOver } from './contracts/chunk-ownership.js';
 export { assertObjectName, assertObjectPath, isObjectName, objectNameProblem } from './format/object-name.js';
 export { retryDelayMs, retryOperation, withRetry, type RetryEvent, type RetryOptions, type RetryPolicy } from './plugins/with-retry.js';
 export { crc32, crc32Combine, createCrc32Meter, type Crc32Meter, type Crc32MeterOptions, type Crc32Result } from './pipeline/checksum.js';

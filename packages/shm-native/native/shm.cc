@@ -7,6 +7,8 @@
 // the same IPC_RMID on the calling thread, for when the pool may be blocked.
 #include <napi.h>
 
+#include "aead.h"
+
 #include <sys/file.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -353,6 +355,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tryLockFile", Napi::Function::New(env, TryLockFile));
   exports.Set("Attachment", Attachment::Define(env));
   exports.Set("maxViewBytes", Napi::Number::New(env, static_cast<double>(kMaxViewBytes)));
+  shmsnap::RegisterAead(env, exports);
   return exports;
 }
 

@@ -78,6 +78,13 @@ export interface ShmBinding {
   setLocked(shmid: number, locked: boolean): void;
   readonly Attachment: new (shmid: number, readOnly: boolean) => NativeAttachment;
   readonly maxViewBytes: number;
+  /**
+   * AES-256-GCM of one frame into the caller's buffer (native/aead.cc), for
+   * core's FrameCipher (frame-cipher.ts). Absent from the in-memory binding
+   * and from an addon built before it.
+   */
+  readonly gcmSeal?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], out: Uint8Array) => number;
+  readonly gcmOpen?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, out: Uint8Array) => boolean;
 }
 
 /** How the shm source, the shm target and fixtures are given a binding. */

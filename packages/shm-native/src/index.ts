@@ -16,3 +16,4 @@ export * from './private-ipc.js';
 export * from './hidden-segments.js';
 export * from './shm-clear.js';
 export * from './file-lock.js';
+export { addonFrameCipher } from './frame-cipher.js';

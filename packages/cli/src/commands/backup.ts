@@ -18,7 +18,7 @@ import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addRunReportOptions } from '../run-report/report.js';
 import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 import { TOOL } from '../version.js';
-import { addKeyOptions, keyFrom, KEY_FLAGS, type KeyFlags } from '../key-options.js';
+import { addKeyOptions, frameCipherFor, keyFrom, KEY_FLAGS, type KeyFlags } from '../key-options.js';
 
 export interface BackupCommandOptions {
   readonly to: string;
@@ -87,6 +87,7 @@ async function backupWith(
 ): Promise<void> {
   const plan = await prepareBackup({
     ...(options.keyProvider ? { encryption: options.keyProvider } : {}),
+    ...frameCipherFor(options.keyProvider),
     ...(options.hash ? { hash: options.hash } : {}),
     guard,
     instance: options.instance,

@@ -42,7 +42,7 @@ import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addRunReportOptions } from '../run-report/report.js';
 import { addSinkOptions, type SinkFlags } from '../sink-options.js';
 import { preflightJson, printPreflight } from './preflight.js';
-import { addKeyOptions, keyFrom, type KeyFlags } from '../key-options.js';
+import { addKeyOptions, frameCipherFor, keyFrom, type KeyFlags } from '../key-options.js';
 
 export interface RestoreCommandOptions {
   readonly from: string;
@@ -140,6 +140,7 @@ async function restoreWith(
   const key = await keyFrom(options.key ?? {});
   const plan = await prepareRestore({
     ...(key ? { key } : {}),
+    ...frameCipherFor(key),
     guard,
     allowConsumed: options.allowConsumed === true,
     sink,

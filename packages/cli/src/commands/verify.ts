@@ -17,11 +17,11 @@ import type { Output } from '../render/output.js';
 import { summaryJson, summaryLine } from '../render/summary.js';
 import { addProgressOptions, type ProgressFlags } from '../progress-options.js';
 import { addSinkOptions, type SinkFlags } from '../sink-options.js';
-import { addKeyOptions, keyFrom, type KeyFlags } from '../key-options.js';
+import { addKeyOptions, frameCipherFor, keyFrom, type KeyFlags } from '../key-options.js';
 
 export async function runVerifyCommand(location: string, threads: number, output: Output, registry: Registry, openSink: SinkOpener, signal: AbortSignal, keyFlags: KeyFlags = {}): Promise<number> {
   const key = await keyFrom(keyFlags);
-  const plan = await prepareVerify({ sink: await openSink(location), codecs: registry, signal, ...(key ? { key } : {}) });
+  const plan = await prepareVerify({ sink: await openSink(location), codecs: registry, signal, ...(key ? { key } : {}), ...frameCipherFor(key) });
   output.line(`verify: ${plan.entries.length} objects in ${plan.location} (${plan.backups} shmsnap backup${plan.backups === 1 ? '' : 's'})`);
   const result = await plan.run({ concurrency: threads, signal, onProgress: output.progress() });
   const { failures } = result;

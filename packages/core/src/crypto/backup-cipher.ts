@@ -3,6 +3,7 @@
  * for a new backup, and for an existing one its key unwrapped and its
  * manifest's MAC checked, before anything of it is used.
  */
+import type { FrameCipher } from '../contracts/frame-cipher.js';
 import type { KeyProvider } from '../contracts/key-provider.js';
 import { errAuthFailed, errKeyRequired } from '../errors.js';
 import { ENCRYPTION_ALGORITHM, manifestDocument, type Manifest, type ManifestEncryption } from '../format/manifest.js';
@@ -13,6 +14,8 @@ import { checkManifestMac, deriveBackupKeys, newDataKey, type BackupKeys } from 
 export interface ObjectCipher {
   readonly frameKey: Buffer;
   readonly frameBytes: number;
+  /** The AES-256-GCM implementation; node:crypto's when none was given. */
+  readonly frameCipher?: FrameCipher;
 }
 
 export interface NewBackupEncryption {
@@ -22,12 +25,12 @@ export interface NewBackupEncryption {
 }
 
 /** A new backup's data key, wrapped by `provider`. */
-export async function newBackupEncryption(provider: KeyProvider, frameBytes = DEFAULT_FRAME_BYTES): Promise<NewBackupEncryption> {
+export async function newBackupEncryption(provider: KeyProvider, frameBytes = DEFAULT_FRAME_BYTES, frameCipher?: FrameCipher): Promise<NewBackupEncryption> {
   const dataKey = newDataKey();
   const keys = deriveBackupKeys(dataKey);
   const key = await provider.wrap(dataKey);
   dataKey.fill(0);
-  return { record: { algorithm: ENCRYPTION_ALGORITHM, frameBytes, key }, keys, cipher: { frameKey: keys.frameKey, frameBytes } };
+  return { record: { algorithm: ENCRYPTION_ALGORITHM, frameBytes, key }, keys, cipher: { frameKey: keys.frameKey, frameBytes, ...(frameCipher ? { frameCipher } : {}) } };
 }
 
 /**
@@ -35,7 +38,14 @@ export async function newBackupEncryption(provider: KeyProvider, frameBytes = DE
  * provider, KEY_MISMATCH for another key) and checks the manifest's MAC over
  * the bytes as stored (AUTH_FAILED: altered). `where` names the manifest.
  */
-export async function openBackupEncryption(manifest: Manifest, bytes: Uint8Array, provider: KeyProvider | undefined, where: string, keyOption = 'keySource'): Promise<{ keys: BackupKeys; cipher: ObjectCipher }> {
+export async function openBackupEncryption(
+  manifest: Manifest,
+  bytes: Uint8Array,
+  provider: KeyProvider | undefined,
+  where: string,
+  options: { readonly keyOption?: string; readonly frameCipher?: FrameCipher } = {},
+): Promise<{ keys: BackupKeys; cipher: ObjectCipher }> {
+  const { keyOption = 'keySource', frameCipher } = options;
   const encryption = manifest.encryption!;
   if (!provider) throw errKeyRequired(where, keyOption);
   const dataKey = await provider.unwrap(encryption.key, where);
@@ -44,13 +54,13 @@ export async function openBackupEncryption(manifest: Manifest, bytes: Uint8Array
   if (!checkManifestMac(keys.macKey, manifestDocument(bytes))) {
     throw errAuthFailed(where, 'the manifest MAC does not match (a field of the manifest was altered)');
   }
-  return { keys, cipher: { frameKey: keys.frameKey, frameBytes: encryption.frameBytes } };
+  return { keys, cipher: { frameKey: keys.frameKey, frameBytes: encryption.frameBytes, ...(frameCipher ? { frameCipher } : {}) } };
 }
 
 export function createObjectEncryptor(cipher: ObjectCipher, objectName: string): FrameEncryptor {
-  return new FrameEncryptor({ key: cipher.frameKey, frameBytes: cipher.frameBytes, objectName });
+  return new FrameEncryptor({ key: cipher.frameKey, frameBytes: cipher.frameBytes, objectName, ...(cipher.frameCipher ? { cipher: cipher.frameCipher } : {}) });
 }
 
 export function createObjectDecryptor(cipher: ObjectCipher, objectName: string): FrameDecryptor {
-  return new FrameDecryptor({ key: cipher.frameKey, frameBytes: cipher.frameBytes, objectName });
+  return new FrameDecryptor({ key: cipher.frameKey, frameBytes: cipher.frameBytes, objectName, ...(cipher.frameCipher ? { cipher: cipher.frameCipher } : {}) });
 }

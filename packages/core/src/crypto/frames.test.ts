@@ -3,7 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
+import { isHandedOver } from '../contracts/chunk-ownership.js';
+import type { FrameCipher } from '../contracts/frame-cipher.js';
 import { isShmsnapError } from '../errors.js';
+import { nodeFrameCipher } from './node-frame-cipher.js';
 import { encryptedSize, FrameDecryptor, FrameEncryptor, HEADER_BYTES, TAG_BYTES } from './frames.js';
 
 const KEY = randomBytes(32);
@@ -126,5 +129,33 @@ describe('encrypted frames', () => {
   it('refuses what is not an encrypted object as CORRUPT_OBJECT', async () => {
     const result = await open(randomBytes(200));
     assert.ok(isShmsnapError(result.error, 'CORRUPT_OBJECT'));
+  });
+});
+
+describe('encrypted frames: the cipher given, and what goes on', () => {
+  it('seals and opens through the FrameCipher it is given, one call per frame, each frame one handed-over chunk', async () => {
+    const calls = { seal: 0, open: 0 };
+    const counting: FrameCipher = {
+      name: 'counting',
+      seal: (...args) => (calls.seal++, nodeFrameCipher.seal(...args)),
+      open: (...args) => (calls.open++, nodeFrameCipher.open(...args)),
+    };
+    const plain = randomBytes(3 * FRAME + 5);
+    const sealedChunks: Buffer[] = [];
+    const source = (): Readable => Readable.from([plain.subarray(0, 100), plain.subarray(100)]);
+    await pipeline(source(), new FrameEncryptor({ key: KEY, frameBytes: FRAME, objectName: 'x.enc', cipher: counting }), new Writable({ write: (c: Buffer, _e, cb) => (sealedChunks.push(c), cb()) }));
+    assert.equal(calls.seal, 4);
+    // The header, then one chunk per frame with its tag, each the consumer's.
+    assert.deepEqual(sealedChunks.map((c) => c.length), [HEADER_BYTES, FRAME + TAG_BYTES, FRAME + TAG_BYTES, FRAME + TAG_BYTES, 5 + TAG_BYTES]);
+    assert.ok(sealedChunks.slice(1).every(isHandedOver));
+    const sealed = Buffer.concat(sealedChunks);
+    assert.equal(sealed.length, encryptedSize(plain.length, FRAME));
+
+    const opened: Buffer[] = [];
+    await pipeline(Readable.from([sealed.subarray(0, 50), sealed.subarray(50)]), new FrameDecryptor({ key: KEY, frameBytes: FRAME, objectName: 'x.enc', cipher: counting }), new Writable({ write: (c: Buffer, _e, cb) => (opened.push(c), cb()) }));
+    assert.equal(calls.open, 4);
+    assert.deepEqual(opened.map((c) => c.length), [FRAME, FRAME, FRAME, 5]);
+    assert.ok(opened.every(isHandedOver));
+    assert.ok(Buffer.concat(opened).equals(plain));
   });
 });

@@ -18,6 +18,7 @@ import type { Codec } from '../contracts/codec.js';
 import type { InstanceGuard } from '../host/instance-guard.js';
 import { formatKey, type SegmentDescriptor } from '../contracts/segment.js';
 import type { Sink } from '../contracts/sink.js';
+import type { FrameCipher } from '../contracts/frame-cipher.js';
 import type { KeyProvider } from '../contracts/key-provider.js';
 import type { HashAlgorithm } from '../pipeline/hash.js';
 import type { SegmentSource } from '../contracts/source.js';
@@ -62,6 +63,8 @@ export interface PrepareBackupOptions {
    * fresh data key this provider wraps (docs/encryption.md).
    */
   readonly encryption?: KeyProvider;
+  /** Seals the frames of encrypted objects. @default node:crypto's AES-256-GCM */
+  readonly frameCipher?: FrameCipher;
   /** Also record each object's SHA-256 (of its stored bytes), checked by restore and verify. */
   readonly hash?: HashAlgorithm;
 }
@@ -195,6 +198,7 @@ export async function prepareBackup(options: PrepareBackupOptions): Promise<Back
     tool: options.tool,
     now,
     ...(options.encryption ? { encryption: options.encryption } : {}),
+    ...(options.frameCipher ? { frameCipher: options.frameCipher } : {}),
     ...(options.hash ? { hash: options.hash } : {}),
   };
   return {

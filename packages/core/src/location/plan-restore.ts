@@ -12,6 +12,7 @@
  * others are in `details.more`), so a dry run finds all the real run would.
  */
 import type { Sink } from '../contracts/sink.js';
+import type { FrameCipher } from '../contracts/frame-cipher.js';
 import type { KeyProvider } from '../contracts/key-provider.js';
 import { openBackups } from './backup-keys.js';
 import type { SegmentTarget } from '../contracts/target.js';
@@ -119,6 +120,8 @@ export interface PrepareRestoreOptions {
   readonly markConsumed?: boolean;
   /** The key of an encrypted backup: without it (or with another) an encrypted backup is refused before anything is created. */
   readonly key?: KeyProvider;
+  /** Opens the frames of encrypted objects. @default node:crypto's AES-256-GCM */
+  readonly frameCipher?: FrameCipher;
 }
 
 /** The restore set of a location: every check of the set, nothing about where it goes. Problems are returned, not thrown, with the entries of what could be planned. */
@@ -129,7 +132,7 @@ async function selectRestoreSet(options: PrepareRestoreOptions): Promise<Pick<Re
   // Encrypted backups of the instance are opened first (key unwrapped, manifest MAC checked): a wrong key or an
   // altered manifest is one error naming the backup, before a byte of its objects is read.
   const wanted = (b: LocationBackup): boolean => options.namespaces === undefined || b.manifest.namespaces.some((n) => options.namespaces!.includes(n.name));
-  const ciphers = await openBackups(sink, state.backups.filter((b) => b.manifest.instance === instance && wanted(b)), options.key, signal);
+  const ciphers = await openBackups(sink, state.backups.filter((b) => b.manifest.instance === instance && wanted(b)), options.key, signal, options.frameCipher);
   for (const opened of ciphers.values()) if (isShmsnapError(opened)) throw opened;
   const set = await assessInstance(sink, codecs, state, instance, signal, ciphers);
   const { backups, files, interrupted, invalid } = set;

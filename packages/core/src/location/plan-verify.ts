@@ -11,6 +11,7 @@
  * of it.
  */
 import type { Sink } from '../contracts/sink.js';
+import type { FrameCipher } from '../contracts/frame-cipher.js';
 import type { KeyProvider } from '../contracts/key-provider.js';
 import { isShmsnapError } from '../errors.js';
 import { openBackups } from './backup-keys.js';
@@ -38,7 +39,7 @@ export interface VerifyPlan {
   run(options?: RestoreRunOptions & { readonly concurrency?: number }): Promise<VerifyResult>;
 }
 
-export async function prepareVerify(options: { readonly sink: Sink; readonly codecs: CodecLookup; readonly signal?: AbortSignal; readonly key?: KeyProvider }): Promise<VerifyPlan> {
+export async function prepareVerify(options: { readonly sink: Sink; readonly codecs: CodecLookup; readonly signal?: AbortSignal; readonly key?: KeyProvider; readonly frameCipher?: FrameCipher }): Promise<VerifyPlan> {
   const { codecs, signal } = options;
   const sink = withSinkContext(options.sink);
   const state = await readLocation(sink, signal);
@@ -47,7 +48,7 @@ export async function prepareVerify(options: { readonly sink: Sink; readonly cod
     ...state.invalid.map((i) => ({ object: i.name, error: i.error })),
   ];
   // Encrypted backups: key unwrapped and MAC checked first; one that does not open is one failure naming it.
-  const ciphers = await openBackups(sink, state.backups, options.key, signal);
+  const ciphers = await openBackups(sink, state.backups, options.key, signal, options.frameCipher);
   for (const [name, opened] of ciphers) if (isShmsnapError(opened)) failures.push({ object: name, error: opened });
   const entries: RestoreEntry[] = [];
   for (const instance of instancesIn(state, codecs)) {

@@ -20,6 +20,7 @@ import { Writable } from 'node:stream';
 import { hasPieceIndex, type Codec } from '../contracts/codec.js';
 import { codecNone } from './codec-none.js';
 import { createCrc32Meter } from './checksum.js';
+import type { FrameCipher } from '../contracts/frame-cipher.js';
 import type { KeyProvider } from '../contracts/key-provider.js';
 import { createObjectEncryptor, newBackupEncryption, type NewBackupEncryption } from '../crypto/backup-cipher.js';
 import { encryptedSize } from '../crypto/frames.js';
@@ -106,6 +107,8 @@ export interface BackupExecution {
   readonly aerospike?: ManifestAerospike;
   /** Encrypt every object and authenticate the manifest, with a fresh data key this provider wraps. */
   readonly encryption?: KeyProvider;
+  /** Seals the frames of encrypted objects. @default node:crypto's AES-256-GCM */
+  readonly frameCipher?: FrameCipher;
   /** Also record a SHA-256 of each object's stored bytes. */
   readonly hash?: HashAlgorithm;
 }
@@ -269,7 +272,7 @@ export async function executeBackup(plan: BackupExecution, options: BackupRunOpt
     // The codec's parallelism is shared by the segments in flight: memory and
     // threads stay bounded by the concurrency, not multiplied by it.
     const codecThreads = plan.codecThreads ?? Math.max(1, Math.floor(concurrency / Math.min(writers, entries.length)));
-    const encryption = plan.encryption ? await newBackupEncryption(plan.encryption) : undefined;
+    const encryption = plan.encryption ? await newBackupEncryption(plan.encryption, undefined, plan.frameCipher) : undefined;
     const run: SegmentRun = { options: plan, level: plan.level, codecThreads, progress, committed, encryption };
     const isBase = (entry: BackupPlanEntry): boolean => entry.segment.kind === 'primary-base';
     // After each segment, every segment is checked again (attached, written,

@@ -4,3 +4,4 @@ export * from './memory.js';
 export * from './index-content.js';
 export { freeLoopbackPort } from './free-port.js';
 export { createSharedArrayMemory, GUARD_FILL, type SharedArrayMemory } from './shared-array-memory.js';
+export { describeFrameCipherConformance, type FrameCipherConformanceOptions } from './frame-cipher-conformance.js';
