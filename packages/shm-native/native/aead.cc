@@ -96,19 +96,31 @@ void Run(Napi::Env env, EVP_CIPHER_CTX* ctx, const std::vector<Bytes>& parts, ui
   if (at != TotalOf(parts)) throw CipherError(env, "update length");
 }
 
+// The first four arguments of both calls: key, nonce, additional data, parts.
+struct FrameArgs {
+  Bytes key;
+  Bytes nonce;
+  Bytes aad;
+  std::vector<Bytes> parts;
+  size_t body;
+};
+
+FrameArgs ArgFrame(const Napi::CallbackInfo& info) {
+  FrameArgs args{ArgExact(info, 0, "key", kKeyBytes), ArgExact(info, 1, "nonce", kNonceBytes), ArgBytes(info, 2, "aad"), ArgParts(info, 3), 0};
+  args.body = TotalOf(args.parts);
+  return args;
+}
+
 // gcmSeal(key, nonce, aad, parts, out): encrypts the parts, concatenated, into
 // out[0, n) and writes the tag to out[n, n + 16); returns n + 16.
 Napi::Value GcmSeal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Bytes key = ArgExact(info, 0, "key", kKeyBytes);
-  Bytes nonce = ArgExact(info, 1, "nonce", kNonceBytes);
-  Bytes aad = ArgBytes(info, 2, "aad");
-  std::vector<Bytes> parts = ArgParts(info, 3);
+  FrameArgs frame = ArgFrame(info);
   Bytes out = ArgBytes(info, 4, "out");
-  size_t body = TotalOf(parts);
+  size_t body = frame.body;
   if (out.length < body + kTagBytes) throw Napi::RangeError::New(env, "out is shorter than the parts and the tag");
-  Ctx ctx = Begin(env, 1, key, nonce, aad);
-  Run(env, ctx.get(), parts, out.data);
+  Ctx ctx = Begin(env, 1, frame.key, frame.nonce, frame.aad);
+  Run(env, ctx.get(), frame.parts, out.data);
   int ignored = 0;
   if (EVP_CipherFinal_ex(ctx.get(), out.data + body, &ignored) != 1) throw CipherError(env, "final");
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, out.data + body) != 1) throw CipherError(env, "tag");
@@ -120,16 +132,13 @@ Napi::Value GcmSeal(const Napi::CallbackInfo& info) {
 // is zeroed again: unauthenticated bytes never stay in the caller's buffer.
 Napi::Value GcmOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Bytes key = ArgExact(info, 0, "key", kKeyBytes);
-  Bytes nonce = ArgExact(info, 1, "nonce", kNonceBytes);
-  Bytes aad = ArgBytes(info, 2, "aad");
-  std::vector<Bytes> parts = ArgParts(info, 3);
+  FrameArgs frame = ArgFrame(info);
   Bytes tag = ArgExact(info, 4, "tag", kTagBytes);
   Bytes out = ArgBytes(info, 5, "out");
-  size_t body = TotalOf(parts);
+  size_t body = frame.body;
   if (out.length < body) throw Napi::RangeError::New(env, "out is shorter than the parts");
-  Ctx ctx = Begin(env, 0, key, nonce, aad);
-  Run(env, ctx.get(), parts, out.data);
+  Ctx ctx = Begin(env, 0, frame.key, frame.nonce, frame.aad);
+  Run(env, ctx.get(), frame.parts, out.data);
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data) != 1) throw CipherError(env, "tag");
   uint8_t none[16];
   int ignored = 0;
