@@ -87,7 +87,7 @@ for (const store of stores) {
       assert.deepEqual(await fixture.compare(), []);
       await fixture.remove();
 
-      // Another writer replaces a stage with a copy whose frame 1 (of two: 4 MiB frames) has one bit flipped (same size, so only the frames can tell).
+      // Another writer replaces a stage with a copy whose frame 1 (of four: 2 MiB frames) has one bit flipped (same size, so only the frames can tell).
       const stage = `${run}/tamper/ae001100.dat.enc`;
       const original = await store.rawGet(stage);
       const bad = Buffer.from(original);

@@ -23,10 +23,10 @@ type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
 
 const MiB = 1024 * 1024;
 /** The default frame size of a backup (DEFAULT_FRAME_BYTES). */
-const FRAME = 4 * MiB;
+const FRAME = 2 * MiB;
 const HEADER = 24;
 const TAG = 16;
-// Stages of 12 MiB + 4 KiB: four frames each when stored raw (4 MiB frames), the last one short.
+// Stages of 6 MiB + 4 KiB: four frames each when stored raw (2 MiB frames), the last one short.
 const recipe: FixtureOptions = {
   owner: { uid: 1234, gid: 2345, mode: 0o640 },
   namespaces: [{ name: 'test', nsid: 1, stages: 2, stageBytes: 3 * FRAME + 4096, secondary: { stages: 1, stageBytes: 256 * 1024 }, data: { stages: 1, stageBytes: 512 * 1024 } }],

@@ -6,9 +6,20 @@
 //
 // OpenSSL is the one inside the Node binary that loads this addon (its
 // symbols are exported, its headers ship with Node's), so the cipher is the
-// same code node:crypto runs.
+// same code node:crypto runs. The symbols are weak: a Node built without
+// OpenSSL, or one that does not export it, still loads the addon (shared
+// memory works), and only offers no gcmSeal / gcmOpen, so core keeps
+// node:crypto (or has no encryption at all, as that Node).
 #include <napi.h>
 #include <openssl/evp.h>
+
+#pragma weak EVP_CIPHER_CTX_new
+#pragma weak EVP_CIPHER_CTX_free
+#pragma weak EVP_CIPHER_CTX_ctrl
+#pragma weak EVP_CipherInit_ex
+#pragma weak EVP_CipherUpdate
+#pragma weak EVP_CipherFinal_ex
+#pragma weak EVP_aes_256_gcm
 
 #include <cstdint>
 #include <cstring>
@@ -150,6 +161,10 @@ Napi::Value GcmOpen(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterAead(Napi::Env env, Napi::Object exports) {
+  // Each is null when the process has no OpenSSL to resolve it to (weak, above).
+  const bool haveOpenSsl = &EVP_CIPHER_CTX_new && &EVP_CIPHER_CTX_free && &EVP_CIPHER_CTX_ctrl && &EVP_CipherInit_ex && &EVP_CipherUpdate &&
+                           &EVP_CipherFinal_ex && &EVP_aes_256_gcm;
+  if (!haveOpenSsl) return;
   exports.Set("gcmSeal", Napi::Function::New(env, GcmSeal));
   exports.Set("gcmOpen", Napi::Function::New(env, GcmOpen));
 }

@@ -34,14 +34,15 @@ export const HEADER_BYTES = 24;
 export const TAG_BYTES = 16;
 export const NONCE_PREFIX_BYTES = 7;
 /**
- * 4 MiB of plaintext per frame: the tag costs 16 bytes per 4 MiB, and the
- * decryptor holds one frame (and its output) per object in flight. Each
- * frame is one input to a zstd worker, and inputs of 4 MiB are what a plain
- * restore's reads give it: with 1 MiB frames an encrypted zstd restore ran
- * at 0.89× the plain one, with 4 MiB at 0.97× (2026-12-02, shm-native's
- * cipher, 5 cold restores each). Older backups keep their recorded size.
+ * 2 MiB of plaintext per frame: the tag costs 16 bytes per 2 MiB, and the
+ * decryptor holds one frame (and the frame it opens into) per object in
+ * flight. Each frame is one input to a zstd worker. Measured 2026-12-02
+ * (shm-native's cipher, 5 cold restores each, against the plain restore of
+ * the same run): 1 MiB frames 0.89×; 2 MiB 0.93× at 277 MiB peak RSS (plain
+ * 270); 4 MiB 0.98× but 308 MiB, over the 300 MiB bound. Older backups keep
+ * their recorded size.
  */
-export const DEFAULT_FRAME_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_FRAME_BYTES = 2 * 1024 * 1024;
 export const MIN_FRAME_BYTES = 16;
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** The counter is 32 bits: 2^32 frames of 1 MiB is 4 PiB, far past any segment. */
