@@ -13,7 +13,7 @@ const { chmod, copyFile, mkdir, readdir, readFile, writeFile, truncate } = await
 const { randomBytes } = await import('node:crypto');
 const { join } = await import('node:path');
 const { afterEach, before, describe, it } = await import('node:test');
-const { manifestName, parseManifest } = await import('@shmsnap/core');
+const { DEFAULT_FRAME_BYTES, manifestName, parseManifest } = await import('@shmsnap/core');
 const { createFixture } = await import('@shmsnap/shm-native/fixture');
 const { useScratch } = await import('./support/scratch.js');
 const { runShmsnap, ASMT_BIN } = await import('./support/cli.js');
@@ -22,8 +22,8 @@ const { aerospikeKeys, clearSegments } = await import('./support/shm.js');
 type FixtureOptions = import('@shmsnap/shm-native/fixture').FixtureOptions;
 
 const MiB = 1024 * 1024;
-/** The default frame size of a backup (DEFAULT_FRAME_BYTES). */
-const FRAME = 2 * MiB;
+/** The default frame size of a backup. */
+const FRAME = DEFAULT_FRAME_BYTES;
 const HEADER = 24;
 const TAG = 16;
 // Stages of 6 MiB + 4 KiB: four frames each when stored raw (2 MiB frames), the last one short.

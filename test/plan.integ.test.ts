@@ -14,6 +14,7 @@ import {
   SHUTDOWN_CLEAN,
   writeName,
   codecNone,
+  createRawKeyProvider,
   createRegistry,
   DEFAULT_MAX_AGE_MS,
   describeFinding,
@@ -22,6 +23,8 @@ import {
   prepareBackup,
   prepareRestore,
   prepareVerify,
+  nodeFrameCipher,
+  type FrameCipher,
   type SegmentDescriptor,
   type Sink,
 } from '@shmsnap/core';
@@ -477,5 +480,45 @@ describe('zero runs: found at backup, skipped by a raw restore', () => {
     const result = await (await prepareVerify({ sink: createLocalSink(dir), codecs: registry })).run();
     assert.deepEqual(result.failures, []);
     assert.equal(result.rawBytes, 4096 + 2 * MiB + 8 * MiB);
+  });
+});
+
+describe('the frame cipher given to prepare*', () => {
+  /** node:crypto's cipher, counting its calls: which cipher ran is otherwise invisible (the bytes are the same). */
+  function countingCipher(): FrameCipher & { seals: number; opens: number } {
+    const counted = {
+      name: 'counting node:crypto',
+      seals: 0,
+      opens: 0,
+      seal: (...args: Parameters<FrameCipher['seal']>) => {
+        counted.seals += 1;
+        nodeFrameCipher.seal(...args);
+      },
+      open: (...args: Parameters<FrameCipher['open']>) => {
+        counted.opens += 1;
+        return nodeFrameCipher.open(...args);
+      },
+    };
+    return counted;
+  }
+
+  it('seals every frame of a backup and opens every frame of its restore and its verify', async () => {
+    const dir = scratch.fresh();
+    const key = createRawKeyProvider(Buffer.alloc(32, 7), 'a test key');
+    const backupCipher = countingCipher();
+    const result = await (await prepareBackup({ source: createMemorySource(segments()), sink: createLocalSink(dir), codec: codecNone, host, tool, encryption: key, frameCipher: backupCipher })).run();
+    // One frame per segment (each is smaller than a frame), and the manifest's MAC is not a frame.
+    assert.equal(backupCipher.seals, result.manifest.segments.length);
+    const restoreCipher = countingCipher();
+    const target = createMemoryTarget();
+    await (await prepareRestore({ sink: createLocalSink(dir), codecs: registry, target, host, key, frameCipher: restoreCipher })).run();
+    // Every frame, and the base's first once more: its header is read before anything is created.
+    assert.equal(restoreCipher.opens, backupCipher.seals + 1);
+    assert.equal(restoreCipher.seals, 0);
+    for (const s of segments()) assert.ok(target.segments.get(s.descriptor.key)?.data.equals(s.data), s.descriptor.key.toString(16));
+    const verifyCipher = countingCipher();
+    const verified = await (await prepareVerify({ sink: createLocalSink(dir), codecs: registry, key, frameCipher: verifyCipher })).run();
+    assert.deepEqual(verified.failures, []);
+    assert.ok(verifyCipher.opens >= backupCipher.seals, `${verifyCipher.opens} frames opened of ${backupCipher.seals}`);
   });
 });

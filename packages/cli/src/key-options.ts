@@ -10,6 +10,7 @@ import {
   createPassphraseEnvProvider,
   createPassphraseFileProvider,
   errConfigInvalid,
+  isShmsnapError,
   type FrameCipher,
   type KeyProvider,
 } from '@shmsnap/core';
@@ -62,8 +63,8 @@ export const KEY_FLAGS = '--key-file, --key-env, --passphrase-file or --passphra
 
 /**
  * The AES-256-GCM that seals and opens frames when a key was given: the
- * addon's, which writes into core's buffers (about 1.6× node:crypto here;
- * shm-native frame-cipher.ts). Where the addon does not load (a verify on a
+ * addon's, which writes into core's buffers instead of allocating per call
+ * (shm-native frame-cipher.ts; docs/encryption.md has the A/B). Where the addon does not load (a verify on a
  * host without it), undefined: core keeps node:crypto's, the same bytes.
  */
 export function frameCipherFor(key: KeyProvider | undefined): { readonly frameCipher?: FrameCipher } {
@@ -71,8 +72,9 @@ export function frameCipherFor(key: KeyProvider | undefined): { readonly frameCi
   let frameCipher: FrameCipher | undefined;
   try {
     frameCipher = addonFrameCipher();
-  } catch {
-    frameCipher = undefined;
+  } catch (error) {
+    // Only an addon that does not load falls back; anything else is a bug to see.
+    if (!isShmsnapError(error, 'ADDON_MISSING')) throw error;
   }
   return frameCipher ? { frameCipher } : {};
 }

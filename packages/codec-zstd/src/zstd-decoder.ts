@@ -50,7 +50,8 @@ export class ZstdDecoder extends ZstdWorkerStream implements DirectDecoder {
     super(options.threads ?? 2, {
       mode: 'decode',
       rawSize: options.rawSize,
-      ...(options.into ? { into: options.into } : {}),
+      // Only the fields the worker reads: the target contract promises `args` is cloneable, not the whole handle.
+      ...(options.into ? { into: { module: options.into.module, args: options.into.args, size: options.into.size } } : {}),
     });
     this.#options = options;
   }

@@ -1,6 +1,7 @@
 /**
  * A Duplex whose work runs on a leased zstd worker (zstd-worker-pool.ts):
- * inputs are copied into transferable buffers and queued to the worker
+ * inputs are copied into transferable buffers (or, handed over, transferred
+ * as they are: sendInput) and queued to the worker
  * (QUEUED_INPUTS before a write waits), outputs come back by transfer within
  * the credits granted (CREDITS, given back as downstream takes them), and
  * the stream ends when the worker reports the frame done. The encoder and
@@ -29,6 +30,13 @@ const CREDITS = 8;
 const QUEUED_INPUTS = 2;
 /** Bytes gathered from small writes into one input (see sendInput). */
 const INPUT_BATCH = 1024 * 1024;
+/**
+ * A handed-over chunk is transferred as it is when it is of an input's size:
+ * a smaller one would cost a round trip of its own, a larger one would hold
+ * more than QUEUED_INPUTS inputs' worth of memory in the queue.
+ */
+const TRANSFER_MIN = INPUT_BATCH / 2;
+const TRANSFER_MAX = 4 * INPUT_BATCH;
 
 export abstract class ZstdWorkerStream extends Duplex {
   readonly #leasing: Promise<ZstdWorker>;
@@ -84,14 +92,15 @@ export abstract class ZstdWorkerStream extends Duplex {
    * are gathered into inputs of INPUT_BATCH bytes (the copy is needed anyway: a chunk may be a view of
    * shared memory, or share its memory with others): sent alone, a decrypted frame's 128 KiB slices or
    * an HTTP body's pieces made the worker pay a round trip and a window per piece (measured: an
-   * encrypted zstd restore at 240 MB/s, 545 unencrypted). A chunk handed over (a decrypted frame,
-   * contracts/chunk-ownership.ts) is transferred as it is: no copy, no fresh pages to fault in.
+   * encrypted zstd restore at 240 MB/s, 545 unencrypted, when frames were opened in 128 KiB
+   * slices). A chunk handed over (a decrypted frame, contracts/chunk-ownership.ts) of an input's
+   * size is transferred as it is: no copy, no fresh pages to fault in.
    */
   protected sendInput(chunks: readonly Buffer[], callback: Callback): void {
     const inputs: Uint8Array[] = [];
     for (const chunk of chunks) {
       if (chunk.length === 0) continue;
-      if (this.#batchFill === 0 && isHandedOver(chunk)) {
+      if (this.#batchFill === 0 && chunk.length >= TRANSFER_MIN && chunk.length <= TRANSFER_MAX && isHandedOver(chunk)) {
         inputs.push(new Uint8Array(chunk.buffer, 0, chunk.byteLength));
         continue;
       }
@@ -124,12 +133,21 @@ export abstract class ZstdWorkerStream extends Duplex {
       callback();
       return;
     }
-    void this.#leasing.then((worker) => {
-      for (const bytes of inputs) worker.send({ type: 'input', bytes }, [bytes.buffer as ArrayBuffer]);
-      this.#inputsQueued += inputs.length;
-      if (this.#inputsQueued < QUEUED_INPUTS) callback();
-      else this.#writeCallback = callback;
-    });
+    this.#leasing.then(
+      (worker) => {
+        try {
+          for (const bytes of inputs) worker.send({ type: 'input', bytes }, [bytes.buffer as ArrayBuffer]);
+        } catch (error) {
+          // A buffer that cannot be transferred (DataCloneError): the write fails rather than waiting for ever.
+          callback(error as Error);
+          return;
+        }
+        this.#inputsQueued += inputs.length;
+        if (this.#inputsQueued < QUEUED_INPUTS) callback();
+        else this.#writeCallback = callback;
+      },
+      (error: unknown) => callback(error as Error),
+    );
   }
 
   /** Tells the worker the input is complete; `callback` when it reports the frame done. */
@@ -222,7 +240,8 @@ export abstract class ZstdWorkerStream extends Duplex {
     }
     // Mid-frame, the worker may still send this stream's output: it must not
     // serve another stream, so it is ended rather than returned. Nothing it
-    // holds is ours (inputs are copies), so there is nothing to wait for.
+    // holds is ours (inputs are copies, or transferred to it), so there is
+    // nothing to wait for.
     if (this.#worker) this.#release(false);
     else void this.#leasing.then(() => this.#release(false));
     callback(error);

@@ -11,6 +11,13 @@
 // memory works), and only offers no gcmSeal / gcmOpen, so core keeps
 // node:crypto (or has no encryption at all, as that Node).
 #include <napi.h>
+
+#include "aead.h"
+
+// Headers absent (a Node built without OpenSSL ships none): the addon is
+// built without the cipher, and shared memory works as before.
+#if __has_include(<openssl/evp.h>) && __has_include(<openssl/err.h>)
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #pragma weak EVP_CIPHER_CTX_new
@@ -20,13 +27,14 @@
 #pragma weak EVP_CipherUpdate
 #pragma weak EVP_CipherFinal_ex
 #pragma weak EVP_aes_256_gcm
+#pragma weak ERR_get_error
+#pragma weak ERR_error_string_n
+#pragma weak ERR_clear_error
 
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <vector>
-
-#include "aead.h"
 
 namespace shmsnap {
 namespace {
@@ -82,7 +90,40 @@ size_t TotalOf(const std::vector<Bytes>& parts) {
   return total;
 }
 
-Napi::Error CipherError(Napi::Env env, const char* what) { return Napi::Error::New(env, std::string("AES-256-GCM: ") + what + " failed"); }
+// Names the failed step and OpenSSL's reason, and leaves OpenSSL's error
+// queue empty: it is this thread's, and node:crypto reads it too.
+Napi::Error CipherError(Napi::Env env, const char* what) {
+  std::string message = std::string("AES-256-GCM: ") + what + " failed";
+  if (&ERR_get_error && &ERR_error_string_n) {
+    unsigned long code = ERR_get_error();
+    if (code != 0) {
+      char reason[256];
+      ERR_error_string_n(code, reason, sizeof reason);
+      message += std::string(" (") + reason + ")";
+    }
+  }
+  if (&ERR_clear_error) ERR_clear_error();
+  return Napi::Error::New(env, message);
+}
+
+// Zeroes out[0, n) when it leaves scope unless kept: whichever way an open
+// ends short of a checked tag (a thrown error included), no deciphered byte
+// stays in the caller's buffer.
+class ZeroUnlessKept {
+ public:
+  ZeroUnlessKept(uint8_t* data, size_t length) : data_(data), length_(length) {}
+  ZeroUnlessKept(const ZeroUnlessKept&) = delete;
+  ZeroUnlessKept& operator=(const ZeroUnlessKept&) = delete;
+  ~ZeroUnlessKept() {
+    if (!kept_) std::memset(data_, 0, length_);
+  }
+  void Keep() { kept_ = true; }
+
+ private:
+  uint8_t* data_;
+  size_t length_;
+  bool kept_ = false;
+};
 
 // Key, nonce and additional data into a fresh context for `encrypt` (1) or decrypt (0).
 Ctx Begin(Napi::Env env, int encrypt, const Bytes& key, const Bytes& nonce, const Bytes& aad) {
@@ -123,8 +164,8 @@ FrameArgs ArgFrame(const Napi::CallbackInfo& info) {
 }
 
 // gcmSeal(key, nonce, aad, parts, out): encrypts the parts, concatenated, into
-// out[0, n) and writes the tag to out[n, n + 16); returns n + 16.
-Napi::Value GcmSeal(const Napi::CallbackInfo& info) {
+// out[0, n) and writes the tag to out[n, n + 16).
+void GcmSeal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   FrameArgs frame = ArgFrame(info);
   Bytes out = ArgBytes(info, 4, "out");
@@ -135,12 +176,12 @@ Napi::Value GcmSeal(const Napi::CallbackInfo& info) {
   int ignored = 0;
   if (EVP_CipherFinal_ex(ctx.get(), out.data + body, &ignored) != 1) throw CipherError(env, "final");
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, out.data + body) != 1) throw CipherError(env, "tag");
-  return Napi::Number::New(env, static_cast<double>(body + kTagBytes));
 }
 
 // gcmOpen(key, nonce, aad, parts, tag, out): decrypts the parts, concatenated,
-// into out[0, n) and returns whether the tag checked. When it did not, out[0, n)
-// is zeroed again: unauthenticated bytes never stay in the caller's buffer.
+// into out[0, n) and returns whether the tag checked. When it did not (or the
+// call throws once deciphering began), out[0, n) is zeroed again:
+// unauthenticated bytes never stay in the caller's buffer.
 Napi::Value GcmOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   FrameArgs frame = ArgFrame(info);
@@ -149,13 +190,17 @@ Napi::Value GcmOpen(const Napi::CallbackInfo& info) {
   size_t body = frame.body;
   if (out.length < body) throw Napi::RangeError::New(env, "out is shorter than the parts");
   Ctx ctx = Begin(env, 0, frame.key, frame.nonce, frame.aad);
-  Run(env, ctx.get(), frame.parts, out.data);
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data) != 1) throw CipherError(env, "tag");
+  ZeroUnlessKept plain(out.data, body);
+  Run(env, ctx.get(), frame.parts, out.data);
   uint8_t none[16];
   int ignored = 0;
-  bool ok = EVP_CipherFinal_ex(ctx.get(), none, &ignored) == 1;
-  if (!ok) std::memset(out.data, 0, body);
-  return Napi::Boolean::New(env, ok);
+  if (EVP_CipherFinal_ex(ctx.get(), none, &ignored) != 1) {
+    if (&ERR_clear_error) ERR_clear_error();
+    return Napi::Boolean::New(env, false);
+  }
+  plain.Keep();
+  return Napi::Boolean::New(env, true);
 }
 
 }  // namespace
@@ -170,3 +215,11 @@ void RegisterAead(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace shmsnap
+
+#else
+
+namespace shmsnap {
+void RegisterAead(Napi::Env, Napi::Object) {}
+}  // namespace shmsnap
+
+#endif

@@ -81,9 +81,11 @@ export interface ShmBinding {
   /**
    * AES-256-GCM of one frame into the caller's buffer (native/aead.cc), for
    * core's FrameCipher (frame-cipher.ts). Absent from the in-memory binding
-   * and from an addon built before it.
+   * and from an addon built before it or without OpenSSL's headers. Both
+   * throw on bad sizes; gcmOpen returns false, with out zeroed, when the tag
+   * does not check.
    */
-  readonly gcmSeal?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], out: Uint8Array) => number;
+  readonly gcmSeal?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], out: Uint8Array) => void;
   readonly gcmOpen?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, out: Uint8Array) => boolean;
 }
 

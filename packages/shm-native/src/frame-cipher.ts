@@ -1,10 +1,11 @@
 /**
  * Core's FrameCipher (contracts/frame-cipher.ts) on the addon's AES-256-GCM
  * (native/aead.cc): the OpenSSL inside this Node, writing into the buffer
- * core gives instead of returning a fresh one per call. Measured here on
- * 1 MiB frames: opened at 2.5 GB/s into a buffer, against 1.6 GB/s through
- * node:crypto's update() in 128 KiB slices; an encrypted zstd restore went
- * from 0.79× to 0.97× the plain one with 4 MiB frames (2026-12-02).
+ * core gives instead of returning a fresh one per call (node:crypto's
+ * update() does). With 2 MiB frames the encrypted zstd restore measured
+ * 0.93x the plain one in a quick A/B, and 1.02x on 2026-12-03 (7 cold
+ * restores each); docs/encryption.md has the numbers and what node:crypto
+ * gave.
  */
 import type { FrameCipher } from '@shmsnap/core';
 import { loadShmBinding, type ShmBinding } from './binding.js';
@@ -19,10 +20,8 @@ export function addonFrameCipher(binding: ShmBinding = loadShmBinding()): FrameC
   const { gcmSeal, gcmOpen } = binding;
   if (!gcmSeal || !gcmOpen) return undefined;
   return {
-    name: 'shm-native (OpenSSL, in place)',
-    seal: (key, nonce, aad, parts, out) => {
-      gcmSeal(key, nonce, aad, parts, out);
-    },
+    name: 'shm-native AES-256-GCM (OpenSSL)',
+    seal: (key, nonce, aad, parts, out) => gcmSeal(key, nonce, aad, parts, out),
     open: (key, nonce, aad, parts, tag, out) => gcmOpen(key, nonce, aad, parts, tag, out),
   };
 }

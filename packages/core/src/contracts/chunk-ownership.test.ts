@@ -12,7 +12,7 @@ describe('chunk ownership', () => {
     assert.equal(isHandedOver(new Uint8Array(own.buffer)), false);
   });
 
-  it('refuses a view of part of a buffer, a pooled Buffer, and shared memory', () => {
+  it('refuses a view of part of a buffer, a pooled Buffer, and a SharedArrayBuffer', () => {
     const refuse = /only a chunk spanning its whole, unshared ArrayBuffer/;
     assert.throws(() => handOver(Buffer.allocUnsafeSlow(64).subarray(1)), refuse);
     assert.throws(() => handOver(Buffer.allocUnsafe(16)), refuse);

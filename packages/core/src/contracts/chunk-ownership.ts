@@ -1,9 +1,15 @@
 /**
  * Chunks whose memory passes to the consumer. A stream stage that produced a
  * chunk in memory of its own (a decrypted frame, say) MAY mark it with
- * `handOver` before passing it on. The mark guarantees:
+ * `handOver` before passing it on. A producer MUST mark only memory it
+ * allocated itself as an ordinary ArrayBuffer (`Buffer.alloc*`,
+ * `new Uint8Array`): never a view of shared memory or an addon's external
+ * buffer, which cannot be transferred. `handOver` refuses what it can see
+ * (a slice, a pooled Buffer, a SharedArrayBuffer); an external buffer looks
+ * like an ordinary one, so that part is the producer's promise. The mark
+ * guarantees:
  * - the chunk spans its whole ArrayBuffer (byteOffset 0, byteLength that of
- *   the buffer), and that buffer is not a view of shared memory;
+ *   the buffer);
  * - no one but the consumer holds or will touch that memory again, so the
  *   consumer MAY keep it, write it, or transfer it to a worker thread
  *   (detaching it) instead of copying it.

@@ -12,20 +12,22 @@
  * - `seal` writes the encryption of the parts, concatenated (n bytes), to
  *   `out[0, n)` and their tag to `out[n, n + 16)`, and writes nothing else
  *   of `out`. `open` writes the decryption of the parts to `out[0, n)` and
- *   returns whether `tag` checked; when it did not, `out[0, n)` MUST hold no
- *   plaintext when it returns (zeroed), so that unauthenticated bytes can
- *   never be passed on by mistake.
- * - Both are synchronous, keep no reference to any argument once they
- *   return, and throw (TypeError, RangeError) only for bad arguments: a key
- *   not 32 bytes, a nonce not 12, a tag not 16, an `out` too short. A tag
- *   that does not check is `false`, never an exception.
+ *   returns whether `tag` checked; when it did not, and when it throws,
+ *   `out[0, n)` MUST hold no plaintext (zeroed), so that unauthenticated
+ *   bytes can never be passed on by mistake; `out[n, ...)` is not written.
+ * - Both are synchronous and keep no reference to any argument once they
+ *   return (a promise the conformance kit cannot check). They throw
+ *   (TypeError, RangeError) for bad arguments: a key not 32 bytes, a nonce
+ *   not 12, a tag not 16, an `out` too short; any other throw is the
+ *   cipher library failing. A tag that does not check is `false`, never an
+ *   exception.
  * - `out` never overlaps a part (callers give a buffer of their own).
  *
  * `describeFrameCipherConformance` (`@shmsnap/core/testkit`) checks these.
  */
 
 export interface FrameCipher {
-  /** Shown in diagnostics: which implementation is in use. */
+  /** Which implementation is in use: named by `--verbose` runs (the CLI) and in test titles. */
   readonly name: string;
   seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], out: Uint8Array): void;
   open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, out: Uint8Array): boolean;

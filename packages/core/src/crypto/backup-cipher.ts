@@ -25,7 +25,10 @@ export interface NewBackupEncryption {
 }
 
 /** A new backup's data key, wrapped by `provider`. */
-export async function newBackupEncryption(provider: KeyProvider, frameBytes = DEFAULT_FRAME_BYTES, frameCipher?: FrameCipher): Promise<NewBackupEncryption> {
+export async function newBackupEncryption(
+  provider: KeyProvider,
+  { frameBytes = DEFAULT_FRAME_BYTES, frameCipher }: { readonly frameBytes?: number; readonly frameCipher?: FrameCipher | undefined } = {},
+): Promise<NewBackupEncryption> {
   const dataKey = newDataKey();
   const keys = deriveBackupKeys(dataKey);
   const key = await provider.wrap(dataKey);

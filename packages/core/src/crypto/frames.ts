@@ -45,7 +45,7 @@ export const NONCE_PREFIX_BYTES = 7;
 export const DEFAULT_FRAME_BYTES = 2 * 1024 * 1024;
 export const MIN_FRAME_BYTES = 16;
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
-/** The counter is 32 bits: 2^32 frames of 1 MiB is 4 PiB, far past any segment. */
+/** The counter is 32 bits: 2^32 frames of the default 2 MiB is 8 PiB, far past any segment. */
 const MAX_FRAMES = 2 ** 32;
 
 export interface FrameHeader {

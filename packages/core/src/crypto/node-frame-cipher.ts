@@ -12,9 +12,10 @@ const TAG_BYTES = 16;
 /**
  * Bytes handed to one `update()`: each call allocates its output, and a
  * 1 MiB output is a fresh mapping whose pages fault in on every call, where
- * 128 KiB ones are reused from the allocator. Measured here: AES-256-GCM
- * opened 1 MiB frames at 1.5 GB/s in one update each, 3.0 GB/s in 128 KiB
- * updates (64 KiB: 2.7, 256 KiB: 2.6).
+ * 128 KiB ones are reused from the allocator. Measured here in a loop on one
+ * thread (2026-12-02): AES-256-GCM opened 1 MiB frames at 1.5 GB/s in one
+ * update each, 3.0 GB/s in 128 KiB updates (64 KiB: 2.7, 256 KiB: 2.6); in
+ * a restore, with a fresh buffer per frame, docs/encryption.md has it lower.
  */
 const UPDATE_BYTES = 128 * 1024;
 
@@ -51,7 +52,7 @@ export const nodeFrameCipher: FrameCipher = {
     if (out.length < body + TAG_BYTES) throw new RangeError('out is shorter than the parts and the tag');
     const cipher = createCipheriv('aes-256-gcm', key, nonce);
     cipher.setAAD(aad);
-    runInto(cipher, parts, out);
+    if (runInto(cipher, parts, out) !== body) throw new Error('AES-256-GCM: enciphered fewer bytes than it was given');
     cipher.final();
     out.set(cipher.getAuthTag(), body);
   },
@@ -61,14 +62,19 @@ export const nodeFrameCipher: FrameCipher = {
     if (out.length < body) throw new RangeError('out is shorter than the parts');
     const decipher = createDecipheriv('aes-256-gcm', key, nonce);
     decipher.setAAD(aad);
-    runInto(decipher, parts, out);
     decipher.setAuthTag(tag);
+    let authentic = false;
     try {
+      if (runInto(decipher, parts, out) !== body) throw new Error('AES-256-GCM: deciphered fewer bytes than it was given');
       decipher.final();
-      return true;
-    } catch {
-      out.fill(0, 0, body);
-      return false;
+      authentic = true;
+    } catch (error) {
+      // A tag that does not check is final()'s only throw past the sizes checked above.
+      if ((error as Error).message.includes('fewer bytes')) throw error;
+    } finally {
+      // Whatever ended it short of a checked tag, no deciphered byte stays in `out`.
+      if (!authentic) out.fill(0, 0, body);
     }
+    return authentic;
   },
 };

@@ -272,7 +272,7 @@ export async function executeBackup(plan: BackupExecution, options: BackupRunOpt
     // The codec's parallelism is shared by the segments in flight: memory and
     // threads stay bounded by the concurrency, not multiplied by it.
     const codecThreads = plan.codecThreads ?? Math.max(1, Math.floor(concurrency / Math.min(writers, entries.length)));
-    const encryption = plan.encryption ? await newBackupEncryption(plan.encryption, undefined, plan.frameCipher) : undefined;
+    const encryption = plan.encryption ? await newBackupEncryption(plan.encryption, { frameCipher: plan.frameCipher }) : undefined;
     const run: SegmentRun = { options: plan, level: plan.level, codecThreads, progress, committed, encryption };
     const isBase = (entry: BackupPlanEntry): boolean => entry.segment.kind === 'primary-base';
     // After each segment, every segment is checked again (attached, written,

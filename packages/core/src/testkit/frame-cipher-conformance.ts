@@ -102,15 +102,26 @@ export function describeFrameCipherConformance(options: FrameCipherConformanceOp
       { what: 'the additional data (another object)', key, nonce, aad: flip(aad, aad.length - 1), parts: [body], tag },
       { what: 'the key', key: flip(key, 0), nonce, aad, parts: [body], tag },
       { what: 'a truncated body', key, nonce, aad, parts: [body.subarray(0, length - 1)], tag },
+      { what: 'the additional data left out', key, nonce, aad: Buffer.alloc(0), parts: [body], tag },
+      { what: 'an empty frame whose tag is damaged', key, nonce, aad, parts: [], tag: flip(reference(key, nonce, aad, Buffer.alloc(0)), 3) },
     ];
     for (const d of damage) {
-      it(`answers false for ${d.what}, with no plaintext left in out`, () => {
-        const out = Buffer.alloc(length, GUARD);
+      it(`answers false for ${d.what}, with no plaintext left in out and nothing past it written`, () => {
+        const out = Buffer.alloc(length + 8, GUARD);
         assert.equal(cipher.open(d.key, d.nonce, d.aad, d.parts, d.tag, out), false);
         const written = d.parts.reduce((sum, p) => sum + p.length, 0);
         assert.ok(out.subarray(0, written).every((b) => b === 0), 'unauthenticated bytes were left in out');
+        assert.ok(out.subarray(written).every((b) => b === GUARD), 'open wrote past the frame');
       });
     }
+
+    it('opens a frame sealed with empty additional data', () => {
+      const none = Buffer.alloc(0);
+      const sealedBare = reference(key, nonce, none, plain);
+      const out = Buffer.alloc(length);
+      assert.equal(cipher.open(key, nonce, none, [sealedBare.subarray(0, length)], sealedBare.subarray(length), out), true);
+      assert.ok(out.equals(plain));
+    });
 
     it('throws for a key, nonce or tag of the wrong size and for an out too short, writing nothing', () => {
       const out = Buffer.alloc(length + TAG, GUARD);
@@ -118,6 +129,8 @@ export function describeFrameCipherConformance(options: FrameCipherConformanceOp
         () => cipher.seal(key.subarray(0, 16), nonce, aad, [plain], out),
         () => cipher.seal(key, nonce.subarray(0, 8), aad, [plain], out),
         () => cipher.seal(key, nonce, aad, [plain], out.subarray(0, length + TAG - 1)),
+        () => cipher.open(key.subarray(0, 16), nonce, aad, [body], tag, out),
+        () => cipher.open(key, nonce.subarray(0, 8), aad, [body], tag, out),
         () => cipher.open(key, nonce, aad, [body], tag.subarray(0, 12), out),
         () => cipher.open(key, nonce, aad, [body], tag, out.subarray(0, length - 1)),
       ];
