@@ -63,6 +63,7 @@ import {
   type SweepEntry,
   type SweepOptions,
 } from '@shmsnap/core/plugin-kit';
+import { openPositionalReads } from './direct-reads.js';
 
 export interface LocalSinkOptions {
   /**
@@ -74,6 +75,13 @@ export interface LocalSinkOptions {
   readonly fsync?: boolean;
   /** Bytes per read from a file. @default 4 MiB */
   readonly readChunkBytes?: number;
+  /**
+   * Positional reads (raw restores into the segment) of whole 4 KiB blocks
+   * bypass the page cache (O_DIRECT), falling back to it where the kernel
+   * refuses; false reads through the cache always (direct-reads.ts has the
+   * measurement). @default true
+   */
+  readonly directReads?: boolean;
 }
 
 const TEMP_SUFFIX = '.shmsnap-tmp';
@@ -399,6 +407,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
   const directory = localPathOf(location);
   const fsync = options.fsync ?? true;
   const readChunkBytes = options.readChunkBytes ?? 4 * 1024 * 1024;
+  const directReads = options.directReads ?? true;
 
   /** The directories this sink created, deepest first: only these may be removed, and only when empty. */
   const created: string[] = [];
@@ -571,25 +580,18 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       assertObjectPath(name);
       const path = join(directory, name);
       const { handle, info } = await openRegularFile(path);
-      const size = info.size;
-      let closed: Promise<void> | undefined;
+      const reads = await openPositionalReads(handle, path, directReads);
       return {
-        size,
+        size: info.size,
         async read(target, position) {
           // pread until `target` is full or the file ends: the kernel may return less than asked.
-          let done = 0;
           try {
-            while (done < target.length) {
-              const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
-              if (bytesRead === 0) break;
-              done += bytesRead;
-            }
+            return await reads.read(target, position);
           } catch (error) {
             throw toShmsnapError(error, 'read', path);
           }
-          return done;
         },
-        close: () => (closed ??= handle.close()),
+        close: () => reads.close(),
       };
     },
 
