@@ -24,6 +24,8 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { addAbortSignal, Readable } from 'node:stream';
+import { handOver } from '@shmsnap/core/plugin-kit';
 
 /** The alignment kept for direct reads: a page, a multiple of any logical block size in use. */
 const BLOCK = 4096;
@@ -36,15 +38,18 @@ export interface PositionalReads {
   readonly direct: boolean;
 }
 
+/** A second descriptor of `path` that bypasses the page cache; undefined where the kernel has none or refuses it. */
+async function openBypass(path: string): Promise<FileHandle | undefined> {
+  if (fsConstants.O_DIRECT === undefined) return undefined;
+  return open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_DIRECT).catch(() => undefined);
+}
+
 /**
  * Reads of `handle` (open for reading), with a second descriptor of `path`
  * opened O_DIRECT when `direct`; that open failing leaves ordinary reads.
  */
 export async function openPositionalReads(handle: FileHandle, path: string, direct: boolean): Promise<PositionalReads> {
-  let bypass: FileHandle | undefined;
-  if (direct && fsConstants.O_DIRECT !== undefined) {
-    bypass = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_DIRECT).catch(() => undefined);
-  }
+  let bypass = direct ? await openBypass(path) : undefined;
   let closed: Promise<void> | undefined;
   const stopBypass = (): void => {
     const was = bypass;
@@ -81,4 +86,184 @@ export async function openPositionalReads(handle: FileHandle, path: string, dire
     },
     close: () => (closed ??= Promise.all([handle.close(), bypass?.close()]).then(() => undefined)),
   };
+}
+
+// Node's WebAssembly, which @types/node (no DOM library) does not declare.
+type MemoryConstructor = new (pages: { initial: number }) => { readonly buffer: ArrayBuffer };
+const WASM_PAGE = 64 * 1024;
+
+/**
+ * Page-aligned memory in plain JavaScript: a WebAssembly memory is mapped
+ * whole, so its first byte starts a page, which O_DIRECT needs and a Buffer
+ * does not promise. Undefined where it cannot be had (no WebAssembly, an
+ * address-space limit): reads then go through the page cache.
+ */
+function alignedMemory(bytes: number): Uint8Array | undefined {
+  try {
+    const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: MemoryConstructor } }).WebAssembly;
+    return new Uint8Array(new Memory({ initial: Math.ceil(bytes / WASM_PAGE) }).buffer, 0, bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads in flight ahead of the consumer, each into a slot of its own: the device's queue stays busy while a chunk is copied out. */
+const SLOTS = 2;
+
+export interface DirectReadStreamOptions {
+  /** First byte. @default 0 */
+  readonly start?: number;
+  /** Past the last byte; undefined reads to the end of the file. */
+  readonly end?: number;
+  /** Bytes per read and per chunk pushed (rounded up to 4 KiB). */
+  readonly chunkBytes: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A sequential read of the file (`openReader`) through O_DIRECT: SLOTS reads
+ * of `chunkBytes` in flight into page-aligned memory of its own, each copied
+ * out into a fresh Buffer that the consumer owns (a chunk may be kept by the
+ * consumer, a decrypting stage holds a frame's worth, so the slots cannot be
+ * lent out). Against the page cache this trades the kernel's filling of
+ * cache pages and its copy out of them for one copy here, and the copy is
+ * handed over, so zstd's decoder transfers it to its worker instead of
+ * copying it again. Measured on the 2 GiB index (zstd, 2 vCPUs, cold cache,
+ * 5 restores each, alternating, 2026-12-03): 620 MB/s at 6.4 CPU-s against
+ * 458 at 8.8 through the page cache, peak RSS 264 MiB against 269. The file
+ * is read until a read comes back short (its end), as a read stream does.
+ *
+ * Closes both descriptors once it ends or is destroyed, after every read in
+ * flight has settled.
+ */
+class DirectReadStream extends Readable {
+  readonly #handle: FileHandle;
+  /** The O_DIRECT descriptor, closed at the end whatever happened. */
+  readonly #bypassHandle: FileHandle;
+  /** The same while the kernel accepts it; undefined after a refusal. */
+  #bypass: FileHandle | undefined;
+  readonly #chunkBytes: number;
+  readonly #end: number | undefined;
+  #next: number;
+  /** Reads issued and not yet pushed, in file order. */
+  readonly #inFlight: Promise<{ readonly slot: Uint8Array; readonly bytes: number; readonly asked: number }>[] = [];
+  readonly #freeSlots: Uint8Array[];
+  #pumping = false;
+  #done = false;
+
+  constructor(handle: FileHandle, bypass: FileHandle, slots: readonly Uint8Array[], options: DirectReadStreamOptions) {
+    super({ highWaterMark: options.chunkBytes });
+    this.#handle = handle;
+    this.#bypassHandle = bypass;
+    this.#bypass = bypass;
+    this.#freeSlots = [...slots];
+    this.#chunkBytes = slots[0]!.length;
+    this.#next = options.start ?? 0;
+    this.#end = options.end;
+  }
+
+  /** Fills `slot` from `position` (`asked` bytes) until full or the end: O_DIRECT for whole blocks, the cache for the rest. */
+  async #fill(slot: Uint8Array, position: number, asked: number): Promise<{ slot: Uint8Array; bytes: number; asked: number }> {
+    let done = 0;
+    while (done < asked) {
+      const at = position + done;
+      const left = asked - done;
+      const blocks = this.#bypass && at % BLOCK === 0 ? left - (left % BLOCK) : 0;
+      let bytesRead: number;
+      if (blocks > 0) {
+        try {
+          ({ bytesRead } = await this.#bypass!.read(slot, done, blocks, at));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+          this.#bypass = undefined;
+          continue;
+        }
+      } else {
+        ({ bytesRead } = await this.#handle.read(slot, done, left, at));
+      }
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return { slot, bytes: done, asked };
+  }
+
+  #issue(): void {
+    while (this.#freeSlots.length > 0 && (this.#end === undefined || this.#next < this.#end)) {
+      const slot = this.#freeSlots.pop()!;
+      // The first read of an unaligned start ends on a block boundary, so that every later one is aligned.
+      const toBoundary = this.#chunkBytes - (this.#next % BLOCK);
+      const asked = Math.min(toBoundary, this.#end === undefined ? toBoundary : this.#end - this.#next);
+      const read = this.#fill(slot, this.#next, asked);
+      // Settled later, in order; a rejection is handled there, not left unhandled meanwhile.
+      read.catch(() => undefined);
+      this.#inFlight.push(read);
+      this.#next += asked;
+    }
+  }
+
+  override _read(): void {
+    if (this.#pumping || this.#done) return;
+    this.#pumping = true;
+    void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      for (;;) {
+        this.#issue();
+        const read = this.#inFlight.shift();
+        if (!read) {
+          this.#finish();
+          return;
+        }
+        const { slot, bytes, asked } = await read;
+        if (this.destroyed) return;
+        // A buffer of its own, handed over (contracts/chunk-ownership.ts): zstd's decoder transfers it to its worker as it is.
+        const chunk = Buffer.allocUnsafeSlow(bytes);
+        chunk.set(slot.subarray(0, bytes));
+        this.#freeSlots.push(slot);
+        const more = bytes > 0 ? this.push(handOver(chunk)) : true;
+        if (bytes < asked) {
+          // The end of the file: what was read ahead of it holds nothing to keep.
+          this.#finish();
+          return;
+        }
+        if (!more) return;
+      }
+    } catch (error) {
+      this.destroy(error as Error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.push(null);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#done = true;
+    // Reads still in flight write into the slots: the descriptors close once they have settled.
+    void Promise.allSettled(this.#inFlight)
+      .then(() => Promise.allSettled([this.#handle.close(), this.#bypassHandle.close()]))
+      .then(() => callback(error));
+  }
+}
+
+/**
+ * The sequential read of `handle`'s file (`path`) through O_DIRECT
+ * (DirectReadStream), or undefined where that cannot be had (no O_DIRECT
+ * for this file, no aligned memory): the caller then reads through the
+ * page cache. The stream owns `handle` once returned.
+ */
+export async function openDirectReadStream(handle: FileHandle, path: string, options: DirectReadStreamOptions): Promise<Readable | undefined> {
+  const chunkBytes = Math.max(BLOCK, Math.ceil(options.chunkBytes / BLOCK) * BLOCK);
+  const memory = alignedMemory(SLOTS * chunkBytes);
+  if (!memory) return undefined;
+  const bypass = await openBypass(path);
+  if (!bypass) return undefined;
+  const slots = Array.from({ length: SLOTS }, (_, i) => memory.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+  const stream = new DirectReadStream(handle, bypass, slots, { ...options, chunkBytes });
+  return options.signal ? addAbortSignal(options.signal, stream) : stream;
 }
