@@ -1,13 +1,14 @@
-// Positional reads through O_DIRECT on a real file system: the bytes are the
+// Reads and writes through O_DIRECT on a real file system: the bytes are the
 // file's whatever the alignment of offset, length and memory, a refusal
 // (memory not aligned) falls back to the page cache, and the end of the file
 // reads short, not past it.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createLocalSink } from './local-sink.js';
 import { openDirectReadStream, openPositionalReads, type DirectReadStreamOptions, type PositionalReads } from './direct-reads.js';
 
 const KiB = 1024;
@@ -172,5 +173,37 @@ describe('sequential reads with O_DIRECT', () => {
     assert.ok(seen < content.length, 'the read stopped before the end');
     await new Promise((resolve) => (stream.closed ? resolve(undefined) : stream.once('close', resolve)));
     assert.equal(stream.destroyed, true);
+  });
+});
+
+describe('writes with O_DIRECT (a backup through the local sink)', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(process.env.SHMSNAP_TEST_DIRECT_DIR ?? tmpdir(), 'shmsnap-direct-write-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('writes aligned memory, unaligned memory, unaligned positions and a partial last block, byte for byte, and commits them', async () => {
+    // Aligned views (as a segment's windows), then a Buffer (unaligned memory), then an odd length that
+    // leaves every later position unaligned, then aligned memory again: each way of writing in one object.
+    const pieces: Uint8Array[] = [];
+    const aligned = (length: number): Uint8Array => {
+      const view = alignedBytes(length);
+      view.set(randomBytes(length));
+      return view;
+    };
+    pieces.push(aligned(1024 * KiB), aligned(256 * KiB), randomBytes(64 * KiB), aligned(8 * KiB + 3), aligned(512 * KiB), randomBytes(100));
+    const expected = Buffer.concat(pieces);
+    for (const directIo of [true, false]) {
+      const name = directIo ? 'ae001100.dat' : 'ae001101.dat';
+      const sink = createLocalSink(dir, { directIo });
+      const writer = await sink.openWriter(name, { expectedBytes: expected.length });
+      for (const piece of pieces) if (!writer.stream.write(piece)) await new Promise((resolve) => writer.stream.once('drain', resolve));
+      writer.stream.end();
+      await new Promise((resolve) => writer.stream.once('finish', resolve));
+      const info = await writer.commit();
+      assert.equal(info.size, expected.length);
+      assert.ok((await readFile(join(dir, name))).equals(expected), `directIo ${directIo}: the file holds what was written`);
+    }
   });
 });
