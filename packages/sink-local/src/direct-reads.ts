@@ -99,6 +99,8 @@ const WASM_PAGE = 64 * 1024;
  * address-space limit): reads then go through the page cache.
  */
 function alignedMemory(bytes: number): Uint8Array | undefined {
+  const pooled = idleMemories.findIndex((memory) => memory.length === bytes);
+  if (pooled >= 0) return idleMemories.splice(pooled, 1)[0];
   try {
     const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: MemoryConstructor } }).WebAssembly;
     return new Uint8Array(new Memory({ initial: Math.ceil(bytes / WASM_PAGE) }).buffer, 0, bytes);
@@ -106,6 +108,25 @@ function alignedMemory(bytes: number): Uint8Array | undefined {
     return undefined;
   }
 }
+
+/**
+ * Memories of streams that have closed, for the next ones: a restore opens
+ * a stream per object, and a fresh memory costs a mapping and its page
+ * faults each time. At most IDLE_MEMORIES are kept (4 × 4 MiB at the
+ * default chunk size); the rest go to the garbage collector.
+ */
+const idleMemories: Uint8Array[] = [];
+const IDLE_MEMORIES = 4;
+
+function releaseMemory(memory: Uint8Array): void {
+  if (idleMemories.length < IDLE_MEMORIES) idleMemories.push(memory);
+}
+
+/**
+ * Below this many bytes a read goes through the page cache: a manifest or a
+ * small segment is not worth the aligned memory, and `ls` reads many.
+ */
+const DIRECT_MIN_BYTES = 1024 * 1024;
 
 /** Reads in flight ahead of the consumer, each into a slot of its own: the device's queue stays busy while a chunk is copied out. */
 const SLOTS = 2;
@@ -145,14 +166,21 @@ class DirectReadStream extends Readable {
   readonly #chunkBytes: number;
   readonly #end: number | undefined;
   #next: number;
+  /** Every read not yet settled, the one being waited for included: until none is left, the memory and the descriptors are in use. */
+  readonly #unsettled = new Set<Promise<unknown>>();
   /** Reads issued and not yet pushed, in file order. */
   readonly #inFlight: Promise<{ readonly slot: Uint8Array; readonly bytes: number; readonly asked: number }>[] = [];
   readonly #freeSlots: Uint8Array[];
   #pumping = false;
   #done = false;
 
-  constructor(handle: FileHandle, bypass: FileHandle, slots: readonly Uint8Array[], options: DirectReadStreamOptions) {
+  /** The slots' memory, given back for reuse once nothing reads into it. */
+  readonly #memory: Uint8Array;
+
+  constructor(handle: FileHandle, bypass: FileHandle, memory: Uint8Array, options: DirectReadStreamOptions) {
     super({ highWaterMark: options.chunkBytes });
+    const slots = Array.from({ length: SLOTS }, (_, i) => memory.subarray(i * options.chunkBytes, (i + 1) * options.chunkBytes));
+    this.#memory = memory;
     this.#handle = handle;
     this.#bypassHandle = bypass;
     this.#bypass = bypass;
@@ -195,7 +223,8 @@ class DirectReadStream extends Readable {
       const asked = Math.min(toBoundary, this.#end === undefined ? toBoundary : this.#end - this.#next);
       const read = this.#fill(slot, this.#next, asked);
       // Settled later, in order; a rejection is handled there, not left unhandled meanwhile.
-      read.catch(() => undefined);
+      this.#unsettled.add(read);
+      void read.catch(() => undefined).finally(() => this.#unsettled.delete(read));
       this.#inFlight.push(read);
       this.#next += asked;
     }
@@ -245,8 +274,11 @@ class DirectReadStream extends Readable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#done = true;
     // Reads still in flight write into the slots: the descriptors close once they have settled.
-    void Promise.allSettled(this.#inFlight)
-      .then(() => Promise.allSettled([this.#handle.close(), this.#bypassHandle.close()]))
+    void Promise.allSettled([...this.#unsettled])
+      .then(() => {
+        releaseMemory(this.#memory);
+        return Promise.allSettled([this.#handle.close(), this.#bypassHandle.close()]);
+      })
       .then(() => callback(error));
   }
 }
@@ -257,13 +289,17 @@ class DirectReadStream extends Readable {
  * for this file, no aligned memory): the caller then reads through the
  * page cache. The stream owns `handle` once returned.
  */
-export async function openDirectReadStream(handle: FileHandle, path: string, options: DirectReadStreamOptions): Promise<Readable | undefined> {
+export async function openDirectReadStream(handle: FileHandle, path: string, options: DirectReadStreamOptions & { readonly size: number }): Promise<Readable | undefined> {
   const chunkBytes = Math.max(BLOCK, Math.ceil(options.chunkBytes / BLOCK) * BLOCK);
-  const memory = alignedMemory(SLOTS * chunkBytes);
-  if (!memory) return undefined;
+  const start = options.start ?? 0;
+  if (Math.min(options.end ?? options.size, options.size) - start < DIRECT_MIN_BYTES) return undefined;
   const bypass = await openBypass(path);
   if (!bypass) return undefined;
-  const slots = Array.from({ length: SLOTS }, (_, i) => memory.subarray(i * chunkBytes, (i + 1) * chunkBytes));
-  const stream = new DirectReadStream(handle, bypass, slots, { ...options, chunkBytes });
+  const memory = alignedMemory(SLOTS * chunkBytes);
+  if (!memory) {
+    await bypass.close().catch(() => undefined);
+    return undefined;
+  }
+  const stream = new DirectReadStream(handle, bypass, memory, { ...options, chunkBytes });
   return options.signal ? addAbortSignal(options.signal, stream) : stream;
 }

@@ -619,7 +619,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
     async openReader(name, readerOptions: ReaderOptions = {}) {
       assertObjectPath(name);
       const path = join(directory, name);
-      const { handle } = await openRegularFile(path);
+      const { handle, info } = await openRegularFile(path);
       const range = readerOptions.range;
       if (range && range.end <= range.start) {
         await handle.close();
@@ -628,6 +628,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
       const direct = directIo
         ? await openDirectReadStream(handle, path, {
             chunkBytes: readChunkBytes,
+            size: info.size,
             ...(range ? { start: range.start, end: range.end } : {}),
             ...(readerOptions.signal ? { signal: readerOptions.signal } : {}),
           })
