@@ -157,6 +157,22 @@ describe('zstd decoder: chunks handed over', () => {
     }
   });
 
+  it('gives a handed-over chunk\'s memory back to its producer once the worker has used it up', async () => {
+    const data = indexLike(16 * MiB);
+    const stored = await encode(data);
+    const recycled: ArrayBuffer[] = [];
+    const pieces = chunks(stored, 1.25 * MiB);
+    const input = pieces.map((piece, i) => {
+      const own = Buffer.from(Uint8Array.prototype.slice.call(piece));
+      // Every other one asks for its memory back; the others are handed over without a recycler.
+      return i % 2 === 0 ? handOver(own, (memory) => void recycled.push(memory)) : handOver(own);
+    });
+    const sizes = input.map((chunk) => chunk.length);
+    assert.ok((await collect([codecZstd.createDecoder({ rawSize: data.length, objectName: 'ae001100.dat.zst' }) as never], input)).equals(data));
+    const asked = sizes.filter((size, i) => i % 2 === 0 && size >= MiB / 2);
+    assert.deepEqual(recycled.map((memory) => memory.byteLength), asked, 'the memory of each chunk that asked, in order, whole');
+  });
+
   it('copies a handed-over chunk far from an input batch in size: small ones are gathered, huge ones not queued whole', async () => {
     const data = indexLike(16 * MiB);
     const stored = await encode(data);

@@ -37,7 +37,8 @@ export type WorkerFailureKind = 'corrupt' | 'too-much' | 'trailing' | 'truncated
 export type FromWorker = { readonly job?: number } & (
   | { readonly type: 'output'; readonly bytes: Uint8Array }
   | { readonly type: 'wrote'; readonly bytes: number }
-  | { readonly type: 'consumed' }
+  /** One input was used up; `bytes` is that input given back (transferred) when it was sent with `giveBack`. */
+  | { readonly type: 'consumed'; readonly bytes?: Uint8Array }
   | { readonly type: 'ended'; readonly produced: number; readonly crc32: number }
   | { readonly type: 'aborted' }
   | { readonly type: 'failure'; readonly kind: WorkerFailureKind; readonly message: string; readonly produced: number }
@@ -55,7 +56,8 @@ export type ToWorker =
       /** Decode straight into this memory (SharedWindowsHandle): no output messages. */
       readonly into?: { readonly module: string; readonly args: unknown; readonly size: number };
     }
-  | { readonly type: 'input'; readonly bytes: Uint8Array }
+  /** `giveBack`: transfer the input back in its `consumed` message (the producer reuses its memory). */
+  | { readonly type: 'input'; readonly bytes: Uint8Array; readonly giveBack?: boolean }
   | { readonly type: 'credit' }
   | { readonly type: 'end' }
   | { readonly type: 'abort' };
@@ -73,6 +75,8 @@ const OUTPUT = 1024 * 1024;
 /** Direct decoding writes this much of the segment per call (a view, not a buffer). */
 const WINDOW = 4 * 1024 * 1024;
 let job = 0, mode = 'decode', dctx, cctx, rawSize = 0, produced = 0, credits = 0, pending = null, queue = [], frameDone = false, failed = false, ending = false;
+// The queued input pending is (a part of): given back whole once used up, when it was sent with giveBack.
+let pendingWhole = null;
 // Direct decoding: the memory (once open), the promise of it, its closing, the raw CRC-32 so far, a scratch buffer past the end.
 let into = null, opening = null, closing = null, crc = 0, scratch = null, windowView = null, windowAt = 0;
 
@@ -92,13 +96,20 @@ function closeInto() {
 
 /** The input in hand (pending) is used up: the main thread hears it, and the next one is taken. */
 function nextInput() {
-  post({ type: 'consumed' });
+  const whole = pendingWhole;
+  // zstd keeps no reference to an input it has used up: its memory can go back.
+  if (whole !== null && whole.giveBack === true) post({ type: 'consumed', bytes: whole }, [whole.buffer]);
+  else post({ type: 'consumed' });
   pending = queue.length > 0 ? queue.shift() : null;
+  pendingWhole = pending;
 }
 
 /** Takes the first queued input when none is in hand. */
 function takeInput() {
-  if (pending === null && queue.length > 0) pending = queue.shift();
+  if (pending === null && queue.length > 0) {
+    pending = queue.shift();
+    pendingWhole = pending;
+  }
 }
 
 function fail(kind, message) {
@@ -224,6 +235,7 @@ parentPort.on('message', (message) => {
       produced = 0;
       credits = message.credits;
       pending = null;
+      pendingWhole = null;
       queue = [];
       frameDone = false;
       failed = false;
@@ -252,6 +264,7 @@ parentPort.on('message', (message) => {
       }
       return;
     case 'input':
+      if (message.giveBack === true) message.bytes.giveBack = true;
       queue.push(message.bytes);
       return run();
     case 'credit':

@@ -14,7 +14,7 @@
  * it as soon as the stream has closed.
  */
 import { Duplex, type DuplexOptions } from 'node:stream';
-import { isHandedOver, type ShmsnapError } from '@shmsnap/core/plugin-kit';
+import { isHandedOver, recyclerOf, type ShmsnapError } from '@shmsnap/core/plugin-kit';
 import { zstdWorkers, type FromWorker, type ToWorker, type ZstdWorker } from './zstd-worker-pool.js';
 import { zstdBindingPath } from './zstd-binding.js';
 
@@ -50,6 +50,9 @@ export abstract class ZstdWorkerStream extends Duplex {
   #finalCallback: Callback | null = null;
   readonly #job = nextJob++;
   readonly #direct: boolean;
+  readonly #decoding: boolean;
+  /** Recyclers of the inputs sent with giveBack, in order: the worker gives them back in that order. */
+  readonly #recyclers: ((memory: ArrayBuffer) => void)[] = [];
   /** Direct decoding, destroyed mid-job: called once the worker answers that it let go of the memory. */
   #aborted: (() => void) | null = null;
   #ended: { produced: number; crc32: number } | undefined;
@@ -59,6 +62,7 @@ export abstract class ZstdWorkerStream extends Duplex {
     // ends the readable side at once, so the stream closes once it finished, as a Writable does.
     super(start.into ? ({ readable: false } as DuplexOptions) : { readableHighWaterMark: 4 * 1024 * 1024 });
     this.#direct = start.into !== undefined;
+    this.#decoding = start.mode === 'decode';
     // A missing addon throws here, to whoever creates the stream, not later
     // from the lease (where nobody may be waiting for it).
     zstdBindingPath();
@@ -97,15 +101,17 @@ export abstract class ZstdWorkerStream extends Duplex {
    * size is transferred as it is: no copy, no fresh pages to fault in.
    */
   protected sendInput(chunks: readonly Buffer[], callback: Callback): void {
-    const inputs: Uint8Array[] = [];
+    const inputs: { bytes: Uint8Array; recycle?: (memory: ArrayBuffer) => void }[] = [];
     for (const chunk of chunks) {
       if (chunk.length === 0) continue;
       if (this.#batchFill === 0 && chunk.length >= TRANSFER_MIN && chunk.length <= TRANSFER_MAX && isHandedOver(chunk)) {
-        inputs.push(new Uint8Array(chunk.buffer, 0, chunk.byteLength));
+        // Decoding, a producer that asked for its memory back gets it once the worker has used it up.
+        const recycle = this.#decoding ? recyclerOf(chunk) : undefined;
+        inputs.push({ bytes: new Uint8Array(chunk.buffer, 0, chunk.byteLength), ...(recycle ? { recycle } : {}) });
         continue;
       }
       if (this.#batchFill === 0 && chunk.length >= INPUT_BATCH) {
-        inputs.push(new Uint8Array(chunk));
+        inputs.push({ bytes: new Uint8Array(chunk) });
         continue;
       }
       let offset = 0;
@@ -115,7 +121,7 @@ export abstract class ZstdWorkerStream extends Duplex {
         this.#batch.set(chunk.subarray(offset, offset + n), this.#batchFill);
         this.#batchFill += n;
         offset += n;
-        if (this.#batchFill === INPUT_BATCH) inputs.push(this.#takeBatch());
+        if (this.#batchFill === INPUT_BATCH) inputs.push({ bytes: this.#takeBatch() });
       }
     }
     this.#send(inputs, callback);
@@ -128,7 +134,7 @@ export abstract class ZstdWorkerStream extends Duplex {
     return batch;
   }
 
-  #send(inputs: readonly Uint8Array[], callback: Callback): void {
+  #send(inputs: readonly { bytes: Uint8Array; recycle?: (memory: ArrayBuffer) => void }[], callback: Callback): void {
     if (inputs.length === 0) {
       callback();
       return;
@@ -136,7 +142,10 @@ export abstract class ZstdWorkerStream extends Duplex {
     this.#leasing.then(
       (worker) => {
         try {
-          for (const bytes of inputs) worker.send({ type: 'input', bytes }, [bytes.buffer as ArrayBuffer]);
+          for (const { bytes, recycle } of inputs) {
+            worker.send({ type: 'input', bytes, ...(recycle ? { giveBack: true } : {}) }, [bytes.buffer as ArrayBuffer]);
+            if (recycle) this.#recyclers.push(recycle);
+          }
         } catch (error) {
           // A buffer that cannot be transferred (DataCloneError): the write fails rather than waiting for ever.
           callback(error as Error);
@@ -154,7 +163,7 @@ export abstract class ZstdWorkerStream extends Duplex {
   protected finish(callback: Callback): void {
     // What is still gathered goes first; every queued input has been handed over by then (writes complete in order).
     if (this.#batchFill > 0) {
-      this.#send([this.#takeBatch()], (error) => (error ? callback(error) : this.finish(callback)));
+      this.#send([{ bytes: this.#takeBatch() }], (error) => (error ? callback(error) : this.finish(callback)));
       return;
     }
     void this.#leasing.then((worker) => {
@@ -193,6 +202,7 @@ export abstract class ZstdWorkerStream extends Duplex {
       }
       case 'consumed': {
         this.#inputsQueued -= 1;
+        if (message.bytes) this.#recyclers.shift()?.(message.bytes.buffer as ArrayBuffer);
         const callback = this.#writeCallback;
         this.#writeCallback = null;
         callback?.();

@@ -59,7 +59,7 @@ export * from './location/preflight.js';
 export * from './host/asd-build.js';
 export type * from './contracts/key-provider.js';
 export type * from './contracts/frame-cipher.js';
-export { handOver, isHandedOver } from './contracts/chunk-ownership.js';
+export { handOver, isHandedOver, MemoryStock, recyclerOf } from './contracts/chunk-ownership.js';
 export { nodeFrameCipher } from './crypto/node-frame-cipher.js';
 export * from './crypto/key-providers.js';
 export { DEFAULT_SCRYPT, type ScryptParameters } from './crypto/keys.js';

@@ -22,7 +22,7 @@ export type { SharedWindows, SharedWindowsHandle } from './contracts/target.js';
 export { definePlugin, PLUGIN_API_VERSION, type ShmsnapPlugin } from './contracts/plugin.js';
 export { hasPieceIndex } from './contracts/codec.js';
 export type * from './contracts/frame-cipher.js';
-export { handOver, isHandedOver } from './contracts/chunk-ownership.js';
+export { handOver, isHandedOver, MemoryStock, recyclerOf } from './contracts/chunk-ownership.js';
 export { assertObjectName, assertObjectPath, isObjectName, objectNameProblem } from './format/object-name.js';
 export { retryDelayMs, retryOperation, withRetry, type RetryEvent, type RetryOptions, type RetryPolicy } from './plugins/with-retry.js';
 export { crc32, crc32Combine, createCrc32Meter, type Crc32Meter, type Crc32MeterOptions, type Crc32Result } from './pipeline/checksum.js';

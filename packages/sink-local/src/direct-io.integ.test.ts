@@ -8,6 +8,7 @@ import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { recyclerOf } from '@shmsnap/core/plugin-kit';
 import { createLocalSink } from './local-sink.js';
 import { openDirectReadStream, openPositionalReads, type DirectReadStreamOptions, type PositionalReads } from './direct-reads.js';
 
@@ -177,6 +178,26 @@ describe('sequential reads with O_DIRECT', () => {
     // 80+ chunks through two slots: a chunk lent from a slot would have been overwritten many times over.
     assert.ok(kept.length > 80, `${kept.length} chunks`);
     assert.ok(Buffer.concat(kept).equals(content));
+  });
+
+  it('reuses the memory of chunks its consumer gives back, and the bytes stay right', async (t) => {
+    const stream = await openDirectReadStream(await open(path, 'r'), path, { chunkBytes: 64 * KiB, size: content.length });
+    if (!stream) {
+      t.skip('O_DIRECT or aligned memory is not available here');
+      return;
+    }
+    const copies: Buffer[] = [];
+    const memories = new Set<ArrayBufferLike>();
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      memories.add(chunk.buffer);
+      copies.push(Buffer.from(chunk));
+      const recycle = recyclerOf(chunk);
+      assert.ok(recycle, 'each chunk is handed over with a recycler');
+      recycle(chunk.buffer as ArrayBuffer);
+    }
+    assert.ok(Buffer.concat(copies).equals(content));
+    // 80+ chunks: a handful of memories (the stock's two, the last short chunk, any taken before one came back).
+    assert.ok(memories.size <= 4, `${memories.size} memories for ${copies.length} chunks`);
   });
 
   it('stops on abort with an AbortError and closes the file', async (t) => {

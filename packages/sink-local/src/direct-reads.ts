@@ -25,7 +25,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { addAbortSignal, Readable } from 'node:stream';
-import { handOver } from '@shmsnap/core/plugin-kit';
+import { handOver, MemoryStock } from '@shmsnap/core/plugin-kit';
 
 /** The alignment kept for direct reads: a page, a multiple of any logical block size in use. */
 const BLOCK = 4096;
@@ -174,6 +174,8 @@ class DirectReadStream extends Readable {
   #pumping = false;
   #done = false;
 
+  /** Chunks' memory given back by the consumer: SLOTS of them in flight need no more. */
+  readonly #stock = new MemoryStock(SLOTS);
   /** The slots' memory, given back for reuse once nothing reads into it. */
   readonly #memory: Uint8Array;
 
@@ -247,11 +249,12 @@ class DirectReadStream extends Readable {
         }
         const { slot, bytes, asked } = await read;
         if (this.destroyed) return;
-        // A buffer of its own, handed over (contracts/chunk-ownership.ts): zstd's decoder transfers it to its worker as it is.
-        const chunk = Buffer.allocUnsafeSlow(bytes);
+        // A buffer of its own, handed over (contracts/chunk-ownership.ts): zstd's decoder transfers it to its
+        // worker as it is, and the worker gives it back for the next chunk once used up.
+        const chunk = this.#stock.take(bytes);
         chunk.set(slot.subarray(0, bytes));
         this.#freeSlots.push(slot);
-        const more = bytes > 0 ? this.push(handOver(chunk)) : true;
+        const more = bytes > 0 ? this.push(handOver(chunk, this.#stock.recycle)) : true;
         if (bytes < asked) {
           // The end of the file: what was read ahead of it holds nothing to keep.
           this.#finish();

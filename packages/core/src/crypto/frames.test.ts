@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { isHandedOver } from '../contracts/chunk-ownership.js';
+import { handOver, isHandedOver, recyclerOf } from '../contracts/chunk-ownership.js';
 import type { FrameCipher } from '../contracts/frame-cipher.js';
 import { isShmsnapError } from '../errors.js';
 import { nodeFrameCipher } from './node-frame-cipher.js';
@@ -157,5 +157,43 @@ describe('encrypted frames: the cipher given, and what goes on', () => {
     assert.deepEqual(opened.map((c) => c.length), [FRAME, FRAME, FRAME, 5]);
     assert.ok(opened.every(isHandedOver));
     assert.ok(Buffer.concat(opened).equals(plain));
+  });
+});
+
+describe('frame decryptor: memory given back', () => {
+  it('gives back each handed-over input once its frame is opened, reuses frames its consumer gave back, and the bytes stay right', async () => {
+    const plain = randomBytes(FRAME * 40 + 5);
+    const sealed = await seal(plain);
+    // Inputs of 50 bytes (frames are 64 + 16): each spans frame boundaries, as read chunks do.
+    const recycledInputs: ArrayBuffer[] = [];
+    const inputs = [];
+    for (let at = 0; at < sealed.length; at += 50) {
+      const piece = sealed.subarray(at, at + 50);
+      const own = Buffer.allocUnsafeSlow(piece.length);
+      piece.copy(own);
+      inputs.push(handOver(own, (memory) => void recycledInputs.push(memory)));
+    }
+    const inputMemory = new Set(inputs.map((chunk) => chunk.buffer));
+    const out: Buffer[] = [];
+    const frameMemory = new Set<ArrayBufferLike>();
+    await pipeline(
+      Readable.from(inputs),
+      new FrameDecryptor({ key: KEY, frameBytes: FRAME, objectName: 'ae001100.dat.zst.enc' }),
+      new Writable({
+        write(chunk: Buffer, _e, cb) {
+          frameMemory.add(chunk.buffer);
+          // Copy, then give the frame's memory back at once: the next frames are opened into it.
+          out.push(Buffer.from(chunk));
+          recyclerOf(chunk)?.(chunk.buffer as ArrayBuffer);
+          cb();
+        },
+      }),
+    );
+    assert.ok(Buffer.concat(out).equals(plain), 'every byte, through reused memory');
+    assert.equal(recycledInputs.length, inputs.length, 'every input given back, once');
+    assert.ok(recycledInputs.every((memory) => inputMemory.has(memory)));
+    assert.equal(new Set(recycledInputs).size, inputs.length);
+    // 41 frames opened into at most 2 memories of full frames, plus the short last one's.
+    assert.ok(frameMemory.size <= 3, `${frameMemory.size} distinct memories for ${out.length} frames`);
   });
 });

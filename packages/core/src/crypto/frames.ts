@@ -21,7 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { handOver } from '../contracts/chunk-ownership.js';
+import { handOver, MemoryStock, recyclerOf } from '../contracts/chunk-ownership.js';
 import type { FrameCipher } from '../contracts/frame-cipher.js';
 import { errAuthFailed, errCorruptObject } from '../errors.js';
 import { nodeFrameCipher } from './node-frame-cipher.js';
@@ -197,6 +197,18 @@ export class FrameDecryptor extends Transform {
   #prefix: Buffer | undefined;
   #aad: Buffer | undefined;
   #counter = 0;
+  /** Frames' memory given back: two frames (the zstd decoder queues two inputs) are enough to never allocate. */
+  readonly #stock = new MemoryStock(2);
+  /** Handed-over inputs whose producer wants their memory back, with the frame their last byte is in. */
+  #held: { readonly frame: number; readonly memory: ArrayBuffer; readonly recycle: (memory: ArrayBuffer) => void }[] = [];
+
+  /** Gives back the inputs whose every byte is in a frame already opened: no part of them is held any more. */
+  #recycleInputs(): void {
+    while (this.#held.length > 0 && this.#held[0]!.frame < this.#counter) {
+      const { memory, recycle } = this.#held.shift()!;
+      recycle(memory);
+    }
+  }
 
   constructor(options: FrameStreamOptions) {
     super();
@@ -218,7 +230,8 @@ export class FrameDecryptor extends Transform {
       if (n < part.length) tag.push(part.subarray(n));
       body -= n;
     }
-    const plain = Buffer.allocUnsafeSlow(this.#fill - TAG_BYTES);
+    // Memory a consumer gave back (zstd's worker, once it used a frame up) when there is some: no fresh pages per frame.
+    const plain = this.#stock.take(this.#fill - TAG_BYTES);
     const authentic = this.#cipher.open(this.#key, nonceOf(this.#prefix!, this.#counter, last), this.#aad!, sealed, tag.length === 1 ? tag[0]! : Buffer.concat(tag), plain);
     if (!authentic) {
       const why = last
@@ -229,8 +242,9 @@ export class FrameDecryptor extends Transform {
     this.#counter += 1;
     this.#parts = [];
     this.#fill = 0;
+    this.#recycleInputs();
     // Only now, authenticated, do the bytes go on.
-    if (plain.length > 0) this.push(handOver(plain));
+    if (plain.length > 0) this.push(handOver(plain, this.#stock.recycle));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -260,6 +274,9 @@ export class FrameDecryptor extends Transform {
         this.#fill += n;
         offset += n;
       }
+      // A handed-over input (contracts/chunk-ownership.ts) is ours: its memory goes back once its frame is opened.
+      const recycle = recyclerOf(chunk);
+      if (recycle) this.#held.push({ frame: this.#counter, memory: chunk.buffer as ArrayBuffer, recycle });
       callback();
     } catch (error) {
       callback(error as Error);
@@ -278,6 +295,7 @@ export class FrameDecryptor extends Transform {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#parts = [];
+    this.#held = [];
     callback(error);
   }
 }
