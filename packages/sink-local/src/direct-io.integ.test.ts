@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import type { Readable } from 'node:stream';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { recyclerOf } from '@shmsnap/core/plugin-kit';
 import { createLocalSink } from './local-sink.js';
 import { openDirectReadStream, openPositionalReads, type DirectReadStreamOptions, type PositionalReads } from './direct-reads.js';
@@ -21,26 +22,33 @@ function alignedBytes(length: number): Uint8Array {
   return new Uint8Array(memory.buffer, 0, length);
 }
 
-describe('positional reads with O_DIRECT', () => {
-  let dir: string;
-  let path: string;
-  // Not a multiple of 4 KiB: the last block is partial.
-  const content = randomBytes(3 * 1024 * KiB + 1234);
+/**
+ * A scratch directory for one describe block, with `content` in a file named `name` (when given); removed
+ * after. SHMSNAP_TEST_DIRECT_DIR runs these on another file system (tmpfs, XFS) than the default's.
+ */
+function useScratch(name?: string, content?: Buffer): { dir: () => string; path: () => string } {
+  let dir = '';
   before(async () => {
     dir = await mkdtemp(join(process.env.SHMSNAP_TEST_DIRECT_DIR ?? tmpdir(), 'shmsnap-direct-'));
-    path = join(dir, 'ae001100.dat');
-    await writeFile(path, content);
+    if (name && content) await writeFile(join(dir, name), content);
   });
   after(() => rm(dir, { recursive: true, force: true }));
+  return { dir: () => dir, path: () => join(dir, name ?? '') };
+}
+
+describe('positional reads with O_DIRECT', () => {
+  // Not a multiple of 4 KiB: the last block is partial.
+  const content = randomBytes(3 * 1024 * KiB + 1234);
+  const scratch = useScratch('ae001100.dat', content);
 
   async function reads(direct: boolean): Promise<PositionalReads> {
-    return openPositionalReads(await open(path, 'r'), path, direct);
+    return openPositionalReads(await open(scratch.path(), 'r'), scratch.path(), direct);
   }
 
   it('reads aligned ranges into aligned memory through O_DIRECT, and the bytes are the file\'s', async (t) => {
     const r = await reads(true);
     try {
-      if (!r.direct) t.diagnostic(`this file system refused O_DIRECT at open (${dir}): the reads below went through the page cache`);
+      if (!r.direct) t.diagnostic(`this file system refused O_DIRECT at open (${scratch.dir()}): the reads below went through the page cache`);
       const whole = alignedBytes(content.length);
       assert.equal(await r.read(whole, 0), content.length, 'the whole file, its partial last block included');
       assert.ok(Buffer.from(whole).equals(content));
@@ -80,9 +88,9 @@ describe('positional reads with O_DIRECT', () => {
       assert.equal(await r.read(misaligned, 0), 256 * KiB);
       assert.ok(Buffer.from(misaligned).equals(content.subarray(0, 256 * KiB)));
       // ext4 (this project's machines) is known to refuse it: there the reader must have fallen back.
-      const ext4 = (await statfs(dir)).type === 0xef53;
+      const ext4 = (await statfs(scratch.dir())).type === 0xef53;
       if (ext4) assert.equal(r.direct, false, 'after a refusal, reads go through the page cache');
-      else t.diagnostic(`not ext4 (${dir}): whether O_DIRECT refused unaligned memory here is not known, only the bytes were checked`);
+      else t.diagnostic(`not ext4 (${scratch.dir()}): whether O_DIRECT refused unaligned memory here is not known, only the bytes were checked`);
       const again = alignedBytes(64 * KiB);
       assert.equal(await r.read(again, 64 * KiB), 64 * KiB);
       assert.ok(Buffer.from(again).equals(content.subarray(64 * KiB, 128 * KiB)));
@@ -105,19 +113,12 @@ describe('positional reads with O_DIRECT', () => {
 });
 
 describe('sequential reads with O_DIRECT', () => {
-  let dir: string;
-  let path: string;
   const content = randomBytes(5 * 1024 * KiB + 777);
-  before(async () => {
-    dir = await mkdtemp(join(process.env.SHMSNAP_TEST_DIRECT_DIR ?? tmpdir(), 'shmsnap-direct-stream-'));
-    path = join(dir, 'ae001100.dat.zst');
-    await writeFile(path, content);
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
+  const scratch = useScratch('ae001100.dat.zst', content);
 
   async function readAll(options: DirectReadStreamOptions): Promise<{ bytes: Buffer; chunks: number } | undefined> {
-    const handle = await open(path, 'r');
-    const stream = await openDirectReadStream(handle, path, { ...options, size: content.length });
+    const handle = await open(scratch.path(), 'r');
+    const stream = await openDirectReadStream(handle, scratch.path(), { ...options, size: content.length });
     if (!stream) {
       await handle.close();
       return undefined;
@@ -137,7 +138,7 @@ describe('sequential reads with O_DIRECT', () => {
     it(`reads ${c.what}`, async (t) => {
       const got = await readAll(c.options);
       if (!got) {
-        t.skip(`O_DIRECT or aligned memory is not available for ${dir}: the sink reads through the page cache there`);
+        t.skip(`O_DIRECT or aligned memory is not available for ${scratch.dir()}: the sink reads through the page cache there`);
         return;
       }
       assert.equal(got.bytes.length, c.to - c.from);
@@ -146,10 +147,10 @@ describe('sequential reads with O_DIRECT', () => {
   }
 
   it('leaves a read of less than 1 MiB to the page cache (a manifest, a small segment)', async () => {
-    const handle = await open(path, 'r');
+    const handle = await open(scratch.path(), 'r');
     try {
-      assert.equal(await openDirectReadStream(handle, path, { chunkBytes: 2048 * KiB, start: 0, end: 1024 * KiB - 1, size: content.length }), undefined);
-      assert.equal(await openDirectReadStream(handle, path, { chunkBytes: 2048 * KiB, size: 4096 }), undefined);
+      assert.equal(await openDirectReadStream(handle, scratch.path(), { chunkBytes: 2048 * KiB, start: 0, end: 1024 * KiB - 1, size: content.length }), undefined);
+      assert.equal(await openDirectReadStream(handle, scratch.path(), { chunkBytes: 2048 * KiB, size: 4096 }), undefined);
     } finally {
       await handle.close();
     }
@@ -167,12 +168,20 @@ describe('sequential reads with O_DIRECT', () => {
     assert.ok(second.bytes.equals(content.subarray(1024 * KiB + 4096)));
   });
 
-  it('hands out chunks the consumer may keep: later reads do not change them', async (t) => {
-    const stream = await openDirectReadStream(await open(path, 'r'), path, { chunkBytes: 64 * KiB, size: content.length });
+  /** A stream of 64 KiB chunks over the whole file; undefined (and the test skipped) where O_DIRECT is not to be had. */
+  async function streamOf64KiB(t: TestContext, options: { signal?: AbortSignal } = {}): Promise<Readable | undefined> {
+    const handle = await open(scratch.path(), 'r');
+    const stream = await openDirectReadStream(handle, scratch.path(), { chunkBytes: 64 * KiB, size: content.length, ...options });
     if (!stream) {
+      await handle.close();
       t.skip('O_DIRECT or aligned memory is not available here');
-      return;
     }
+    return stream;
+  }
+
+  it('hands out chunks the consumer may keep: later reads do not change them', async (t) => {
+    const stream = await streamOf64KiB(t);
+    if (!stream) return;
     const kept: Buffer[] = [];
     for await (const chunk of stream) kept.push(chunk as Buffer);
     // 80+ chunks through two slots: a chunk lent from a slot would have been overwritten many times over.
@@ -181,11 +190,8 @@ describe('sequential reads with O_DIRECT', () => {
   });
 
   it('reuses the memory of chunks its consumer gives back, and the bytes stay right', async (t) => {
-    const stream = await openDirectReadStream(await open(path, 'r'), path, { chunkBytes: 64 * KiB, size: content.length });
-    if (!stream) {
-      t.skip('O_DIRECT or aligned memory is not available here');
-      return;
-    }
+    const stream = await streamOf64KiB(t);
+    if (!stream) return;
     const copies: Buffer[] = [];
     const memories = new Set<ArrayBufferLike>();
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -202,11 +208,8 @@ describe('sequential reads with O_DIRECT', () => {
 
   it('stops on abort with an AbortError and closes the file', async (t) => {
     const controller = new AbortController();
-    const stream = await openDirectReadStream(await open(path, 'r'), path, { chunkBytes: 64 * KiB, size: content.length, signal: controller.signal });
-    if (!stream) {
-      t.skip('O_DIRECT or aligned memory is not available here');
-      return;
-    }
+    const stream = await streamOf64KiB(t, { signal: controller.signal });
+    if (!stream) return;
     let seen = 0;
     await assert.rejects(
       (async () => {
@@ -224,11 +227,7 @@ describe('sequential reads with O_DIRECT', () => {
 });
 
 describe('writes with O_DIRECT (a backup through the local sink)', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(process.env.SHMSNAP_TEST_DIRECT_DIR ?? tmpdir(), 'shmsnap-direct-write-'));
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
+  const scratch = useScratch();
 
   it('writes aligned memory, unaligned memory, unaligned positions and a partial last block, byte for byte, and commits them', async () => {
     // Aligned views (as a segment's windows), then a Buffer (unaligned memory), then an odd length that
@@ -243,14 +242,14 @@ describe('writes with O_DIRECT (a backup through the local sink)', () => {
     const expected = Buffer.concat(pieces);
     for (const directIo of [true, false]) {
       const name = directIo ? 'ae001100.dat' : 'ae001101.dat';
-      const sink = createLocalSink(dir, { directIo });
+      const sink = createLocalSink(scratch.dir(), { directIo });
       const writer = await sink.openWriter(name, { expectedBytes: expected.length });
       for (const piece of pieces) if (!writer.stream.write(piece)) await new Promise((resolve) => writer.stream.once('drain', resolve));
       writer.stream.end();
       await new Promise((resolve) => writer.stream.once('finish', resolve));
       const info = await writer.commit();
       assert.equal(info.size, expected.length);
-      assert.ok((await readFile(join(dir, name))).equals(expected), `directIo ${directIo}: the file holds what was written`);
+      assert.ok((await readFile(join(scratch.dir(), name))).equals(expected), `directIo ${directIo}: the file holds what was written`);
     }
   });
 });

@@ -44,47 +44,59 @@ async function openBypass(path: string): Promise<FileHandle | undefined> {
   return open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_DIRECT).catch(() => undefined);
 }
 
+/** The two descriptors of one file: `bypass` (O_DIRECT) until the kernel refuses it, then undefined. */
+interface ReadWays {
+  readonly handle: FileHandle;
+  bypass: FileHandle | undefined;
+}
+
+/**
+ * Reads `length` bytes of the file at `position` into `target` from
+ * `offset`, until they are all there or the file ends; the bytes read. Whole
+ * blocks at aligned positions go through `ways.bypass`, the rest through the
+ * page cache, and so does everything once the kernel refused the bypass
+ * (EINVAL: alignment, file system), which clears it.
+ */
+async function readFully(ways: ReadWays, target: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const at = position + done;
+    const left = length - done;
+    const bypass = ways.bypass;
+    const blocks = bypass && at % BLOCK === 0 ? left - (left % BLOCK) : 0;
+    let bytesRead: number;
+    if (blocks > 0) {
+      try {
+        ({ bytesRead } = await bypass!.read(target, offset + done, blocks, at));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+        ways.bypass = undefined;
+        continue;
+      }
+    } else {
+      ({ bytesRead } = await ways.handle.read(target, offset + done, left, at));
+    }
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
 /**
  * Reads of `handle` (open for reading), with a second descriptor of `path`
  * opened O_DIRECT when `direct`; that open failing leaves ordinary reads.
  */
 export async function openPositionalReads(handle: FileHandle, path: string, direct: boolean): Promise<PositionalReads> {
-  let bypass = direct ? await openBypass(path) : undefined;
+  const original = direct ? await openBypass(path) : undefined;
+  const ways: ReadWays = { handle, bypass: original };
   let closed: Promise<void> | undefined;
-  const stopBypass = (): void => {
-    const was = bypass;
-    bypass = undefined;
-    void was?.close().catch(() => undefined);
-  };
   return {
     get direct() {
-      return bypass !== undefined;
+      return ways.bypass !== undefined;
     },
-    async read(target, position) {
-      let done = 0;
-      while (done < target.length) {
-        const at = position + done;
-        const left = target.length - done;
-        const blocks = bypass && at % BLOCK === 0 ? left - (left % BLOCK) : 0;
-        let bytesRead: number;
-        if (blocks > 0) {
-          try {
-            ({ bytesRead } = await bypass!.read(target, done, blocks, at));
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-            // Refused (alignment, file system): the page cache from here on.
-            stopBypass();
-            continue;
-          }
-        } else {
-          ({ bytesRead } = await handle.read(target, done, left, at));
-        }
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done;
-    },
-    close: () => (closed ??= Promise.all([handle.close(), bypass?.close()]).then(() => undefined)),
+    read: (target, position) => readFully(ways, target, 0, target.length, position),
+    // FileHandle.close waits for the operations in progress on it.
+    close: () => (closed ??= Promise.all([handle.close(), original?.close()]).then(() => undefined)),
   };
 }
 
@@ -161,8 +173,8 @@ class DirectReadStream extends Readable {
   readonly #handle: FileHandle;
   /** The O_DIRECT descriptor, closed at the end whatever happened. */
   readonly #bypassHandle: FileHandle;
-  /** The same while the kernel accepts it; undefined after a refusal. */
-  #bypass: FileHandle | undefined;
+  /** The descriptors reads take (the bypass until the kernel refuses it). */
+  readonly #ways: ReadWays;
   readonly #chunkBytes: number;
   readonly #end: number | undefined;
   #next: number;
@@ -185,36 +197,16 @@ class DirectReadStream extends Readable {
     this.#memory = memory;
     this.#handle = handle;
     this.#bypassHandle = bypass;
-    this.#bypass = bypass;
+    this.#ways = { handle, bypass };
     this.#freeSlots = [...slots];
     this.#chunkBytes = slots[0]!.length;
     this.#next = options.start ?? 0;
     this.#end = options.end;
   }
 
-  /** Fills `slot` from `position` (`asked` bytes) until full or the end: O_DIRECT for whole blocks, the cache for the rest. */
+  /** Fills `slot` from `position` (`asked` bytes) until full or the end of the file. */
   async #fill(slot: Uint8Array, position: number, asked: number): Promise<{ slot: Uint8Array; bytes: number; asked: number }> {
-    let done = 0;
-    while (done < asked) {
-      const at = position + done;
-      const left = asked - done;
-      const blocks = this.#bypass && at % BLOCK === 0 ? left - (left % BLOCK) : 0;
-      let bytesRead: number;
-      if (blocks > 0) {
-        try {
-          ({ bytesRead } = await this.#bypass!.read(slot, done, blocks, at));
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-          this.#bypass = undefined;
-          continue;
-        }
-      } else {
-        ({ bytesRead } = await this.#handle.read(slot, done, left, at));
-      }
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    return { slot, bytes: done, asked };
+    return { slot, bytes: await readFully(this.#ways, slot, 0, asked, position), asked };
   }
 
   #issue(): void {
