@@ -27,8 +27,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { addAbortSignal, Readable } from 'node:stream';
 import { handOver, MemoryStock } from '@shmsnap/core/plugin-kit';
 
-/** The alignment kept for direct reads: a page, a multiple of any logical block size in use. */
-const BLOCK = 4096;
+/** The alignment kept for direct reads and writes: a page, a multiple of any logical block size in use. */
+export const BLOCK = 4096;
 
 export interface PositionalReads {
   /** Reads into all of `target` from `position` until it is full or the file ends; the bytes read. */
@@ -38,10 +38,11 @@ export interface PositionalReads {
   readonly direct: boolean;
 }
 
-/** A second descriptor of `path` that bypasses the page cache; undefined where the kernel has none or refuses it. */
-async function openBypass(path: string): Promise<FileHandle | undefined> {
+/** A second descriptor of `path`, for reading or writing, that bypasses the page cache; undefined where the kernel has none or refuses it. */
+export async function openBypass(path: string, access: 'read' | 'write' = 'read'): Promise<FileHandle | undefined> {
   if (fsConstants.O_DIRECT === undefined) return undefined;
-  return open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_DIRECT).catch(() => undefined);
+  const mode = access === 'read' ? fsConstants.O_RDONLY : fsConstants.O_WRONLY;
+  return open(path, mode | fsConstants.O_NOFOLLOW | fsConstants.O_DIRECT).catch(() => undefined);
 }
 
 /** The two descriptors of one file: `bypass` (O_DIRECT) until the kernel refuses it, then undefined. */
@@ -170,7 +171,6 @@ export interface DirectReadStreamOptions {
  * flight has settled.
  */
 class DirectReadStream extends Readable {
-  readonly #handle: FileHandle;
   /** The O_DIRECT descriptor, closed at the end whatever happened. */
   readonly #bypassHandle: FileHandle;
   /** The descriptors reads take (the bypass until the kernel refuses it). */
@@ -195,7 +195,6 @@ class DirectReadStream extends Readable {
     super({ highWaterMark: options.chunkBytes });
     const slots = Array.from({ length: SLOTS }, (_, i) => memory.subarray(i * options.chunkBytes, (i + 1) * options.chunkBytes));
     this.#memory = memory;
-    this.#handle = handle;
     this.#bypassHandle = bypass;
     this.#ways = { handle, bypass };
     this.#freeSlots = [...slots];
@@ -272,7 +271,7 @@ class DirectReadStream extends Readable {
     void Promise.allSettled([...this.#unsettled])
       .then(() => {
         releaseMemory(this.#memory);
-        return Promise.allSettled([this.#handle.close(), this.#bypassHandle.close()]);
+        return Promise.allSettled([this.#ways.handle.close(), this.#bypassHandle.close()]);
       })
       .then(() => callback(error));
   }

@@ -65,7 +65,7 @@ import {
   type SweepEntry,
   type SweepOptions,
 } from '@shmsnap/core/plugin-kit';
-import { openDirectReadStream, openPositionalReads } from './direct-reads.js';
+import { BLOCK, openBypass, openDirectReadStream, openPositionalReads } from './direct-reads.js';
 
 export interface LocalSinkOptions {
   /**
@@ -234,7 +234,7 @@ class FileSink extends Writable {
 
   /** Writes `chunk` at `position`: its whole 4 KiB blocks through O_DIRECT where it is in use, the rest through the page cache. */
   async #writeAt(chunk: Uint8Array, position: number): Promise<void> {
-    const blocks = this.#bypass && position % 4096 === 0 ? chunk.length - (chunk.length % 4096) : 0;
+    const blocks = this.#bypass && position % BLOCK === 0 ? chunk.length - (chunk.length % BLOCK) : 0;
     if (blocks === 0) return writeFully(this.handle, chunk, this.path, position);
     try {
       await writeFully(this.#bypass!, blocks === chunk.length ? chunk : chunk.subarray(0, blocks), this.path, position);
@@ -595,10 +595,7 @@ export function createLocalSink(location: string, options: LocalSinkOptions = {}
         throw error;
       }
       // The same temp file, for writes of whole blocks past the page cache (directIo); none where the kernel refuses.
-      const bypass =
-        directIo && fsConstants.O_DIRECT !== undefined
-          ? await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW | fsConstants.O_DIRECT).catch(() => undefined)
-          : undefined;
+      const bypass = directIo ? await openBypass(tempPath, 'write') : undefined;
       const stream = new FileSink(handle, join(directory, name), writerOptions.expectedBytes, bypass);
       const file = new TempFile(handle, tempPath, directory, name, fsync);
       return createSinkWriter({
