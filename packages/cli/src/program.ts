@@ -27,6 +27,7 @@ import { loadPlugins, pluginRequests, pluginSettingsOf } from './plugins.js';
 import { Output } from './render/output.js';
 import { commandNamed, isCleanExit, jsonRequested, reportExitsOf, usageError, UsageExit } from './usage.js';
 import { TOOL_VERSION } from './version.js';
+import { useAddonCrc32 } from './crc32-engine.js';
 
 export function createProgram(context: CliContext): Command {
   const program = new Command('shmsnap')
@@ -105,6 +106,7 @@ async function registryFor(argv: readonly string[], streams: CliContext['streams
 export async function runCli(argv: readonly string[], context: Partial<Omit<CliContext, 'setExit'>> = {}): Promise<number> {
   let status = EXIT_OK;
   const streams = context.streams ?? process;
+  useAddonCrc32();
   let registry = context.registry;
   if (registry === undefined) {
     const loaded = await registryFor(argv, streams);

@@ -29,6 +29,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { crc32Engine } from '@shmsnap/core/plugin-kit';
 import { zstdBindingPath } from './zstd-binding.js';
 
 export type WorkerFailureKind = 'corrupt' | 'too-much' | 'trailing' | 'truncated' | 'short' | 'compress' | 'memory';
@@ -65,11 +66,19 @@ export type ToWorker =
 /**
  * The worker's whole program, as plain JavaScript run with `eval: true`: a
  * source string needs no file beside the compiled code and survives any
- * transpiler. The binding's path comes in `workerData`.
+ * transpiler. The binding's path comes in `workerData`, and the module of
+ * the main thread's CRC-32 engine when it has one (core's checksum.ts; the
+ * result is zlib's either way).
  */
 const WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
-const { crc32 } = require('node:zlib');
+// The same results either way: an engine that does not load here costs speed, not the restore.
+const crc32 = (() => {
+  try {
+    if (workerData.crc32Module && typeof require(workerData.crc32Module).crc32 === 'function') return require(workerData.crc32Module).crc32;
+  } catch {}
+  return require('node:zlib').crc32;
+})();
 const zstd = require(workerData.bindingPath);
 const OUTPUT = 1024 * 1024;
 /** Direct decoding writes this much of the segment per call (a view, not a buffer). */
@@ -305,7 +314,7 @@ class WorkerPool {
   constructor(readonly limit: number) {}
 
   #spawn(): PoolEntry {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bindingPath: zstdBindingPath() } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bindingPath: zstdBindingPath(), crc32Module: crc32Engine().module } });
     const entry: PoolEntry = { worker, listener: undefined, alive: true };
     worker.on('message', (message: FromWorker) => entry.listener?.(message));
     const lost = (reason: string): void => {

@@ -61,6 +61,7 @@ export type * from './contracts/key-provider.js';
 export type * from './contracts/frame-cipher.js';
 export { handOver, isHandedOver, MemoryStock, recyclerOf } from './contracts/chunk-ownership.js';
 export { nodeFrameCipher } from './crypto/node-frame-cipher.js';
+export { crc32Engine, useCrc32Engine, type Crc32Engine, type Crc32Function } from './pipeline/checksum.js';
 export * from './crypto/key-providers.js';
 export { DEFAULT_SCRYPT, type ScryptParameters } from './crypto/keys.js';
 export { DEFAULT_FRAME_BYTES } from './crypto/frames.js';

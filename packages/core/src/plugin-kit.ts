@@ -25,7 +25,7 @@ export type * from './contracts/frame-cipher.js';
 export { handOver, isHandedOver, MemoryStock, recyclerOf } from './contracts/chunk-ownership.js';
 export { assertObjectName, assertObjectPath, isObjectName, objectNameProblem } from './format/object-name.js';
 export { retryDelayMs, retryOperation, withRetry, type RetryEvent, type RetryOptions, type RetryPolicy } from './plugins/with-retry.js';
-export { crc32, crc32Combine, createCrc32Meter, type Crc32Meter, type Crc32MeterOptions, type Crc32Result } from './pipeline/checksum.js';
+export { crc32, crc32Combine, crc32Engine, createCrc32Meter, type Crc32Engine, type Crc32Meter, type Crc32MeterOptions, type Crc32Result } from './pipeline/checksum.js';
 export { pipelineSettled } from './pipeline/settle.js';
 export { createSinkWriter, type SinkWriterOptions } from './plugins/sink-writer.js';
 export { redactUrlLocation } from './plugins/redact-location.js';

@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include "aead.h"
+#include "crc32.h"
 
 #include <sys/file.h>
 #include <sys/ipc.h>
@@ -356,6 +357,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Attachment", Attachment::Define(env));
   exports.Set("maxViewBytes", Napi::Number::New(env, static_cast<double>(kMaxViewBytes)));
   shmsnap::RegisterAead(env, exports);
+  shmsnap::RegisterCrc32(env, exports);
   return exports;
 }
 

@@ -87,6 +87,13 @@ export interface ShmBinding {
    */
   readonly gcmSeal?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], out: Uint8Array) => void;
   readonly gcmOpen?: (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, out: Uint8Array) => boolean;
+  /**
+   * zlib's CRC-32 of `bytes` continued from `previous` (native/crc32.cc), for
+   * core's CRC-32 engine (crc32-engine.ts). Present only on x86-64 with
+   * PCLMULQDQ and SSE4.1; absent from the in-memory binding and from an addon
+   * built before it. Throws TypeError unless bytes is a Uint8Array.
+   */
+  readonly crc32?: (bytes: Uint8Array, previous: number) => number;
 }
 
 /** How the shm source, the shm target and fixtures are given a binding. */

@@ -17,3 +17,4 @@ export * from './hidden-segments.js';
 export * from './shm-clear.js';
 export * from './file-lock.js';
 export { addonFrameCipher } from './frame-cipher.js';
+export { addonCrc32Engine } from './crc32-engine.js';

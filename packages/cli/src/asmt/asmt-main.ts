@@ -37,6 +37,7 @@ import { observeRun, reportRun } from '../run-report/report.js';
 import { withRunFacts, type RunFacts } from '../run-report/run-facts.js';
 import type { RunOperation } from '../run-report/record.js';
 import { ALL_INSTANCES, isAsmtExit, parseAsmtArguments, type AsmtOptions } from './asmt-options.js';
+import { useAddonCrc32 } from '../crc32-engine.js';
 
 interface Streams {
   readonly stdout: NodeJS.WritableStream;
@@ -348,6 +349,7 @@ class AsmtRun {
 }
 
 export async function runAsmt(argv: readonly string[], streams: Streams = process): Promise<number> {
+  useAddonCrc32();
   const args = argv.slice(2);
   const program = basename(argv[1] ?? 'asmt').replace(/\.js$/, '');
   const parsed = parseAsmtArguments(args, availableParallelism(), program);

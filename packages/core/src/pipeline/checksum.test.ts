@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { createCrc32Meter, crc32, crc32Combine } from './checksum.js';
+import zlib from 'node:zlib';
+import { createCrc32Meter, crc32, crc32Combine, crc32Engine, useCrc32Engine, type Crc32Engine } from './checksum.js';
 import { isShmsnapError } from '../errors.js';
 
 async function meter(data: Buffer, options: Parameters<typeof createCrc32Meter>[0]) {
@@ -64,5 +65,40 @@ describe('Crc32Meter', () => {
   it('fails with SIZE_MISMATCH when bytes are missing or extra', async () => {
     await assert.rejects(meter(data, { object: 'o', what: 'raw bytes', expectedBytes: data.length + 1 }), (e: unknown) => isShmsnapError(e, 'SIZE_MISMATCH'));
     await assert.rejects(meter(data, { object: 'o', what: 'raw bytes', expectedBytes: data.length - 1 }), (e: unknown) => isShmsnapError(e, 'SIZE_MISMATCH'));
+  });
+});
+
+describe('useCrc32Engine', () => {
+  it('takes an engine that agrees with zlib, and every crc32 and meter of this thread then goes through it', async () => {
+    const before = crc32Engine();
+    let calls = 0;
+    const counting: Crc32Engine = { name: 'counting', crc32: (data, previous) => (calls++, zlib.crc32(data, previous)) };
+    try {
+      useCrc32Engine(counting);
+      assert.equal(crc32Engine(), counting);
+      calls = 0;
+      assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+      assert.equal(calls, 1);
+      const data = randomBytes(10_000);
+      assert.equal((await meter(data, { object: 'o', what: 'raw bytes' })).crc32, zlib.crc32(data));
+      assert.equal(calls, 11, 'the meter checksummed its ten chunks with the engine');
+    } finally {
+      useCrc32Engine(before);
+    }
+    assert.equal(crc32Engine(), before);
+  });
+
+  it('refuses, with INTERNAL naming it, an engine that differs from zlib at any length it checks, and keeps the one in use', () => {
+    const before = crc32Engine();
+    // Right for short inputs and wrong from 256 bytes on: a broken fold behind a table for short ones looks like this.
+    const broken: Crc32Engine = { name: 'broken fold', crc32: (data, previous) => zlib.crc32(data, previous) ^ (data.length >= 256 ? 1 : 0) };
+    assert.throws(
+      () => useCrc32Engine(broken),
+      (error: unknown) => isShmsnapError(error, 'INTERNAL') && /broken fold/.test(String((error as Error).message)) && /256 bytes/.test(String((error as Error).message)),
+    );
+    assert.equal(crc32Engine(), before);
+    const ignoresPrevious: Crc32Engine = { name: 'no previous', crc32: (data) => zlib.crc32(data) };
+    assert.throws(() => useCrc32Engine(ignoresPrevious), (error: unknown) => isShmsnapError(error, 'INTERNAL'));
+    assert.equal(crc32Engine(), before);
   });
 });

@@ -1,17 +1,73 @@
 /**
  * CRC-32 (the zlib/gzip polynomial, as ASMT uses) computed in-stream.
  *
- * Engine: Node's built-in `zlib.crc32` (measured 4.7 GB/s on this machine's
- * class, against 1.9 GB/s for the `crc-32` package; see ARCHITECTURE.md).
- * It is the only place that names the engine.
+ * Every CRC-32 shmsnap computes goes through `crc32` here, on any thread.
+ * Engine: Node's built-in `zlib.crc32` unless a faster one was installed with
+ * `useCrc32Engine` (the CLI installs the addon's PCLMULQDQ fold: 16-21 GB/s
+ * against zlib.crc32's 2.9-3.9 GB/s on this project's VM, 64 KiB to 4 MiB
+ * calls, 2026-12-03). The engine is process-wide, not an option of each
+ * pipeline, because the checksum is computed in every package (the pipeline,
+ * both codecs, the zstd workers) and its result does not depend on it: an
+ * engine is accepted only after it gave zlib's result on every check vector.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import { errChecksumMismatch, errSizeMismatch } from '../errors.js';
+import { errChecksumMismatch, errInternal, errSizeMismatch } from '../errors.js';
+
+/** Continues the CRC-32 `previous` over `data`; MUST give what zlib.crc32 gives. */
+export type Crc32Function = (data: Uint8Array, previous: number) => number;
+
+export interface Crc32Engine {
+  /** Says which engine in diagnostics: `zlib`, `addon (pclmul)`. */
+  readonly name: string;
+  readonly crc32: Crc32Function;
+  /**
+   * A CommonJS module (a native addon) whose `crc32` export is this same
+   * engine, for worker threads to load; absent: workers use zlib's.
+   */
+  readonly module?: string;
+}
+
+const ZLIB_ENGINE: Crc32Engine = { name: 'zlib', crc32: (data, previous) => zlib.crc32(data, previous) };
+
+let engine: Crc32Engine = ZLIB_ENGINE;
+let update: Crc32Function = ZLIB_ENGINE.crc32;
+
+/** Lengths around the fold's block sizes and thresholds (16, 64, 256 bytes), and a large one. */
+const CHECK_LENGTHS = [0, 1, 7, 15, 16, 17, 63, 64, 65, 255, 256, 257, 1000, 4096 + 13, 65536 + 129];
+
+/**
+ * Makes `candidate` the CRC-32 engine of this thread, after checking it
+ * against zlib on lengths from 0 to 64 KiB at odd offsets and starting
+ * values; INTERNAL (and the engine unchanged) if any differs.
+ */
+export function useCrc32Engine(candidate: Crc32Engine): void {
+  const data = new Uint8Array(65536 + 200);
+  for (let i = 0, x = 0x9e3779b9; i < data.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    data[i] = x >>> 24;
+  }
+  for (const [i, length] of CHECK_LENGTHS.entries()) {
+    const view = data.subarray(i * 3, i * 3 + length);
+    const previous = (0x5bd1e995 * (i + 1)) >>> 0;
+    const want = zlib.crc32(view, previous) >>> 0;
+    const got = candidate.crc32(view, previous) >>> 0;
+    if (got !== want) {
+      throw errInternal(`the CRC-32 engine ${candidate.name} gives ${got.toString(16)} for ${length} bytes where zlib gives ${want.toString(16)}`);
+    }
+  }
+  engine = candidate;
+  update = candidate.crc32;
+}
+
+/** The engine in use on this thread (zlib's until `useCrc32Engine`). */
+export function crc32Engine(): Crc32Engine {
+  return engine;
+}
 
 /** Continues `previous` (0 to start) over `data`. */
 export function crc32(data: Uint8Array, previous = 0): number {
-  return zlib.crc32(data, previous) >>> 0;
+  return update(data, previous) >>> 0;
 }
 
 // ---- combining CRCs of concatenated pieces (zlib's crc32_combine, written from the maths) ----
@@ -106,7 +162,7 @@ export class Crc32Meter extends Transform {
       callback(errSizeMismatch(this.#options.object, expected, this.#bytes + chunk.length, `${this.#options.what} (or more)`));
       return;
     }
-    if (this.#options.crc32 !== false) this.#crc = zlib.crc32(chunk, this.#crc) >>> 0;
+    if (this.#options.crc32 !== false) this.#crc = update(chunk, this.#crc) >>> 0;
     this.#bytes += chunk.length;
     this.#options.onBytes?.(chunk.length);
     this.#options.observe?.(chunk);
