@@ -10,7 +10,7 @@ import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { hasPieceIndex, isShmsnapError, type PieceIndex } from '@shmsnap/core';
-import { crc32 } from '@shmsnap/core/plugin-kit';
+import { crc32, handOver } from '@shmsnap/core/plugin-kit';
 import { fillIndexContent } from '@shmsnap/core/testkit';
 import { ASMT_HEADER_BYTES } from './asmt-header.js';
 import { createGzipCodec } from './codec-gzip.js';
@@ -114,4 +114,33 @@ describe('gzip with independent pieces', () => {
     wrongCrc.writeUInt32LE((wrongCrc.readUInt32LE(stored.length - 8) ^ 1) >>> 0, stored.length - 8);
     await refuse(wrongCrc, pieces, /CHECKSUM_MISMATCH/, 'a wrong trailer CRC');
   });
+
+  it('gives handed-over read chunks back only once the queue has passed them and every group reading them inflated; poisoned memory then cannot reach the output', async () => {
+    const data = indexLike(9 * PIECE * 2 + 4321);
+    const { stored, pieces } = await encode(data);
+    assert.ok(pieces);
+    for (const size of [5000, 2 * PIECE + 17, 3 * PIECE]) {
+      const given: ArrayBuffer[] = [];
+      const returned = new Map<ArrayBuffer, number>();
+      const parts: Buffer[] = [];
+      for (let at = 0; at < stored.length; at += size) {
+        const part = stored.subarray(at, at + size);
+        const memory = new ArrayBuffer(part.length);
+        new Uint8Array(memory).set(part);
+        given.push(memory);
+        // A recycler that ruins the memory at once: had the decoder read it after giving it back, the output would differ.
+        parts.push(handOver(Buffer.from(memory), (back) => {
+          returned.set(back, (returned.get(back) ?? 0) + 1);
+          new Uint8Array(back).fill(0xa5);
+        }));
+      }
+      const out = await collect(codec.createDecoder({ rawSize: data.length, objectName: 'x.dat.gz', threads: 3, pieces }), parts);
+      assert.ok(out.equals(data), `${size}-byte chunks: the output is the raw bytes`);
+      await new Promise((resolve) => setImmediate(resolve));
+      const groupChunks: ArrayBuffer[] = given.filter((_, i) => (i + 1) * size > pieces.offset && i * size < stored.length - 8);
+      for (const memory of groupChunks) assert.equal(returned.get(memory), 1, `${size}-byte chunks: each read chunk holding group bytes came back once`);
+      assert.ok([...returned.values()].every((n) => n === 1), 'none came back twice');
+    }
+  });
 });
+
