@@ -51,6 +51,17 @@ export abstract class ZstdWorkerStream extends Duplex {
   readonly #job = nextJob++;
   readonly #direct: boolean;
   readonly #decoding: boolean;
+  /**
+   * Batch memory the worker gave back (decoding), for the next batches
+   * instead of fresh pages (a fault each to fill). Measured on a zstd
+   * restore from s3rver (small HTTP chunks, all batched): 488 against 478
+   * MB/s, 5.8 against 5.9 CPU-s, 4 runs each: within the noise, kept for
+   * the allocations it saves.
+   */
+  readonly #spareBatches: ArrayBuffer[] = [];
+  readonly #keepBatch = (memory: ArrayBuffer): void => {
+    if (memory.byteLength === INPUT_BATCH && this.#spareBatches.length < QUEUED_INPUTS + 1) this.#spareBatches.push(memory);
+  };
   /** Recyclers of the inputs sent with giveBack, in order: the worker gives them back in that order. */
   readonly #recyclers: ((memory: ArrayBuffer) => void)[] = [];
   /** Direct decoding, destroyed mid-job: called once the worker answers that it let go of the memory. */
@@ -116,22 +127,23 @@ export abstract class ZstdWorkerStream extends Duplex {
       }
       let offset = 0;
       while (offset < chunk.length) {
-        this.#batch ??= new Uint8Array(INPUT_BATCH);
+        this.#batch ??= new Uint8Array(this.#spareBatches.pop() ?? new ArrayBuffer(INPUT_BATCH));
         const n = Math.min(chunk.length - offset, INPUT_BATCH - this.#batchFill);
         this.#batch.set(chunk.subarray(offset, offset + n), this.#batchFill);
         this.#batchFill += n;
         offset += n;
-        if (this.#batchFill === INPUT_BATCH) inputs.push({ bytes: this.#takeBatch() });
+        if (this.#batchFill === INPUT_BATCH) inputs.push(this.#takeBatch());
       }
     }
     this.#send(inputs, callback);
   }
 
-  #takeBatch(): Uint8Array {
+  /** The gathered input; decoding, the worker gives its memory back for a later batch. */
+  #takeBatch(): { bytes: Uint8Array; recycle?: (memory: ArrayBuffer) => void } {
     const batch = this.#batchFill === INPUT_BATCH ? this.#batch! : this.#batch!.subarray(0, this.#batchFill);
     this.#batch = undefined;
     this.#batchFill = 0;
-    return batch;
+    return this.#decoding ? { bytes: batch, recycle: this.#keepBatch } : { bytes: batch };
   }
 
   #send(inputs: readonly { bytes: Uint8Array; recycle?: (memory: ArrayBuffer) => void }[], callback: Callback): void {
@@ -163,7 +175,7 @@ export abstract class ZstdWorkerStream extends Duplex {
   protected finish(callback: Callback): void {
     // What is still gathered goes first; every queued input has been handed over by then (writes complete in order).
     if (this.#batchFill > 0) {
-      this.#send([{ bytes: this.#takeBatch() }], (error) => (error ? callback(error) : this.finish(callback)));
+      this.#send([this.#takeBatch()], (error) => (error ? callback(error) : this.finish(callback)));
       return;
     }
     void this.#leasing.then((worker) => {
