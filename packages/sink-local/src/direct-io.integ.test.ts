@@ -3,6 +3,7 @@
 // (memory not aligned) falls back to the page cache, and the end of the file
 // reads short, not past it.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { recyclerOf } from '@shmsnap/core/plugin-kit';
 import { createLocalSink } from './local-sink.js';
-import { openDirectReadStream, openPositionalReads, type DirectReadStreamOptions, type PositionalReads } from './direct-reads.js';
+import { openBypass, openDirectReadStream, openPositionalReads, type DirectReadStreamOptions, type PositionalReads } from './direct-reads.js';
 
 const KiB = 1024;
 // Node's WebAssembly, which @types/node (no DOM library) does not declare.
@@ -252,4 +253,31 @@ describe('writes with O_DIRECT (a backup through the local sink)', () => {
       assert.ok((await readFile(join(scratch.dir(), name))).equals(expected), `directIo ${directIo}: the file holds what was written`);
     }
   });
+
+  it("stages a codec's unaligned chunks in aligned memory and writes them past the page cache; only the last partial block is cached", async (t) => {
+    // A codec's output: Buffers at odd offsets in memory and of odd lengths, none of which O_DIRECT takes as it is.
+    const whole = randomBytes(9 * 1024 * KiB + 777);
+    const source = Buffer.concat([Buffer.alloc(13), whole]).subarray(13);
+    const sink = createLocalSink(scratch.dir(), { directIo: true });
+    const writer = await sink.openWriter('ae001102.dat.zst', { expectedBytes: whole.length });
+    for (let at = 0; at < whole.length; at += 100_003) {
+      if (!writer.stream.write(source.subarray(at, at + 100_003))) await new Promise((resolve) => writer.stream.once('drain', resolve));
+    }
+    writer.stream.end();
+    await new Promise((resolve) => writer.stream.once('finish', resolve));
+    await writer.commit();
+    const path = join(scratch.dir(), 'ae001102.dat.zst');
+    // fincore (util-linux) counts the file's pages in the page cache: O_DIRECT writes leave none behind.
+    const fincore = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' });
+    if (fincore.status !== 0) t.diagnostic(`fincore unavailable (${fincore.error?.message ?? fincore.stderr.trim()}): the page cache was not checked`);
+    else {
+      const resident = Number(fincore.stdout.trim());
+      const probe = await openBypass(path, 'write');
+      await probe?.close();
+      if (probe) assert.ok(resident <= 8 * KiB, `${resident} bytes of the file in the page cache: the staged writes went through it`);
+      else t.diagnostic(`${scratch.dir()} refuses O_DIRECT: the writes went through the page cache (${resident} bytes cached)`);
+    }
+    assert.ok((await readFile(path)).equals(whole), 'the file holds what was written');
+  });
 });
+

@@ -109,9 +109,10 @@ const WASM_PAGE = 64 * 1024;
  * Page-aligned memory in plain JavaScript: a WebAssembly memory is mapped
  * whole, so its first byte starts a page, which O_DIRECT needs and a Buffer
  * does not promise. Undefined where it cannot be had (no WebAssembly, an
- * address-space limit): reads then go through the page cache.
+ * address-space limit): reads then go through the page cache, and so do
+ * the writes the local sink would have staged in it (local-sink.ts).
  */
-function alignedMemory(bytes: number): Uint8Array | undefined {
+export function alignedMemory(bytes: number): Uint8Array | undefined {
   const pooled = idleMemories.findIndex((memory) => memory.length === bytes);
   if (pooled >= 0) return idleMemories.splice(pooled, 1)[0];
   try {
@@ -131,7 +132,7 @@ function alignedMemory(bytes: number): Uint8Array | undefined {
 const idleMemories: Uint8Array[] = [];
 const IDLE_MEMORIES = 4;
 
-function releaseMemory(memory: Uint8Array): void {
+export function releaseMemory(memory: Uint8Array): void {
   if (idleMemories.length < IDLE_MEMORIES) idleMemories.push(memory);
 }
 

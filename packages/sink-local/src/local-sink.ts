@@ -65,7 +65,7 @@ import {
   type SweepEntry,
   type SweepOptions,
 } from '@shmsnap/core/plugin-kit';
-import { BLOCK, openBypass, openDirectReadStream, openPositionalReads } from './direct-reads.js';
+import { alignedMemory, BLOCK, openBypass, openDirectReadStream, openPositionalReads, releaseMemory } from './direct-reads.js';
 
 export interface LocalSinkOptions {
   /**
@@ -213,6 +213,14 @@ async function fsyncDirectory(path: string): Promise<void> {
   }
 }
 
+/**
+ * Bytes staged in aligned memory before one O_DIRECT write, for chunks the
+ * kernel will not take from where they are (a codec's output buffers). A
+ * zstd backup's 1.4 GB of output otherwise went through the page cache,
+ * ~1.2 CPU-s per GB at the fsync on this machine, against one copy here.
+ */
+const STAGE_BYTES = 4 * 1024 * 1024;
+
 /** A Writable over a file handle that counts bytes and waits for in-flight writes before closing. */
 class FileSink extends Writable {
   bytes = 0;
@@ -220,6 +228,14 @@ class FileSink extends Writable {
   /** The same file opened O_DIRECT (writes of whole blocks), closed with the stream; undefined once the kernel refused it. */
   #bypass: FileHandle | undefined;
   readonly #bypassHandle: FileHandle | undefined;
+  /**
+   * Once the kernel refused a chunk's memory: everything from `#stageAt` (a
+   * block boundary) on is gathered here and written a stage at a time past
+   * the cache; the last partial block goes through the cache at the end.
+   */
+  #stage: Uint8Array | undefined;
+  #stageFill = 0;
+  #stageAt = 0;
 
   constructor(
     private readonly handle: FileHandle,
@@ -234,17 +250,74 @@ class FileSink extends Writable {
 
   /** Writes `chunk` at `position`: its whole 4 KiB blocks through O_DIRECT where it is in use, the rest through the page cache. */
   async #writeAt(chunk: Uint8Array, position: number): Promise<void> {
+    if (this.#stage) return this.#stageChunk(chunk);
     const blocks = this.#bypass && position % BLOCK === 0 ? chunk.length - (chunk.length % BLOCK) : 0;
     if (blocks === 0) return writeFully(this.handle, chunk, this.path, position);
     try {
       await writeFully(this.#bypass!, blocks === chunk.length ? chunk : chunk.subarray(0, blocks), this.path, position);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-      // Refused (memory not aligned, file system): the page cache from here on; the same bytes, written again.
+      // Refused: this memory is not aligned (or the file system refuses). Stage from here on, or else the page cache.
+      this.#stage = alignedMemory(STAGE_BYTES);
+      if (this.#stage) {
+        this.#stageAt = position;
+        return this.#stageChunk(chunk);
+      }
       this.#bypass = undefined;
       return writeFully(this.handle, chunk, this.path, position);
     }
     if (blocks < chunk.length) await writeFully(this.handle, chunk.subarray(blocks), this.path, position + blocks);
+  }
+
+  async #stageChunk(chunk: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(chunk.length - offset, STAGE_BYTES - this.#stageFill);
+      this.#stage!.set(chunk.subarray(offset, offset + n), this.#stageFill);
+      this.#stageFill += n;
+      offset += n;
+      if (this.#stageFill === STAGE_BYTES) await this.#flushStage();
+    }
+  }
+
+  /** Writes what is staged: whole blocks past the cache, a last partial block (`final` only) through it. */
+  async #flushStage(final = false): Promise<void> {
+    const stage = this.#stage!;
+    const blocks = this.#stageFill - (this.#stageFill % BLOCK);
+    if (blocks > 0 && this.#bypass) {
+      try {
+        await writeFully(this.#bypass, stage.subarray(0, blocks), this.path, this.#stageAt);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+        this.#bypass = undefined; // the file system refuses: these bytes and the rest through the cache
+      }
+    }
+    const cached = this.#bypass ? blocks : 0;
+    if (final || !this.#bypass) {
+      await writeFully(this.handle, stage.subarray(cached, this.#stageFill), this.path, this.#stageAt + cached);
+      this.#stageAt += this.#stageFill;
+      this.#stageFill = 0;
+    } else {
+      stage.copyWithin(0, blocks, this.#stageFill);
+      this.#stageAt += blocks;
+      this.#stageFill -= blocks;
+    }
+    if (!this.#bypass) {
+      // No more staging: later chunks go straight to the cache.
+      releaseMemory(stage);
+      this.#stage = undefined;
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.#stage) {
+      callback();
+      return;
+    }
+    this.#inFlight = this.#flushStage(true).then(
+      () => callback(),
+      (error: unknown) => callback(toShmsnapError(error, 'write', this.path)),
+    );
   }
 
   #tooMany(adding: number): ShmsnapError | undefined {
@@ -314,7 +387,11 @@ class FileSink extends Writable {
     // shared memory that is about to be detached).
     void this.#inFlight
       .catch(() => undefined)
-      .then(() => this.#bypassHandle?.close())
+      .then(() => {
+        if (this.#stage) releaseMemory(this.#stage);
+        this.#stage = undefined;
+        return this.#bypassHandle?.close();
+      })
       .catch(() => undefined)
       .then(() => callback(error));
   }
