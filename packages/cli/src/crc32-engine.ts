@@ -9,16 +9,11 @@
 import { useCrc32Engine } from '@shmsnap/core';
 import { addonCrc32Engine } from '@shmsnap/shm-native';
 
-/** Returns the name of the engine now in use. */
-export function useAddonCrc32(): string {
+export function useAddonCrc32(): void {
   try {
     const engine = addonCrc32Engine();
-    if (engine) {
-      useCrc32Engine(engine);
-      return engine.name;
-    }
+    if (engine) useCrc32Engine(engine);
   } catch {
-    // ADDON_MISSING (no addon for this host) or INTERNAL (it disagreed with zlib): zlib's, below.
+    // ADDON_MISSING (no addon for this host) or INTERNAL (it disagreed with zlib): zlib's stays.
   }
-  return 'zlib';
 }

@@ -73,7 +73,13 @@ function inflateGroup(stored: readonly Buffer[], last: boolean, rawBytes: number
 export class GzipPieceDecoder extends Duplex {
   readonly #options: GzipPieceDecoderOptions;
   readonly #queue = new ByteQueue((chunk) => this.#spent(chunk));
-  /** Read chunks with a recycler, and how many started groups still read them; absent once spent and unused. */
+  /**
+   * Read chunks with a recycler, and their references: the queue's until it
+   * has passed the chunk, and one per started group reading it. The queue's
+   * goes a microtask late: the group being taken counts itself right after
+   * its views, and a view just taken (the prefix, the trailer) is read in
+   * that same step.
+   */
   readonly #readers = new Map<Buffer, number>();
   #phase: 'prefix' | 'groups' | 'trailer' | 'done' = 'prefix';
   #header: AsmtHeader | undefined;
@@ -105,6 +111,7 @@ export class GzipPieceDecoder extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
     this.#received += chunk.length;
+    if (chunk.length > 0 && recyclerOf(chunk)) this.#readers.set(chunk, 1);
     this.#queue.push(chunk);
     this.#pendingWrite = callback;
     this.#pump();
@@ -191,11 +198,14 @@ export class GzipPieceDecoder extends Duplex {
   #start(index: number, sources: Buffer[], stored: Buffer[]): void {
     const { objectName } = this.#options;
     this.#jobs.started();
-    for (const source of sources) this.#readers.set(source, (this.#readers.get(source) ?? 0) + 1);
+    for (const source of sources) {
+      const n = this.#readers.get(source);
+      if (n !== undefined) this.#readers.set(source, n + 1);
+    }
     inflateGroup(stored, index === this.#groups - 1, this.#rawBytesOf(index), objectName, index).then(
       (raw) => {
         // zlib has read every stored byte ('end'), so the chunks may go back.
-        for (const source of sources) this.#release(source);
+        for (const source of sources) if (this.#readers.has(source)) this.#release(source);
         this.#done(index, raw);
       },
       // A failed inflate may still be reading on the thread pool: its chunks are left to the collector.
@@ -203,29 +213,19 @@ export class GzipPieceDecoder extends Duplex {
     );
   }
 
-  /** The queue has passed `chunk`. */
+  /** The queue has passed `chunk`: its own reference goes, after this step (see `#readers`). */
   #spent(chunk: Buffer): void {
-    const recycle = recyclerOf(chunk);
-    if (recycle === undefined) return;
-    // Decided after this step: the group being taken registers as a reader
-    // right after its views, and a view just taken (the prefix, the trailer)
-    // is read in this same step.
-    queueMicrotask(() => {
-      const readers = this.#readers.get(chunk);
-      if (readers === undefined) recycle(chunk.buffer as ArrayBuffer);
-      else this.#readers.set(chunk, -readers); // negative: spent, |n| groups still reading
-    });
+    if (this.#readers.has(chunk)) queueMicrotask(() => this.#release(chunk));
   }
 
-  /** A group that read `chunk` is done with it. */
+  /** One reference to `chunk` is gone; the last gives its memory back. */
   #release(chunk: Buffer): void {
-    const n = this.#readers.get(chunk);
-    if (n === undefined) return;
-    if (n === -1) {
+    const n = this.#readers.get(chunk)!;
+    if (n > 1) this.#readers.set(chunk, n - 1);
+    else {
       this.#readers.delete(chunk);
       recyclerOf(chunk)!(chunk.buffer as ArrayBuffer);
-    } else if (n === 1) this.#readers.delete(chunk);
-    else this.#readers.set(chunk, n > 0 ? n - 1 : n + 1);
+    }
   }
 
   #done(index: number, raw: Buffer[] | undefined, error?: unknown): void {

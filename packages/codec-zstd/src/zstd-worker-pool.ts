@@ -75,7 +75,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 // The same results either way: an engine that does not load here costs speed, not the restore.
 const crc32 = (() => {
   try {
-    if (workerData.crc32Module && typeof require(workerData.crc32Module).crc32 === 'function') return require(workerData.crc32Module).crc32;
+    const engine = workerData.crc32Module ? require(workerData.crc32Module).crc32 : undefined;
+    if (typeof engine === 'function') return engine;
   } catch {}
   return require('node:zlib').crc32;
 })();

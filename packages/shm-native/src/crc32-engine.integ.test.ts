@@ -72,6 +72,7 @@ describe('the addon CRC-32', { skip: hasClmul ? false : `not x86-64 with pclmulq
     const engine = addonCrc32Engine(binding);
     assert.ok(engine);
     assert.equal(engine.module, addonPathOf(binding));
+    assert.equal(addonCrc32Engine(binding), engine, 'the same engine for the same binding: installing it again is free');
     const before = crc32Engine();
     try {
       useCrc32Engine(engine); // checks it against zlib

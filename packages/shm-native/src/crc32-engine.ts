@@ -7,8 +7,11 @@
 import type { Crc32Engine } from '@shmsnap/core';
 import { addonPathOf, loadShmBinding, type ShmBinding } from './binding.js';
 
+const engines = new WeakMap<ShmBinding, Crc32Engine>();
+
 /**
- * The addon's CRC-32 engine, with the addon's path for worker threads;
+ * The addon's CRC-32 engine, with the addon's path for worker threads, the
+ * same object for the same binding (so installing it again costs nothing);
  * undefined when `binding` has none (a processor without PCLMULQDQ, the
  * in-memory binding, an addon built before it): the caller keeps zlib's.
  * Throws ADDON_MISSING as `loadShmBinding` when the addon does not load.
@@ -16,6 +19,11 @@ import { addonPathOf, loadShmBinding, type ShmBinding } from './binding.js';
 export function addonCrc32Engine(binding: ShmBinding = loadShmBinding()): Crc32Engine | undefined {
   const { crc32 } = binding;
   if (!crc32) return undefined;
-  const module = addonPathOf(binding);
-  return { name: 'shm-native CRC-32 (pclmul)', crc32: (data, previous) => crc32(data, previous), ...(module ? { module } : {}) };
+  let engine = engines.get(binding);
+  if (!engine) {
+    const module = addonPathOf(binding);
+    engine = { name: 'shm-native CRC-32 (pclmul)', crc32, ...(module ? { module } : {}) };
+    engines.set(binding, engine);
+  }
+  return engine;
 }

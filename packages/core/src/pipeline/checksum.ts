@@ -31,7 +31,6 @@ export interface Crc32Engine {
 const ZLIB_ENGINE: Crc32Engine = { name: 'zlib', crc32: (data, previous) => zlib.crc32(data, previous) };
 
 let engine: Crc32Engine = ZLIB_ENGINE;
-let update: Crc32Function = ZLIB_ENGINE.crc32;
 
 /** Lengths around the fold's block sizes and thresholds (16, 64, 256 bytes), and a large one. */
 const CHECK_LENGTHS = [0, 1, 7, 15, 16, 17, 63, 64, 65, 255, 256, 257, 1000, 4096 + 13, 65536 + 129];
@@ -39,9 +38,11 @@ const CHECK_LENGTHS = [0, 1, 7, 15, 16, 17, 63, 64, 65, 255, 256, 257, 1000, 409
 /**
  * Makes `candidate` the CRC-32 engine of this thread, after checking it
  * against zlib on lengths from 0 to 64 KiB at odd offsets and starting
- * values; INTERNAL (and the engine unchanged) if any differs.
+ * values; INTERNAL (and the engine unchanged) if any differs. The engine in
+ * use is taken again without a check (the CLI installs it on every run).
  */
 export function useCrc32Engine(candidate: Crc32Engine): void {
+  if (candidate === engine) return;
   const data = new Uint8Array(65536 + 200);
   for (let i = 0, x = 0x9e3779b9; i < data.length; i++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
@@ -57,7 +58,6 @@ export function useCrc32Engine(candidate: Crc32Engine): void {
     }
   }
   engine = candidate;
-  update = candidate.crc32;
 }
 
 /** The engine in use on this thread (zlib's until `useCrc32Engine`). */
@@ -67,7 +67,7 @@ export function crc32Engine(): Crc32Engine {
 
 /** Continues `previous` (0 to start) over `data`. */
 export function crc32(data: Uint8Array, previous = 0): number {
-  return update(data, previous) >>> 0;
+  return engine.crc32(data, previous) >>> 0;
 }
 
 // ---- combining CRCs of concatenated pieces (zlib's crc32_combine, written from the maths) ----
@@ -162,7 +162,7 @@ export class Crc32Meter extends Transform {
       callback(errSizeMismatch(this.#options.object, expected, this.#bytes + chunk.length, `${this.#options.what} (or more)`));
       return;
     }
-    if (this.#options.crc32 !== false) this.#crc = update(chunk, this.#crc) >>> 0;
+    if (this.#options.crc32 !== false) this.#crc = engine.crc32(chunk, this.#crc) >>> 0;
     this.#bytes += chunk.length;
     this.#options.onBytes?.(chunk.length);
     this.#options.observe?.(chunk);
