@@ -11,6 +11,8 @@
  *   has closed (chunks may be views of shared memory); `handOver` and
  *   `isHandedOver`, for chunks whose memory passes to the consumer.
  * - Encryption: the `FrameCipher` contract, for a faster AES-256-GCM.
+ * - Inflating: the `InflateEngine` contract, for a codec that decodes into
+ *   memory it is given (a segment) instead of into fresh Buffers.
  *
  * The conformance kits to run from a plugin's own tests are in
  * `@shmsnap/core/testkit`.
@@ -22,6 +24,7 @@ export type { SharedWindows, SharedWindowsHandle } from './contracts/target.js';
 export { definePlugin, PLUGIN_API_VERSION, type ShmsnapPlugin } from './contracts/plugin.js';
 export { hasPieceIndex } from './contracts/codec.js';
 export type * from './contracts/frame-cipher.js';
+export type * from './contracts/inflate-engine.js';
 export { handOver, isHandedOver, MemoryStock, recyclerOf } from './contracts/chunk-ownership.js';
 export { assertObjectName, assertObjectPath, isObjectName, objectNameProblem } from './format/object-name.js';
 export { retryDelayMs, retryOperation, withRetry, type RetryEvent, type RetryOptions, type RetryPolicy } from './plugins/with-retry.js';

@@ -24,6 +24,8 @@
 // and SSE4.1; elsewhere the function is absent and callers keep zlib's.
 #include "crc32.h"
 
+#include <zlib.h>
+
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -176,6 +178,20 @@ void RegisterCrc32(Napi::Env env, Napi::Object exports) {
   (void)env;
   (void)exports;
 #endif
+}
+
+uint32_t Crc32Update(uint32_t previous, const uint8_t* p, size_t length) {
+#ifdef SHMSNAP_CRC32_CLMUL
+  if (g_clmul) return Update(previous, p, length);
+#endif
+  uLong c = previous;
+  while (length > 0) {  // zlib takes 32-bit lengths
+    const uInt step = length > (1u << 30) ? (1u << 30) : static_cast<uInt>(length);
+    c = crc32(c, p, step);
+    p += step;
+    length -= step;
+  }
+  return static_cast<uint32_t>(c);
 }
 
 }  // namespace shmsnap

@@ -9,6 +9,7 @@
 
 #include "aead.h"
 #include "crc32.h"
+#include "inflate.h"
 
 #include <sys/file.h>
 #include <sys/ipc.h>
@@ -358,6 +359,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxViewBytes", Napi::Number::New(env, static_cast<double>(kMaxViewBytes)));
   shmsnap::RegisterAead(env, exports);
   shmsnap::RegisterCrc32(env, exports);
+  shmsnap::RegisterInflate(env, exports);
   return exports;
 }
 

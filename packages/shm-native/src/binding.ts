@@ -94,6 +94,21 @@ export interface ShmBinding {
    * built before it. Throws TypeError unless bytes is a Uint8Array.
    */
   readonly crc32?: (bytes: Uint8Array, previous: number) => number;
+  /**
+   * One zlib stream inflated into memory the caller gives, on the thread
+   * pool, with the CRC-32 of what it wrote (native/inflate.cc, Node's own
+   * zlib): windowBits -15 for raw deflate, 15 for zlib. For core's
+   * InflateEngine (inflate-engine.ts). Absent from the in-memory binding
+   * and from an addon built before it.
+   */
+  readonly Inflater?: new (windowBits: -15 | 15) => NativeInflater;
+}
+
+/** The addon's inflater: core's Inflater (contracts/inflate-engine.ts) as it is. */
+export interface NativeInflater {
+  inflate(input: Uint8Array, output: Uint8Array, crc: number): Promise<{ read: number; written: number; ended: boolean; crc32: number }>;
+  reset(): void;
+  close(): void;
 }
 
 /** How the shm source, the shm target and fixtures are given a binding. */

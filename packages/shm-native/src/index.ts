@@ -18,3 +18,4 @@ export * from './shm-clear.js';
 export * from './file-lock.js';
 export { addonFrameCipher } from './frame-cipher.js';
 export { addonCrc32Engine } from './crc32-engine.js';
+export { addonInflateEngine } from './inflate-engine.js';

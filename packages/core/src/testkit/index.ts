@@ -5,3 +5,4 @@ export * from './index-content.js';
 export { freeLoopbackPort } from './free-port.js';
 export { createSharedArrayMemory, GUARD_FILL, type SharedArrayMemory } from './shared-array-memory.js';
 export { describeFrameCipherConformance, type FrameCipherConformanceOptions } from './frame-cipher-conformance.js';
+export { describeInflateEngineConformance, type InflateEngineConformanceOptions } from './inflate-engine-conformance.js';
