@@ -7,10 +7,15 @@
  * sink it opens.
  */
 import { corePlugin, createRegistry, type Registry, type ShmsnapPlugin } from '@shmsnap/core';
-import { plugin as gzipPlugin } from '@shmsnap/codec-gzip';
+import { createGzipPlugin } from '@shmsnap/codec-gzip';
 import { plugin as zstdPlugin } from '@shmsnap/codec-zstd';
 import { plugin as localPlugin } from '@shmsnap/sink-local';
 import { plugin as s3Plugin } from '@shmsnap/sink-s3/provider';
+import { addonInflate } from './native-engines.js';
+
+const inflateEngine = addonInflate();
+/** gzip with the addon's inflater where it loads: restores into shared memory inflate straight into the segment. */
+const gzipPlugin = createGzipPlugin(inflateEngine ? { inflateEngine } : {});
 
 export const BUILTIN_PLUGINS: readonly ShmsnapPlugin[] = [localPlugin, s3Plugin, corePlugin, gzipPlugin, zstdPlugin];
 

@@ -27,7 +27,7 @@ import { loadPlugins, pluginRequests, pluginSettingsOf } from './plugins.js';
 import { Output } from './render/output.js';
 import { commandNamed, isCleanExit, jsonRequested, reportExitsOf, usageError, UsageExit } from './usage.js';
 import { TOOL_VERSION } from './version.js';
-import { useAddonCrc32 } from './crc32-engine.js';
+import { useAddonCrc32 } from './native-engines.js';
 
 export function createProgram(context: CliContext): Command {
   const program = new Command('shmsnap')

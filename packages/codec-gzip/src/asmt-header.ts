@@ -9,7 +9,7 @@
  * 16     8     crc32   u64 LE, CRC-32 of the raw bytes (upper 4 bytes 0)
  * ```
  */
-import { errCorruptObject, errConfigInvalid } from '@shmsnap/core/plugin-kit';
+import { errChecksumMismatch, errConfigInvalid, errCorruptObject, errSizeMismatch } from '@shmsnap/core/plugin-kit';
 
 export const ASMT_HEADER_BYTES = 24;
 /** The bytes "ASMT" read as a little-endian u32. */
@@ -82,4 +82,22 @@ export function parseAsmtHeader(buffer: Uint8Array, objectName: string): AsmtHea
     throw errCorruptObject(objectName, `ASMT header CRC-32 field 0x${crc.toString(16)} has bits above 32`);
   }
   return { rawSize: Number(segsz), rawCrc32: Number(crc) };
+}
+
+/** What a decoder was told of the segment, to check an ASMT header against. */
+export interface ExpectedSegment {
+  readonly objectName: string;
+  readonly rawSize: number;
+  readonly rawCrc32?: number;
+}
+
+/** Parses the header and checks it against the size (and CRC, when known) the caller recorded. */
+export function checkAsmtHeader(buffer: Uint8Array, expected: ExpectedSegment): AsmtHeader {
+  const { objectName, rawSize, rawCrc32 } = expected;
+  const header = parseAsmtHeader(buffer, objectName);
+  if (header.rawSize !== rawSize) throw errSizeMismatch(objectName, rawSize, header.rawSize, 'bytes in the ASMT header segment size');
+  if (rawCrc32 !== undefined && header.rawCrc32 !== rawCrc32 >>> 0) {
+    throw errChecksumMismatch(objectName, 'segment according to the ASMT header', rawCrc32, header.rawCrc32);
+  }
+  return header;
 }

@@ -2,10 +2,11 @@
  * The gzip codec: ASMT's `.dat.gz` format (a 24-byte header, then one gzip
  * member), written in parallel on Node's zlib and read strictly.
  */
-import type { Duplex } from 'node:stream';
-import { errConfigInvalid, type Codec, type CodecHeader, type DecodeOptions, type EncodeOptions } from '@shmsnap/core/plugin-kit';
+import { addAbortSignal, type Duplex } from 'node:stream';
+import { errConfigInvalid, type Codec, type CodecHeader, type DecodeOptions, type DirectDecodeOptions, type DirectDecoder, type EncodeOptions, type InflateEngine } from '@shmsnap/core/plugin-kit';
 import { ASMT_HEADER_BYTES, parseAsmtHeader } from './asmt-header.js';
 import { GzipDecoder } from './gzip-decoder.js';
+import { GzipPiecesDirectDecoder, GzipStreamDirectDecoder } from './gzip-direct-decoder.js';
 import { GzipEncoder } from './gzip-encoder.js';
 import { GzipPieceDecoder } from './gzip-piece-decoder.js';
 
@@ -18,6 +19,8 @@ const MIN_PIECE_BYTES = 1024;
 const MAX_PIECE_BYTES = 1024 * 1024 * 1024;
 /** Groups a piece decoder inflates at once, whatever the threads: each holds its stored and raw bytes (~3 MiB), and restores run several decoders at once. */
 const MAX_GROUPS_IN_FLIGHT = 2;
+/** Groups a direct decoder inflates at once: each holds only its stored bytes (~1.3 MiB), the raw ones land in the segment. */
+const MAX_DIRECT_GROUPS_IN_FLIGHT = 4;
 
 export interface GzipCodecOptions {
   /**
@@ -40,6 +43,14 @@ export interface GzipCodecOptions {
    * @default true
    */
   readonly independentPieces?: boolean;
+  /**
+   * Inflates into memory it is given (contracts/inflate-engine.ts; the CLI
+   * gives shm-native's addon): with one, the codec offers
+   * `createDirectDecoder`, and a restore into shared memory inflates
+   * straight into the segment. Without, every decode goes through node:zlib
+   * streams.
+   */
+  readonly inflateEngine?: InflateEngine;
 }
 
 function positiveInteger(option: string, value: number, min: number, max: number, objectName?: string): number {
@@ -60,6 +71,24 @@ export function createGzipCodec(codecOptions: GzipCodecOptions = {}): Codec {
   const pieceBytes = positiveInteger('gzip pieceBytes', codecOptions.pieceBytes ?? DEFAULT_PIECE_BYTES, MIN_PIECE_BYTES, MAX_PIECE_BYTES);
   const defaultThreads = positiveInteger('gzip threads', codecOptions.threads ?? DEFAULT_THREADS, 1, 1024);
   const independent = codecOptions.independentPieces ?? true;
+  const engine = codecOptions.inflateEngine;
+
+  const createDirectDecoder = (options: DirectDecodeOptions): DirectDecoder => {
+    const { objectName, rawSize, rawCrc32 } = options;
+    checkRawSize(objectName, rawSize);
+    const threads = positiveInteger('threads', options.threads ?? defaultThreads, 1, 1024, objectName);
+    const settings = {
+      rawSize,
+      objectName,
+      into: options.into,
+      engine: engine!,
+      inFlight: Math.min(threads, MAX_DIRECT_GROUPS_IN_FLIGHT),
+      ...(rawCrc32 === undefined ? {} : { rawCrc32 }),
+      ...(options.onBytes === undefined ? {} : { onBytes: options.onBytes }),
+    };
+    const decoder = options.pieces ? new GzipPiecesDirectDecoder({ ...settings, pieces: options.pieces }) : new GzipStreamDirectDecoder(settings);
+    return options.signal ? addAbortSignal(options.signal, decoder) : decoder;
+  };
 
   return {
     name: 'gzip',
@@ -115,6 +144,8 @@ export function createGzipCodec(codecOptions: GzipCodecOptions = {}): Codec {
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
     },
+
+    ...(engine ? { createDirectDecoder } : {}),
   };
 }
 

@@ -24,11 +24,10 @@ import {
   errChecksumMismatch,
   errCorruptObject,
   errPluginFailed,
-  errSizeMismatch,
   isShmsnapError,
   type ShmsnapError,
 } from '@shmsnap/core/plugin-kit';
-import { ASMT_HEADER_BYTES, parseAsmtHeader, type AsmtHeader } from './asmt-header.js';
+import { ASMT_HEADER_BYTES, checkAsmtHeader, parseAsmtHeader, type AsmtHeader } from './asmt-header.js';
 import { GZIP_TRAILER_BYTES, GzipHeaderParser, isZlibHeader } from './gzip-header.js';
 
 /** The ASMT header and the two bytes that tell gzip from zlib. */
@@ -157,24 +156,12 @@ export class GzipDecoder extends Duplex {
       rest.copy(this.#prefix, this.#prefixLength, 0, take);
       this.#prefixLength += take;
       rest = rest.subarray(take);
-      if (this.#header === undefined && this.#prefixLength >= ASMT_HEADER_BYTES) this.#checkHeader();
+      if (this.#header === undefined && this.#prefixLength >= ASMT_HEADER_BYTES) this.#header = checkAsmtHeader(this.#prefix, this.#options);
       if (this.#prefixLength < PREFIX_BYTES) return;
       this.#chooseWrapper();
       await this.#acceptBody(this.#prefix.subarray(ASMT_HEADER_BYTES));
     }
     await this.#acceptBody(rest);
-  }
-
-  #checkHeader(): void {
-    const { objectName, rawSize, rawCrc32 } = this.#options;
-    const header = parseAsmtHeader(this.#prefix, objectName);
-    if (header.rawSize !== rawSize) {
-      throw errSizeMismatch(objectName, rawSize, header.rawSize, 'bytes in the ASMT header segment size');
-    }
-    if (rawCrc32 !== undefined && header.rawCrc32 !== rawCrc32 >>> 0) {
-      throw errChecksumMismatch(objectName, 'segment according to the ASMT header', rawCrc32, header.rawCrc32);
-    }
-    this.#header = header;
   }
 
   #chooseWrapper(): void {

@@ -24,8 +24,8 @@
  */
 import { Duplex, addAbortSignal } from 'node:stream';
 import zlib from 'node:zlib';
-import { crc32, errChecksumMismatch, errCorruptObject, errSizeMismatch, isShmsnapError, recyclerOf, type PieceIndex } from '@shmsnap/core/plugin-kit';
-import { ASMT_HEADER_BYTES, parseAsmtHeader, type AsmtHeader } from './asmt-header.js';
+import { crc32, errChecksumMismatch, errCorruptObject, isShmsnapError, recyclerOf, type PieceIndex } from '@shmsnap/core/plugin-kit';
+import { ASMT_HEADER_BYTES, checkAsmtHeader, type AsmtHeader, type ExpectedSegment } from './asmt-header.js';
 import { ByteQueue } from './byte-queue.js';
 import { GZIP_TRAILER_BYTES, GzipHeaderParser } from './gzip-header.js';
 import { OrderedJobs } from './ordered-jobs.js';
@@ -41,6 +41,21 @@ export interface GzipPieceDecoderOptions {
 }
 
 type Callback = (error?: Error | null) => void;
+
+/**
+ * The bytes before the first piece: the ASMT header, checked against what
+ * the caller recorded, and a whole gzip header ending exactly there.
+ */
+export function checkPiecePrefix(prefix: Buffer, expected: ExpectedSegment): AsmtHeader {
+  const { objectName } = expected;
+  if (prefix.length < ASMT_HEADER_BYTES) throw errCorruptObject(objectName, 'the piece index starts inside the ASMT header');
+  const header = checkAsmtHeader(prefix, expected);
+  const parser = new GzipHeaderParser(objectName);
+  const body = prefix.subarray(ASMT_HEADER_BYTES);
+  const used = parser.feed(body);
+  if (!parser.done || used !== body.length) throw errCorruptObject(objectName, 'the gzip header does not end where the piece index says the compressed data starts');
+  return header;
+}
 
 /** Inflates one group on the thread pool; resolves to its raw bytes (as zlib gave them, one chunk per input part or so: not joined), or rejects with why it does not fit. */
 function inflateGroup(stored: readonly Buffer[], last: boolean, rawBytes: number, objectName: string, index: number): Promise<Buffer[]> {
@@ -165,7 +180,7 @@ export class GzipPieceDecoder extends Duplex {
     const { objectName, pieces, inFlight } = this.#options;
     if (this.#phase === 'prefix') {
       if (this.#queue.length < pieces.offset) return;
-      this.#checkPrefix(this.#queue.take(pieces.offset));
+      this.#header = checkPiecePrefix(this.#queue.take(pieces.offset), this.#options);
       this.#phase = 'groups';
     }
     while (this.#phase === 'groups' && !this.#readBlocked && this.#jobs.running < inFlight && this.#nextGroup < this.#groups) {
@@ -180,19 +195,6 @@ export class GzipPieceDecoder extends Duplex {
     if (this.#phase === 'trailer' && this.#queue.length > GZIP_TRAILER_BYTES) {
       throw errCorruptObject(objectName, 'bytes after the gzip member (a second member or trailing data)');
     }
-  }
-
-  #checkPrefix(prefix: Buffer): void {
-    const { objectName, rawSize, rawCrc32 } = this.#options;
-    if (prefix.length < ASMT_HEADER_BYTES) throw errCorruptObject(objectName, 'the piece index starts inside the ASMT header');
-    const header = parseAsmtHeader(prefix, objectName);
-    if (header.rawSize !== rawSize) throw errSizeMismatch(objectName, rawSize, header.rawSize, 'bytes in the ASMT header segment size');
-    if (rawCrc32 !== undefined && header.rawCrc32 !== rawCrc32 >>> 0) throw errChecksumMismatch(objectName, 'segment according to the ASMT header', rawCrc32, header.rawCrc32);
-    this.#header = header;
-    const parser = new GzipHeaderParser(objectName);
-    const body = prefix.subarray(ASMT_HEADER_BYTES);
-    const used = parser.feed(body);
-    if (!parser.done || used !== body.length) throw errCorruptObject(objectName, 'the gzip header does not end where the piece index says the compressed data starts');
   }
 
   #start(index: number, sources: Buffer[], stored: Buffer[]): void {

@@ -37,7 +37,7 @@ import { observeRun, reportRun } from '../run-report/report.js';
 import { withRunFacts, type RunFacts } from '../run-report/run-facts.js';
 import type { RunOperation } from '../run-report/record.js';
 import { ALL_INSTANCES, isAsmtExit, parseAsmtArguments, type AsmtOptions } from './asmt-options.js';
-import { useAddonCrc32 } from '../crc32-engine.js';
+import { useAddonCrc32 } from '../native-engines.js';
 
 interface Streams {
   readonly stdout: NodeJS.WritableStream;
