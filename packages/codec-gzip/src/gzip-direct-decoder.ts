@@ -42,6 +42,7 @@ import {
 } from '@shmsnap/core/plugin-kit';
 import { ASMT_HEADER_BYTES, checkAsmtHeader, parseAsmtHeader, type AsmtHeader } from './asmt-header.js';
 import { ByteQueue } from './byte-queue.js';
+import { ChunkReaders } from './chunk-readers.js';
 import { checkPiecePrefix } from './gzip-piece-decoder.js';
 import { GZIP_TRAILER_BYTES, GzipHeaderParser, isZlibHeader } from './gzip-header.js';
 
@@ -339,9 +340,9 @@ export class GzipStreamDirectDecoder extends DirectBase {
 /** With the manifest's piece index: groups inflated at once, each into its own range. */
 export class GzipPiecesDirectDecoder extends DirectBase {
   readonly #pieces: PieceIndex;
-  readonly #queue = new ByteQueue((chunk) => this.#spent(chunk));
-  /** Read chunks with a recycler and their references (the queue's, a microtask late, and one per group reading them), as in GzipPieceDecoder. */
-  readonly #readers = new Map<Buffer, number>();
+  readonly #queue = new ByteQueue((chunk) => this.#readers.spent(chunk));
+  /** Who still reads each recyclable chunk (chunk-readers.ts). */
+  readonly #readers = new ChunkReaders();
   #phase: 'prefix' | 'groups' | 'trailer' = 'prefix';
   #header: AsmtHeader | undefined;
   #nextGroup = 0;
@@ -370,7 +371,7 @@ export class GzipPiecesDirectDecoder extends DirectBase {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
     this.#received += chunk.length;
-    if (chunk.length > 0 && recyclerOf(chunk)) this.#readers.set(chunk, 1);
+    this.#readers.written(chunk);
     this.#queue.push(chunk);
     this.#pendingWrite = callback;
     this.#pump();
@@ -439,13 +440,10 @@ export class GzipPiecesDirectDecoder extends DirectBase {
   }
 
   #start(windows: SharedWindows, index: number, sources: Buffer[], stored: Buffer[]): void {
-    for (const source of sources) {
-      const n = this.#readers.get(source);
-      if (n !== undefined) this.#readers.set(source, n + 1);
-    }
+    this.#readers.acquire(sources);
     this.track(this.#inflateGroup(windows, index, stored)).then(
       () => {
-        for (const source of sources) if (this.#readers.has(source)) this.#release(source);
+        this.#readers.release(sources);
         this.#doneGroups += 1;
         this.#pump();
       },
@@ -476,19 +474,6 @@ export class GzipPiecesDirectDecoder extends DirectBase {
     this.#crcs[index] = output.crc;
   }
 
-  /** The queue has passed `chunk`: its own reference goes, after this step. */
-  #spent(chunk: Buffer): void {
-    if (this.#readers.has(chunk)) queueMicrotask(() => this.#release(chunk));
-  }
-
-  #release(chunk: Buffer): void {
-    const n = this.#readers.get(chunk)!;
-    if (n > 1) this.#readers.set(chunk, n - 1);
-    else {
-      this.#readers.delete(chunk);
-      recyclerOf(chunk)!(chunk.buffer as ArrayBuffer);
-    }
-  }
 
   #finish(): void {
     const { objectName } = this.options;

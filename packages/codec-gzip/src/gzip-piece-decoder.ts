@@ -24,9 +24,10 @@
  */
 import { Duplex, addAbortSignal } from 'node:stream';
 import zlib from 'node:zlib';
-import { crc32, errChecksumMismatch, errCorruptObject, isShmsnapError, recyclerOf, type PieceIndex } from '@shmsnap/core/plugin-kit';
+import { crc32, errChecksumMismatch, errCorruptObject, isShmsnapError, type PieceIndex } from '@shmsnap/core/plugin-kit';
 import { ASMT_HEADER_BYTES, checkAsmtHeader, type AsmtHeader, type ExpectedSegment } from './asmt-header.js';
 import { ByteQueue } from './byte-queue.js';
+import { ChunkReaders } from './chunk-readers.js';
 import { GZIP_TRAILER_BYTES, GzipHeaderParser } from './gzip-header.js';
 import { OrderedJobs } from './ordered-jobs.js';
 
@@ -87,15 +88,9 @@ function inflateGroup(stored: readonly Buffer[], last: boolean, rawBytes: number
 
 export class GzipPieceDecoder extends Duplex {
   readonly #options: GzipPieceDecoderOptions;
-  readonly #queue = new ByteQueue((chunk) => this.#spent(chunk));
-  /**
-   * Read chunks with a recycler, and their references: the queue's until it
-   * has passed the chunk, and one per started group reading it. The queue's
-   * goes a microtask late: the group being taken counts itself right after
-   * its views, and a view just taken (the prefix, the trailer) is read in
-   * that same step.
-   */
-  readonly #readers = new Map<Buffer, number>();
+  readonly #queue = new ByteQueue((chunk) => this.#readers.spent(chunk));
+  /** Who still reads each recyclable chunk (chunk-readers.ts). */
+  readonly #readers = new ChunkReaders();
   #phase: 'prefix' | 'groups' | 'trailer' | 'done' = 'prefix';
   #header: AsmtHeader | undefined;
   #nextGroup = 0;
@@ -126,7 +121,7 @@ export class GzipPieceDecoder extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
     this.#received += chunk.length;
-    if (chunk.length > 0 && recyclerOf(chunk)) this.#readers.set(chunk, 1);
+    this.#readers.written(chunk);
     this.#queue.push(chunk);
     this.#pendingWrite = callback;
     this.#pump();
@@ -200,14 +195,11 @@ export class GzipPieceDecoder extends Duplex {
   #start(index: number, sources: Buffer[], stored: Buffer[]): void {
     const { objectName } = this.#options;
     this.#jobs.started();
-    for (const source of sources) {
-      const n = this.#readers.get(source);
-      if (n !== undefined) this.#readers.set(source, n + 1);
-    }
+    this.#readers.acquire(sources);
     inflateGroup(stored, index === this.#groups - 1, this.#rawBytesOf(index), objectName, index).then(
       (raw) => {
         // zlib has read every stored byte ('end'), so the chunks may go back.
-        for (const source of sources) if (this.#readers.has(source)) this.#release(source);
+        this.#readers.release(sources);
         this.#done(index, raw);
       },
       // A failed inflate may still be reading on the thread pool: its chunks are left to the collector.
@@ -215,20 +207,6 @@ export class GzipPieceDecoder extends Duplex {
     );
   }
 
-  /** The queue has passed `chunk`: its own reference goes, after this step (see `#readers`). */
-  #spent(chunk: Buffer): void {
-    if (this.#readers.has(chunk)) queueMicrotask(() => this.#release(chunk));
-  }
-
-  /** One reference to `chunk` is gone; the last gives its memory back. */
-  #release(chunk: Buffer): void {
-    const n = this.#readers.get(chunk)!;
-    if (n > 1) this.#readers.set(chunk, n - 1);
-    else {
-      this.#readers.delete(chunk);
-      recyclerOf(chunk)!(chunk.buffer as ArrayBuffer);
-    }
-  }
 
   #done(index: number, raw: Buffer[] | undefined, error?: unknown): void {
     this.#jobs.ended(index, this.#failed ? undefined : raw);
