@@ -23,7 +23,7 @@
  *
  * Memory: the stored bytes of at most `inFlight` groups (views of the read
  * chunks, handed back to their producer once inflated), a view object per
- * output window, and the engine's inflaters (~45 KiB each).
+ * output window, and the engine's inflaters (~45 KiB each, closed with the decoder).
  */
 import { Writable } from 'node:stream';
 import {
@@ -123,7 +123,9 @@ abstract class DirectBase extends Writable implements DirectDecoder {
   readonly #opening: Promise<SharedWindows>;
   /** Inflate calls under way: each may be writing into the memory. */
   readonly #running = new Set<Promise<unknown>>();
-  readonly #inflaters: Inflater[] = [];
+  /** Every inflater made, and those idle for reuse. */
+  readonly #made: Inflater[] = [];
+  readonly #idle: Inflater[] = [];
   protected failed = false;
   protected outputBytes = 0;
   protected outputCrc = 0;
@@ -159,17 +161,21 @@ abstract class DirectBase extends Writable implements DirectDecoder {
     return this.#running.size;
   }
 
+  /** An idle raw inflater, reset, or a new one; every one made is closed by release(), used up or not. */
   protected takeInflater(format: 'raw' | 'zlib'): Inflater {
-    const reused = format === 'raw' ? this.#inflaters.pop() : undefined;
+    const reused = format === 'raw' ? this.#idle.pop() : undefined;
     if (reused) {
       reused.reset();
       return reused;
     }
-    return this.options.engine.createInflater(format);
+    const made = this.options.engine.createInflater(format);
+    this.#made.push(made);
+    return made;
   }
 
+  /** A raw inflater whose stream ended well, for the next group. */
   protected giveBack(inflater: Inflater): void {
-    this.#inflaters.push(inflater);
+    this.#idle.push(inflater);
   }
 
   protected range(inflater: Inflater, windows: SharedWindows, start: number, end: number, tooLong: () => Error): OutputRange {
@@ -189,7 +195,8 @@ abstract class DirectBase extends Writable implements DirectDecoder {
   /** Waits for every call that may touch the memory, then lets go of the memory and the inflaters. */
   protected async release(): Promise<void> {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
-    for (const inflater of this.#inflaters.splice(0)) inflater.close();
+    this.#idle.length = 0;
+    for (const inflater of this.#made.splice(0)) inflater.close();
     const windows = this.windows ?? (await this.#opening.catch(() => undefined));
     this.windows = undefined;
     await windows?.close();
@@ -307,7 +314,6 @@ export class GzipStreamDirectDecoder extends DirectBase {
     const windows = await this.open();
     const { objectName, rawSize } = this.options;
     const inflater = this.takeInflater(this.#wrapper === 'gzip' ? 'raw' : 'zlib');
-    this.giveBack(inflater); // closed with the decoder; one stream uses it throughout
     this.#output = this.range(inflater, windows, 0, rawSize, () => errCorruptObject(objectName, `inflates to more than ${rawSize} bytes (the segment size)`));
     return this.#output;
   }
