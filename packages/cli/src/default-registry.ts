@@ -11,11 +11,16 @@ import { createGzipPlugin } from '@shmsnap/codec-gzip';
 import { plugin as zstdPlugin } from '@shmsnap/codec-zstd';
 import { plugin as localPlugin } from '@shmsnap/sink-local';
 import { plugin as s3Plugin } from '@shmsnap/sink-s3/provider';
-import { addonInflate } from './native-engines.js';
+import { addonDeflate, addonInflate } from './native-engines.js';
 
 const inflateEngine = addonInflate();
-/** gzip with the addon's inflater where it loads: restores into shared memory inflate straight into the segment. */
-const gzipPlugin = createGzipPlugin(inflateEngine ? { inflateEngine } : {});
+const deflateEngine = addonDeflate();
+/**
+ * gzip with the addon's engines where it loads: restores into shared memory
+ * inflate straight into the segment, backups deflate each piece without a
+ * Buffer per piece for the collector.
+ */
+const gzipPlugin = createGzipPlugin({ ...(inflateEngine ? { inflateEngine } : {}), ...(deflateEngine ? { deflateEngine } : {}) });
 
 export const BUILTIN_PLUGINS: readonly ShmsnapPlugin[] = [localPlugin, s3Plugin, corePlugin, gzipPlugin, zstdPlugin];
 

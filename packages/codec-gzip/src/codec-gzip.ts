@@ -3,7 +3,7 @@
  * member), written in parallel on Node's zlib and read strictly.
  */
 import { addAbortSignal, type Duplex } from 'node:stream';
-import { errConfigInvalid, type Codec, type CodecHeader, type DecodeOptions, type DirectDecodeOptions, type DirectDecoder, type EncodeOptions, type InflateEngine } from '@shmsnap/core/plugin-kit';
+import { errConfigInvalid, type Codec, type CodecHeader, type DecodeOptions, type DirectDecodeOptions, type DirectDecoder, type DeflateEngine, type EncodeOptions, type InflateEngine } from '@shmsnap/core/plugin-kit';
 import { ASMT_HEADER_BYTES, parseAsmtHeader } from './asmt-header.js';
 import { GzipDecoder } from './gzip-decoder.js';
 import { GzipPiecesDirectDecoder, GzipStreamDirectDecoder } from './gzip-direct-decoder.js';
@@ -51,6 +51,14 @@ export interface GzipCodecOptions {
    * streams.
    */
   readonly inflateEngine?: InflateEngine;
+  /**
+   * Deflates the independent pieces of a backup (contracts/deflate-engine.ts;
+   * the CLI gives shm-native's addon) instead of node:zlib's one-shot calls:
+   * no piece-sized Buffer per piece for the collector, no copy, and the CRC-32
+   * of the raw bytes taken on the worker. The bytes written are the same
+   * format either way.
+   */
+  readonly deflateEngine?: DeflateEngine;
 }
 
 function positiveInteger(option: string, value: number, min: number, max: number, objectName?: string): number {
@@ -72,6 +80,7 @@ export function createGzipCodec(codecOptions: GzipCodecOptions = {}): Codec {
   const defaultThreads = positiveInteger('gzip threads', codecOptions.threads ?? DEFAULT_THREADS, 1, 1024);
   const independent = codecOptions.independentPieces ?? true;
   const engine = codecOptions.inflateEngine;
+  const deflateEngine = codecOptions.deflateEngine;
 
   const createDirectDecoder = (options: DirectDecodeOptions): DirectDecoder => {
     const { objectName, rawSize, rawCrc32 } = options;
@@ -119,6 +128,7 @@ export function createGzipCodec(codecOptions: GzipCodecOptions = {}): Codec {
         pieceBytes,
         independent,
         objectName,
+        ...(deflateEngine === undefined ? {} : { deflateEngine }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
     },

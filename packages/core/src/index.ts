@@ -59,6 +59,7 @@ export * from './location/preflight.js';
 export * from './host/asd-build.js';
 export type * from './contracts/key-provider.js';
 export type * from './contracts/frame-cipher.js';
+export type * from './contracts/deflate-engine.js';
 export type * from './contracts/inflate-engine.js';
 export { handOver, isHandedOver, MemoryStock, recyclerOf } from './contracts/chunk-ownership.js';
 export { nodeFrameCipher } from './crypto/node-frame-cipher.js';

@@ -24,6 +24,7 @@ export type { SharedWindows, SharedWindowsHandle } from './contracts/target.js';
 export { definePlugin, PLUGIN_API_VERSION, type ShmsnapPlugin } from './contracts/plugin.js';
 export { hasPieceIndex } from './contracts/codec.js';
 export type * from './contracts/frame-cipher.js';
+export type * from './contracts/deflate-engine.js';
 export type * from './contracts/inflate-engine.js';
 export { handOver, isHandedOver, MemoryStock, recyclerOf } from './contracts/chunk-ownership.js';
 export { assertObjectName, assertObjectPath, isObjectName, objectNameProblem } from './format/object-name.js';

@@ -9,6 +9,7 @@
 
 #include "aead.h"
 #include "crc32.h"
+#include "deflate.h"
 #include "inflate.h"
 
 #include <sys/file.h>
@@ -360,6 +361,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   shmsnap::RegisterAead(env, exports);
   shmsnap::RegisterCrc32(env, exports);
   shmsnap::RegisterInflate(env, exports);
+  shmsnap::RegisterDeflate(env, exports);
   return exports;
 }
 

@@ -102,6 +102,21 @@ export interface ShmBinding {
    * and from an addon built before it.
    */
   readonly Inflater?: new (windowBits: -15 | 15) => NativeInflater;
+  /**
+   * One raw deflate stream (level 1-9), a whole piece per call on the thread
+   * pool, each call's output an exact-size Buffer ending with a sync flush or
+   * the final block, with the input's CRC-32 (native/deflate.cc, Node's own
+   * zlib). For core's DeflateEngine (deflate-engine.ts). Absent from the
+   * in-memory binding and from an addon built before it.
+   */
+  readonly Deflater?: new (level: number) => NativeDeflater;
+}
+
+/** The addon's deflater: core's Deflater (contracts/deflate-engine.ts) as it is. */
+export interface NativeDeflater {
+  deflate(input: Uint8Array, last: boolean, crc: number): Promise<{ output: Buffer; crc32: number }>;
+  reset(): void;
+  close(): void;
 }
 
 /** The addon's inflater: core's Inflater (contracts/inflate-engine.ts) as it is. */

@@ -18,4 +18,5 @@ export * from './shm-clear.js';
 export * from './file-lock.js';
 export { addonFrameCipher } from './frame-cipher.js';
 export { addonCrc32Engine } from './crc32-engine.js';
+export { addonDeflateEngine } from './deflate-engine.js';
 export { addonInflateEngine } from './inflate-engine.js';

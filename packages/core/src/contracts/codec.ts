@@ -9,7 +9,10 @@
  * - The encoder turns exactly `rawSize` bytes into one stored object; more
  *   or fewer fail with SIZE_MISMATCH naming the object. When `needsRawCrc32`
  *   is set, the caller passes the CRC-32 of the raw bytes in advance (ASMT's
- *   header carries it before the data).
+ *   header carries it before the data), and the encoder MUST fail with
+ *   CHECKSUM_MISMATCH naming the object unless the bytes it was given have
+ *   that CRC-32: the pipeline takes no second CRC-32 of them (a segment
+ *   written between its pass and the encoder's is caught here).
  * - The decoder is strict and bounded: it emits exactly `rawSize` bytes or
  *   fails with CORRUPT_OBJECT / SIZE_MISMATCH / CHECKSUM_MISMATCH naming the
  *   object. It never emits more than `rawSize` bytes, and rejects trailing

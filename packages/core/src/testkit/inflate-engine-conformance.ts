@@ -13,10 +13,10 @@
  * second call while one runs.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import type { InflateEngine, Inflater } from '../contracts/inflate-engine.js';
+import { contentOf } from './mixed-content.js';
 
 export interface InflateEngineConformanceOptions {
   readonly engine: InflateEngine;
@@ -25,23 +25,6 @@ export interface InflateEngineConformanceOptions {
 }
 
 const GUARD = 0xa5;
-
-/** Compressible, deterministic bytes: runs, counters and hash noise. */
-function contentOf(length: number, seed: string): Buffer {
-  const out = Buffer.alloc(length);
-  for (let at = 0, n = 0; at < length; n++) {
-    const block = createHash('sha256').update(`${seed}:${n}`).digest();
-    const kind = n % 4;
-    if (kind === 0) at += block.copy(out, at);
-    else if (kind === 1) {
-      const end = Math.min(length, at + 200);
-      out.fill(block[0]!, at, end);
-      at = end;
-    }
-    else for (let i = 0; i < 32 && at < length; i++, at++) out[at] = (n + i) & 0xff;
-  }
-  return out;
-}
 
 /** Inflates all of `input` into `output` in steps of at most `inStep` / `outStep` bytes. */
 async function inflateInSteps(inflater: Inflater, input: Buffer, output: Buffer, inStep: number, outStep: number): Promise<{ read: number; written: number; ended: boolean; crc32: number }> {
