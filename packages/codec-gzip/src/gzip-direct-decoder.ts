@@ -48,6 +48,14 @@ import { GZIP_TRAILER_BYTES, GzipHeaderParser, isZlibHeader } from './gzip-heade
 
 /** Output views are made this big at most: a view is a JavaScript object per window, the memory is the segment's. */
 const VIEW_BYTES = 64 * 1024 * 1024;
+/**
+ * Output is faulted in (the memory's `prefault`: MADV_POPULATE_WRITE for a
+ * segment) this much at a time, just before it is inflated into: a fresh
+ * segment's pages are otherwise faulted one by one inside inflate. C on this
+ * machine, 256 MiB of fresh shm: 0.27-0.30 s written page by page, 0.10-0.18
+ * s populated + 0.04-0.06 s written (2026-12-03).
+ */
+const PREFAULT_BYTES = 4 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 
 export interface GzipDirectDecoderOptions {
@@ -76,6 +84,8 @@ class OutputRange {
   ended = false;
   #view: Uint8Array = EMPTY;
   #viewAt = 0;
+  /** Output below this was faulted in (or needs not be). */
+  #prefaultedTo = 0;
 
   constructor(
     private readonly windows: SharedWindows,
@@ -90,7 +100,7 @@ class OutputRange {
   async feed(input: Uint8Array): Promise<number> {
     let read = 0;
     while (!this.ended && read < input.length) {
-      const room = this.#room();
+      const room = await this.#room();
       const result = await this.inflater.inflate(input.subarray(read), room, this.crc);
       read += result.read;
       this.written += result.written;
@@ -106,14 +116,22 @@ class OutputRange {
     return read;
   }
 
-  /** The rest of the current view, or a new one; empty once the range is full. */
-  #room(): Uint8Array {
-    if (this.#viewAt < this.#view.length) return this.#view.subarray(this.#viewAt);
+  /** The rest of the current view (or a new one) up to the output faulted in; empty once the range is full. */
+  async #room(): Promise<Uint8Array> {
     const at = this.start + this.written;
-    const length = Math.min(this.end - at, VIEW_BYTES, this.windows.maxViewBytes);
-    this.#view = length > 0 ? this.windows.view(at, length) : EMPTY;
-    this.#viewAt = 0;
-    return this.#view;
+    if (this.#viewAt >= this.#view.length) {
+      const length = Math.min(this.end - at, VIEW_BYTES, this.windows.maxViewBytes);
+      this.#view = length > 0 ? this.windows.view(at, length) : EMPTY;
+      this.#viewAt = 0;
+    }
+    const prefault = this.windows.prefault;
+    if (!prefault) return this.#view.subarray(this.#viewAt);
+    if (at >= this.#prefaultedTo && at < this.end) {
+      const length = Math.min(this.end - at, PREFAULT_BYTES);
+      await prefault(at, length);
+      this.#prefaultedTo = at + length;
+    }
+    return this.#view.subarray(this.#viewAt, this.#viewAt + Math.max(0, this.#prefaultedTo - at));
   }
 }
 

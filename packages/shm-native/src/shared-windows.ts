@@ -30,6 +30,11 @@ export function openSharedWindows(args: ShmSharedArgs): SharedWindows {
   return {
     maxViewBytes: binding.maxViewBytes,
     view: (offset, length) => attachment.view(offset, length),
+    // MADV_POPULATE_WRITE on the thread pool; a kernel without it only costs speed.
+    prefault: (offset, length) => attachment.populate(offset, length).then(
+      () => undefined,
+      () => undefined,
+    ),
     close: () => attachment.detach(),
   };
 }

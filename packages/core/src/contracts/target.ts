@@ -68,6 +68,13 @@ export interface SharedWindows {
   readonly maxViewBytes: number;
   /** A writable view of [offset, offset + length), within the memory and at most maxViewBytes long. */
   view(offset: number, length: number): Uint8Array;
+  /**
+   * Optional: faults [offset, offset + length) in off this thread's critical
+   * path, as `DirectWindows.prefault`: best effort, MUST NOT change the bytes,
+   * MUST resolve (never reject) and MUST have finished touching the memory
+   * when it resolves.
+   */
+  prefault?(offset: number, length: number): Promise<void>;
   /** Releases the memory: no view may be touched afterwards. */
   close(): Promise<void> | void;
 }
