@@ -219,24 +219,29 @@ class SyscallWorker : public Napi::AsyncWorker {
 
 int RemoveCall(intptr_t shmid) { return shmctl(static_cast<int>(shmid), IPC_RMID, nullptr); }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
 
 // Faulting a fresh segment in page by page from user space is the slowest
 // part of a restore on virtual machines; the kernel can do it in one call.
+// A backup's read-only mapping is populated for reading the same way (every
+// page of a new mapping faults on first touch, even of existing memory).
 class PopulateWorker : public Napi::AsyncWorker {
  public:
-  PopulateWorker(Napi::Env env, uint8_t* address, uint64_t length)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), address_(address), length_(length) {}
+  PopulateWorker(Napi::Env env, uint8_t* address, uint64_t length, bool forWriting)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), address_(address), length_(length), forWriting_(forWriting) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
   void Execute() override {
-    if (madvise(address_, static_cast<size_t>(length_), MADV_POPULATE_WRITE) < 0) err_ = errno;
+    if (madvise(address_, static_cast<size_t>(length_), forWriting_ ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) < 0) err_ = errno;
   }
   void OnOK() override {
-    // EINVAL: a kernel older than 5.14; the pages are then faulted in on first write.
+    // EINVAL: a kernel older than 5.14; the pages are then faulted in on first touch.
     if (err_ != 0 && err_ != EINVAL) {
-      deferred_.Reject(SysError(Env(), "madvise(MADV_POPULATE_WRITE)", err_).Value());
+      deferred_.Reject(SysError(Env(), forWriting_ ? "madvise(MADV_POPULATE_WRITE)" : "madvise(MADV_POPULATE_READ)", err_).Value());
     } else {
       deferred_.Resolve(Napi::Boolean::New(Env(), err_ == 0));
     }
@@ -247,6 +252,7 @@ class PopulateWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   uint8_t* address_;
   uint64_t length_;
+  bool forWriting_;
   int err_ = 0;
 };
 int DetachCall(intptr_t address) { return shmdt(reinterpret_cast<const void*>(address)); }
@@ -311,13 +317,12 @@ class Attachment : public Napi::ObjectWrap<Attachment> {
   // The caller keeps the attachment until the promise settles.
   Napi::Value Populate(const Napi::CallbackInfo& info) {
     if (address_ == nullptr) throw Napi::Error::New(info.Env(), "populate: segment is detached");
-    if (readOnly_) throw Napi::Error::New(info.Env(), "populate: segment is attached read-only");
     uint64_t offset = ArgSize(info, 0, "offset");
     uint64_t length = ArgSize(info, 1, "length");
     if (offset > size_ || length > size_ - offset) throw Napi::RangeError::New(info.Env(), "populate: beyond the end of the segment");
     const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     const uint64_t start = offset / page * page;
-    auto* worker = new PopulateWorker(info.Env(), address_ + start, length + (offset - start));
+    auto* worker = new PopulateWorker(info.Env(), address_ + start, length + (offset - start), !readOnly_);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -61,7 +61,11 @@ export interface NativeAttachment {
   readonly readOnly: boolean;
   readonly attached: boolean;
   view(offset: number, length: number): Buffer;
-  /** Faults [offset, offset + length) in on the thread pool (read-write attachments); false when the kernel cannot. */
+  /**
+   * Faults [offset, offset + length) in on the thread pool, for writing
+   * (MADV_POPULATE_WRITE) or, on a read-only attachment, for reading
+   * (MADV_POPULATE_READ); the bytes are unchanged. False when the kernel cannot.
+   */
   populate(offset: number, length: number): Promise<boolean>;
   detach(): Promise<void>;
 }

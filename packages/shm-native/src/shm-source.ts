@@ -217,10 +217,14 @@ export function createShmSource(options: ShmSourceOptions = {}): ShmSource {
         await attachment.detach();
         throw errSegmentChanged(label, watch.change);
       }
+      const stream = createWindowReader(attachment, segment.size, windowBytes);
       return {
-        stream: createWindowReader(attachment, segment.size, windowBytes),
+        stream,
         // Never throws for a change: the watch keeps it, and checkUnchanged() reports it.
-        close: () => attachment.detach(),
+        close: async () => {
+          await stream.settled(); // a populate on the thread pool may still touch the mapping
+          await attachment.detach();
+        },
       };
     },
     async checkUnchanged() {

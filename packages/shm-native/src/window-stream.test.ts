@@ -35,6 +35,65 @@ describe('window streams, on the fake binding', () => {
     await rw.detach();
   });
 
+  it('a read-only reader populates a bounded number of windows ahead, and settled() and destroy wait for them', async () => {
+    const fake = createFakeShmBinding();
+    const size = 10 * 4096 + 5;
+    const shmid = createShm(0x5e000011, size, 0o600, fake);
+    const data = randomBytes(size);
+    const rw = attachShm(shmid, 0x5e000011, false, fake);
+    data.copy(rw.view(0, size));
+    await rw.detach();
+    const ro = attachShm(shmid, 0x5e000011, true, fake);
+    const populated: [number, number][] = [];
+    let running = 0;
+    let mostRunning = 0;
+    const releases: (() => void)[] = [];
+    const counted: typeof ro = {
+      size: ro.size,
+      readOnly: true,
+      attached: true,
+      view: (offset, length) => ro.view(offset, length),
+      detach: () => ro.detach(),
+      populate: (offset, length) => {
+        populated.push([offset, length]);
+        running += 1;
+        mostRunning = Math.max(mostRunning, running);
+        return new Promise<boolean>((resolve) => releases.push(() => ((running -= 1), resolve(true))));
+      },
+    };
+    // Populates finish only when released: the reader must not pass a window whose populate still runs.
+    const reader = createWindowReader(counted, size, 4096, { populateAhead: 2 });
+    const chunks: Buffer[] = [];
+    const drained = (async () => {
+      for await (const chunk of reader) chunks.push(chunk as Buffer);
+    })();
+    for (let spins = 0; spins < 200 && chunks.length * 4096 < size; spins++) {
+      await new Promise((r) => setImmediate(r));
+      assert.ok(populated.length <= Math.ceil(chunks.length + 3), `at most 2 windows ahead of the reader (${populated.length} populates, ${chunks.length} windows read)`);
+      releases.shift()?.();
+    }
+    await drained;
+    assert.ok(Buffer.concat(chunks).equals(data));
+    assert.deepEqual(populated.map(([o]) => o), Array.from({ length: 11 }, (_, i) => i * 4096), 'every window populated once, in order');
+    assert.equal(populated.at(-1)![1], 5, 'the last window is the rest');
+    assert.ok(mostRunning >= 2, `populates run ahead of the reader, not one at a time (at most ${mostRunning} at once)`);
+    // Destroyed while a populate runs: 'close' only once it settled.
+    const early = createWindowReader(counted, size, 4096, { populateAhead: 2 });
+    early.resume();
+    await new Promise((r) => setImmediate(r));
+    assert.ok(running > 0, 'a populate is running');
+    let closed = false;
+    early.on('close', () => (closed = true));
+    early.destroy();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(closed, false, 'not closed while a populate may touch the mapping');
+    while (releases.length > 0) releases.shift()!();
+    await early.settled();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(closed, true);
+    await ro.detach();
+  });
+
   it('write across window edges, holding back a range that straddles one', async () => {
     const fake = createFakeShmBinding();
     const size = 3005;

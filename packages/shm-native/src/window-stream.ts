@@ -18,21 +18,81 @@ import type { NativeAttachment } from './binding.js';
 /** 8 MiB: measured as the best slice size for shm → file with fsync (toolchain.md). */
 export const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
 
-export function createWindowReader(attachment: NativeAttachment, size: number, windowBytes = DEFAULT_WINDOW_BYTES): Readable {
-  let offset = 0;
-  return new Readable({
-    highWaterMark: 1,
-    read() {
-      if (offset >= size) {
-        this.push(null);
-        return;
-      }
-      const length = Math.min(windowBytes, size - offset);
-      const view = attachment.view(offset, length);
-      offset += length;
-      this.push(view);
-    },
-  });
+export interface WindowReaderOptions {
+  readonly windowBytes?: number;
+  /**
+   * Windows to fault in ahead of the reader, on the thread pool (0: none):
+   * the first touch of each page of a new mapping is otherwise a fault taken
+   * by whoever reads it first (the CRC-32 pass, on the main thread). C on
+   * this machine, 256 MiB read once: 0.10 s page by page, 0.025 s populated
+   * + 0.013 s read (2026-12-03).
+   * @default 2
+   */
+  readonly populateAhead?: number;
+}
+
+/** Zero-copy views of an attached segment, window by window; `settled()` before detaching. */
+export class WindowReader extends Readable {
+  readonly #attachment: NativeAttachment;
+  readonly #size: number;
+  readonly #windowBytes: number;
+  readonly #populateAhead: number;
+  #offset = 0;
+  #populatedUpTo = 0;
+  readonly #populating = new Map<number, Promise<unknown>>();
+
+  constructor(attachment: NativeAttachment, size: number, options: WindowReaderOptions = {}) {
+    super({ highWaterMark: 1 });
+    this.#attachment = attachment;
+    this.#size = size;
+    this.#windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
+    this.#populateAhead = options.populateAhead ?? 2;
+  }
+
+  /** Settles when no populate is still running (before detaching). */
+  settled(): Promise<unknown> {
+    return Promise.all([...this.#populating.values()]);
+  }
+
+  override _read(): void {
+    if (this.#offset >= this.#size) {
+      this.push(null);
+      return;
+    }
+    const start = this.#offset;
+    const length = Math.min(this.#windowBytes, this.#size - start);
+    this.#offset += length;
+    const ready = this.#prepare(start);
+    if (!ready) this.push(this.#attachment.view(start, length));
+    else {
+      void ready.then(() => {
+        if (!this.destroyed) this.push(this.#attachment.view(start, length));
+      });
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    void this.settled().then(() => callback(error));
+  }
+
+  /** Starts populating up to `populateAhead` windows past `start`; resolves when the window at `start` is done. */
+  #prepare(start: number): Promise<unknown> | undefined {
+    if (this.#populateAhead === 0 || !this.#attachment.readOnly) return undefined;
+    const horizon = Math.min(this.#size, start + (this.#populateAhead + 1) * this.#windowBytes);
+    while (this.#populatedUpTo < horizon) {
+      const at = this.#populatedUpTo;
+      const bytes = Math.min(this.#windowBytes, this.#size - at);
+      const done = this.#attachment.populate(at, bytes).catch(() => false); // best effort: a failed populate only costs speed
+      this.#populating.set(at, done);
+      void done.then(() => this.#populating.delete(at));
+      this.#populatedUpTo = at + bytes;
+    }
+    return this.#populating.get(start);
+  }
+}
+
+export function createWindowReader(attachment: NativeAttachment, size: number, windowBytes = DEFAULT_WINDOW_BYTES, options: Omit<WindowReaderOptions, 'windowBytes'> = {}): WindowReader {
+  return new WindowReader(attachment, size, { ...options, windowBytes });
 }
 
 export interface WindowWriterOptions {

@@ -295,7 +295,6 @@ export function createFakeShmBinding(options: FakeShmBindingOptions = {}): FakeS
 
     populate(offset: number, length: number): Promise<boolean> {
       if (!this.#attached) throw new Error('populate: segment is detached');
-      if (this.#readOnly) throw new Error('populate: segment is attached read-only');
       const from = argSize(offset, 'offset');
       const bytes = argSize(length, 'length');
       if (from > this.#segment.size || bytes > this.#segment.size - from) throw new RangeError('populate: beyond the end of the segment');
