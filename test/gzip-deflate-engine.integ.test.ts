@@ -114,7 +114,7 @@ describe('the gzip encoder on the addon deflater', () => {
     );
     assert.ok(isShmsnapError(error, 'PLUGIN_FAILED'), String(error));
     assert.match((error as Error).message, /x\.dat\.gz/);
-    assert.ok(made.length >= 1 && made.length <= 3, `deflaters made: ${made.length} (at most one per thread)`);
+    assert.ok(made.length >= 1 && made.length <= 4, `deflaters made: ${made.length} (at most one per thread, 3, and one queued)`);
     assert.ok(made.every((d) => d.closed), 'every deflater closed');
   });
 });

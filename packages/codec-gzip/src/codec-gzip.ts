@@ -26,12 +26,16 @@ export interface GzipCodecOptions {
   /**
    * Raw bytes compressed as one independent job. Bigger pieces lose less
    * ratio at piece boundaries; memory is about threads × pieceBytes × 2.
+   * With a `deflateEngine` a job is a whole indexed group (2 pieces) and one
+   * more job is kept queued: about (threads + 1) × pieceBytes × 4.
    * @default 1048576 (1 MiB)
    */
   readonly pieceBytes?: number;
   /**
-   * Parallel jobs per object when the caller does not say. Jobs run on
-   * libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default), shared with file I/O.
+   * Parallel jobs per object when the caller does not say (with a
+   * `deflateEngine`, one more backup job waits queued). Jobs run on libuv's
+   * thread pool (UV_THREADPOOL_SIZE, 4 by default), shared with file I/O,
+   * which bounds how many run at once.
    * @default 2
    */
   readonly threads?: number;
