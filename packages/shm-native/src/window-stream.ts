@@ -18,6 +18,51 @@ import type { NativeAttachment } from './binding.js';
 /** 8 MiB: measured as the best slice size for shm → file with fsync (toolchain.md). */
 export const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
 
+/** Faults an attachment in window by window ahead of a position, on the thread pool; best effort. */
+class PopulateAhead {
+  readonly #attachment: NativeAttachment;
+  readonly #size: number;
+  readonly #windowBytes: number;
+  /** Windows populated from the one holding the position on (0: none). */
+  readonly #windows: number;
+  /** Window start → its populate, while it may still be running. */
+  readonly #running = new Map<number, Promise<unknown>>();
+  #upTo = 0;
+
+  constructor(attachment: NativeAttachment, size: number, windowBytes: number, windows: number) {
+    this.#attachment = attachment;
+    this.#size = size;
+    this.#windowBytes = windowBytes;
+    this.#windows = windows;
+  }
+
+  /** Starts what lies within the horizon; resolves once the windows over [position, position + length) are done (undefined: nothing to wait for). */
+  prepare(position: number, length: number): Promise<unknown> | undefined {
+    if (this.#windows === 0) return undefined;
+    const first = Math.floor(position / this.#windowBytes) * this.#windowBytes;
+    const horizon = Math.min(this.#size, first + this.#windows * this.#windowBytes);
+    while (this.#upTo < horizon) {
+      const start = this.#upTo;
+      const bytes = Math.min(this.#windowBytes, this.#size - start);
+      const done = this.#attachment.populate(start, bytes).catch(() => false); // a failed populate only costs speed
+      this.#running.set(start, done);
+      void done.then(() => this.#running.delete(start));
+      this.#upTo = start + bytes;
+    }
+    const waits: Promise<unknown>[] = [];
+    for (let start = first; start < position + length; start += this.#windowBytes) {
+      const pending = this.#running.get(start);
+      if (pending) waits.push(pending);
+    }
+    return waits.length > 0 ? Promise.all(waits) : undefined;
+  }
+
+  /** Settles when no populate is still running (before detaching). */
+  settled(): Promise<unknown> {
+    return Promise.all([...this.#running.values()]);
+  }
+}
+
 export interface WindowReaderOptions {
   readonly windowBytes?: number;
   /**
@@ -36,22 +81,22 @@ export class WindowReader extends Readable {
   readonly #attachment: NativeAttachment;
   readonly #size: number;
   readonly #windowBytes: number;
-  readonly #populateAhead: number;
+  readonly #populate: PopulateAhead;
   #offset = 0;
-  #populatedUpTo = 0;
-  readonly #populating = new Map<number, Promise<unknown>>();
 
   constructor(attachment: NativeAttachment, size: number, options: WindowReaderOptions = {}) {
     super({ highWaterMark: 1 });
     this.#attachment = attachment;
     this.#size = size;
     this.#windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
-    this.#populateAhead = options.populateAhead ?? 2;
+    // A read-write attachment is not a backup's: nothing to populate for reading.
+    const ahead = attachment.readOnly ? (options.populateAhead ?? 2) : 0;
+    this.#populate = new PopulateAhead(attachment, size, this.#windowBytes, ahead === 0 ? 0 : ahead + 1);
   }
 
   /** Settles when no populate is still running (before detaching). */
   settled(): Promise<unknown> {
-    return Promise.all([...this.#populating.values()]);
+    return this.#populate.settled();
   }
 
   override _read(): void {
@@ -62,7 +107,7 @@ export class WindowReader extends Readable {
     const start = this.#offset;
     const length = Math.min(this.#windowBytes, this.#size - start);
     this.#offset += length;
-    const ready = this.#prepare(start);
+    const ready = this.#populate.prepare(start, length);
     if (!ready) this.push(this.#attachment.view(start, length));
     else {
       void ready.then(() => {
@@ -73,21 +118,6 @@ export class WindowReader extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     void this.settled().then(() => callback(error));
-  }
-
-  /** Starts populating up to `populateAhead` windows past `start`; resolves when the window at `start` is done. */
-  #prepare(start: number): Promise<unknown> | undefined {
-    if (this.#populateAhead === 0 || !this.#attachment.readOnly) return undefined;
-    const horizon = Math.min(this.#size, start + (this.#populateAhead + 1) * this.#windowBytes);
-    while (this.#populatedUpTo < horizon) {
-      const at = this.#populatedUpTo;
-      const bytes = Math.min(this.#windowBytes, this.#size - at);
-      const done = this.#attachment.populate(at, bytes).catch(() => false); // best effort: a failed populate only costs speed
-      this.#populating.set(at, done);
-      void done.then(() => this.#populating.delete(at));
-      this.#populatedUpTo = at + bytes;
-    }
-    return this.#populating.get(start);
   }
 }
 
@@ -123,10 +153,7 @@ export class WindowWriter extends Writable {
   readonly #windowBytes: number;
   #windowStart = -1;
   #window: Buffer | undefined;
-  readonly #populateAhead: number;
-  /** Window start → its populate, while it may still be running. */
-  readonly #populating = new Map<number, Promise<unknown>>();
-  #populatedUpTo = 0;
+  readonly #populate: PopulateAhead;
 
   constructor(attachment: NativeAttachment, size: number, options: WindowWriterOptions) {
     super({ highWaterMark: 1 });
@@ -134,33 +161,13 @@ export class WindowWriter extends Writable {
     this.#size = size;
     this.#options = options;
     this.#windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
-    this.#populateAhead = options.populateAhead ?? 8;
+    this.#populate = new PopulateAhead(attachment, size, this.#windowBytes, options.populateAhead ?? 8);
     this.held = Buffer.alloc(options.hold?.length ?? 0);
-  }
-
-  /** Starts populating up to `ahead` windows past `position`; resolves when the window holding `position` is done. */
-  #prepare(position: number, length: number): Promise<unknown> | undefined {
-    if (this.#populateAhead === 0) return undefined;
-    const horizon = Math.min(this.#size, (Math.floor(position / this.#windowBytes) + this.#populateAhead) * this.#windowBytes);
-    while (this.#populatedUpTo < horizon) {
-      const start = this.#populatedUpTo;
-      const bytes = Math.min(this.#windowBytes, this.#size - start);
-      const done = this.#attachment.populate(start, bytes).catch(() => false); // best effort: a failed populate only costs speed
-      this.#populating.set(start, done);
-      void done.then(() => this.#populating.delete(start));
-      this.#populatedUpTo = start + bytes;
-    }
-    const waits: Promise<unknown>[] = [];
-    for (let start = Math.floor(position / this.#windowBytes) * this.#windowBytes; start < position + length; start += this.#windowBytes) {
-      const pending = this.#populating.get(start);
-      if (pending) waits.push(pending);
-    }
-    return waits.length > 0 ? Promise.all(waits) : undefined;
   }
 
   /** Settles when no populate is still running (before detaching). */
   settled(): Promise<unknown> {
-    return Promise.all([...this.#populating.values()]);
+    return this.#populate.settled();
   }
 
   #copy(source: Buffer, position: number): void {
@@ -183,7 +190,7 @@ export class WindowWriter extends Writable {
       callback(errSizeMismatch(this.#options.label, this.#size, position + chunk.length, 'bytes (or more)'));
       return;
     }
-    const ready = this.#prepare(position, chunk.length);
+    const ready = this.#populate.prepare(position, chunk.length);
     if (ready) void ready.then(() => this.#store(chunk, position, callback));
     else this.#store(chunk, position, callback);
   }
