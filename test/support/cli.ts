@@ -1,9 +1,20 @@
 // Runs the built CLIs as a user would, capturing exit status and output.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const SHMSNAP_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin/shmsnap.js', import.meta.url));
 export const ASMT_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin/asmt.js', import.meta.url));
+
+/**
+ * Where the CLIs look for asd's pid file unless a test says otherwise: a path
+ * that does not exist, so a pid file the host happens to hold
+ * (/var/run/aerospike/asd.pid, the default) cannot make a run refuse with
+ * ASD_RUNNING. Seen once in a full run: a test that never meant to test the
+ * guard failed on a pid file no test wrote.
+ */
+export const NO_ASD_PID_FILE = join(tmpdir(), 'shmsnap-tests-no-such-dir', 'asd.pid');
 
 export interface CliRun {
   readonly status: number | null;
@@ -33,7 +44,7 @@ export interface RunningCli {
 export function startCli(args: readonly string[], options: RunOptions = {}): RunningCli {
   const command = [...(options.wrapper ?? []), process.execPath, options.bin ?? SHMSNAP_BIN, ...args];
   const child = spawn(command[0]!, command.slice(1), {
-    env: { ...process.env, ...options.env },
+    env: { SHMSNAP_ASD_PID_FILE: NO_ASD_PID_FILE, ...process.env, ...options.env },
     ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
